@@ -1,0 +1,13 @@
+namespace MessagingPatterns;
+
+/// <summary>A message received from a store under a lease.</summary>
+/// <typeparam name="TMessage">The body type.</typeparam>
+/// <param name="Message">The message.</param>
+/// <param name="Lease">The lease's token: pass it to ack, release, renew or dead-letter.</param>
+/// <param name="DeliveryCount">How many leases have been granted for this message, this one included (1 on first delivery).</param>
+/// <param name="LeaseExpiresAt">When the lease ends unless renewed; after that the message may be delivered again.</param>
+public readonly record struct Delivery<TMessage>(
+    Message<TMessage> Message,
+    LeaseToken Lease,
+    int DeliveryCount,
+    DateTimeOffset LeaseExpiresAt);

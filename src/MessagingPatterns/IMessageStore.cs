@@ -1,0 +1,103 @@
+namespace MessagingPatterns;
+
+/// <summary>
+/// The shared store between producers and consumers: accepts messages, leases them to consumers, and
+/// removes a message only on an ack from the current lease holder or a move to the dead-letter store.
+/// </summary>
+/// <typeparam name="TMessage">The body type.</typeparam>
+/// <remarks>
+/// <para>
+/// Contract every implementation keeps (and the conformance suite checks): an enqueue that completed
+/// means the message is accepted and will be delivered at least once or dead-lettered; a received
+/// message is invisible to other receivers until its lease ends; the delivery count rises with every
+/// lease, before the handler runs; a settle call with a token whose lease has ended returns
+/// <see langword="false"/> and changes nothing.
+/// </para>
+/// <para>All members are safe to call concurrently. After disposal they throw <see cref="ObjectDisposedException"/>.</para>
+/// </remarks>
+public interface IMessageStore<TMessage> : IAsyncDisposable
+{
+    /// <summary>The queue's name, used in metrics and logs.</summary>
+    string Name { get; }
+
+    /// <summary>Accepts one message. Completes once the store has accepted it (for durable stores: committed).</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels the wait for room in a bounded store; a token already cancelled stores nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="message"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The message's priority is outside the store's levels.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before the message was accepted.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default);
+
+    /// <summary>Accepts several messages, all or none.</summary>
+    /// <param name="messages">The messages; none may be <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for room in a bounded store; a token already cancelled stores nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="messages"/> or one of its items is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The batch can never fit in a bounded store.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before the messages were accepted.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Leases up to <c>buffer.Length</c> ready messages, waiting (without polling) until at least one is ready.
+    /// </summary>
+    /// <param name="buffer">Where the deliveries are written; its length is the most messages received.</param>
+    /// <param name="leaseDuration">How long the messages stay invisible to other receivers unless renewed.</param>
+    /// <param name="cancellationToken">Cancels the wait; a cancelled receive leases nothing.</param>
+    /// <returns>The number of deliveries written, at least 1.</returns>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="leaseDuration"/> is not positive.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before any message was leased.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default);
+
+    /// <summary>Acknowledges a handled message: it is removed for good.</summary>
+    /// <param name="lease">The lease's token.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns><see langword="true"/> if removed; <see langword="false"/> if the lease had ended (nothing changed).</returns>
+    ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default);
+
+    /// <summary>Ends a lease without handling the message: it becomes ready again, now or after <paramref name="delay"/>.</summary>
+    /// <param name="lease">The lease's token.</param>
+    /// <param name="delay">How long to keep the message invisible first; <see cref="TimeSpan.Zero"/> for at once.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns><see langword="true"/> if released; <see langword="false"/> if the lease had ended (nothing changed).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default);
+
+    /// <summary>Extends a lease to <paramref name="leaseDuration"/> from now.</summary>
+    /// <param name="lease">The lease's token.</param>
+    /// <param name="leaseDuration">The new lease length, counted from now.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns><see langword="true"/> if renewed; <see langword="false"/> if the lease had ended.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="leaseDuration"/> is not positive.</exception>
+    ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves a leased message to the dead-letter store, with the reason.</summary>
+    /// <param name="lease">The lease's token.</param>
+    /// <param name="reason">Why, e.g. the exception's type and message.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns><see langword="true"/> if moved; <see langword="false"/> if the lease had ended (nothing changed).</returns>
+    /// <exception cref="ArgumentException"><paramref name="reason"/> is null or empty.</exception>
+    ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists dead-lettered messages, oldest first.</summary>
+    /// <param name="maxCount">The most entries returned.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxCount"/> is not positive.</exception>
+    ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Moves the named dead-lettered messages back to the queue with their priority and headers and a
+    /// fresh delivery count. Ids not in the dead-letter store are skipped, so a redrive may be repeated.
+    /// </summary>
+    /// <param name="messageIds">The ids of the messages to redrive.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>How many messages were moved back.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="messageIds"/> is <see langword="null"/>.</exception>
+    ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default);
+
+    /// <summary>Counts ready, delayed, in-flight and dead-lettered messages.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default);
+}

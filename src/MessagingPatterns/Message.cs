@@ -1,0 +1,104 @@
+using System.Collections.ObjectModel;
+
+namespace MessagingPatterns;
+
+/// <summary>
+/// A message as it travels through a store: the body plus its id, priority, headers and the time the
+/// store accepted it.
+/// </summary>
+/// <typeparam name="TMessage">The body type.</typeparam>
+/// <remarks>
+/// In-memory stores keep this object as it is (no serialization); durable stores persist its parts and
+/// create a new instance on every delivery. Treat it as immutable once published.
+/// </remarks>
+public sealed class Message<TMessage>
+{
+    /// <summary>The highest priority a message may carry. Stores may allow fewer levels.</summary>
+    public const int MaxPriority = 255;
+
+    /// <summary>The longest message id accepted, in characters.</summary>
+    public const int MaxIdLength = 200;
+
+    private readonly IReadOnlyDictionary<string, string>? _headers;
+    private readonly long _generatedId;
+    private string? _id;
+    private DateTimeOffset _enqueuedAt;
+
+    /// <summary>Creates a message.</summary>
+    /// <param name="body">The payload. Must not be <see langword="null"/>.</param>
+    /// <param name="id">
+    /// A unique id, for example an idempotency key. When <see langword="null"/>, an id unique across
+    /// processes is generated (lazily, so a message whose id is never read costs no string).
+    /// </param>
+    /// <param name="priority">0 (lowest, the default) to <see cref="MaxPriority"/>.</param>
+    /// <param name="headers">Optional string headers, kept through retries, dead-lettering and redrive.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="body"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is empty, white space or longer than <see cref="MaxIdLength"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="priority"/> is outside 0..<see cref="MaxPriority"/>.</exception>
+    public Message(TMessage body, string? id = null, int priority = 0, IReadOnlyDictionary<string, string>? headers = null)
+    {
+        if (body is null)
+        {
+            throw new ArgumentNullException(nameof(body));
+        }
+
+        if (id is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(id);
+            if (id.Length > MaxIdLength)
+            {
+                throw new ArgumentException($"A message id may have at most {MaxIdLength} characters.", nameof(id));
+            }
+
+            _id = id;
+        }
+        else
+        {
+            _generatedId = MessageIds.Next();
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(priority);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(priority, MaxPriority);
+
+        Body = body;
+        Priority = priority;
+        _headers = headers is { Count: > 0 } ? headers : null;
+    }
+
+    /// <summary>The message id: the one given at creation, or a generated one.</summary>
+    public string Id => _id ??= MessageIds.Format(_generatedId);
+
+    /// <summary>The payload.</summary>
+    public TMessage Body { get; }
+
+    /// <summary>The priority: higher is more urgent. 0 is the lowest and the default.</summary>
+    public int Priority { get; }
+
+    /// <summary>The headers; empty when none were given.</summary>
+    public IReadOnlyDictionary<string, string> Headers => _headers ?? ReadOnlyDictionary<string, string>.Empty;
+
+    /// <summary>
+    /// When a store accepted the message; <see langword="default"/> before it was published. Stores that
+    /// rebuild messages from storage set it on creation.
+    /// </summary>
+    public DateTimeOffset EnqueuedAt
+    {
+        get => _enqueuedAt;
+        init => _enqueuedAt = value;
+    }
+
+    /// <summary>The store's arrival order; in-memory stores use it to keep FIFO within a priority.</summary>
+    internal long Sequence { get; set; }
+
+    /// <summary>How many leases in-memory stores have granted for this message so far.</summary>
+    internal int DeliveryCount { get; set; }
+
+    /// <summary>A fresh copy with the same id, body, priority and headers, for publishing an already published message again.</summary>
+    internal Message<TMessage> CopyForRepublish() => new(Body, Id, Priority, _headers);
+
+    internal void MarkEnqueued(DateTimeOffset at, long sequence)
+    {
+        _enqueuedAt = at;
+        Sequence = sequence;
+    }
+}

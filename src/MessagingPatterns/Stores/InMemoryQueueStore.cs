@@ -1,0 +1,26 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace MessagingPatterns.Stores;
+
+/// <summary>
+/// The in-memory FIFO store: messages are received in publish order; released and expired messages go
+/// ahead of those never delivered, since they are older.
+/// </summary>
+internal sealed class InMemoryQueueStore<TMessage> : InMemoryStoreBase<TMessage>
+{
+    private readonly Queue<Message<TMessage>> _redelivered = new();
+    private readonly Queue<Message<TMessage>> _fresh = new();
+
+    public InMemoryQueueStore(string name, InMemoryQueueOptions options, TimeProvider timeProvider)
+        : base(name, options.Capacity ?? int.MaxValue, timeProvider)
+    {
+    }
+
+    protected override int ReadyCount => _redelivered.Count + _fresh.Count;
+
+    protected override void AddReady(Message<TMessage> message, bool redelivered) =>
+        (redelivered ? _redelivered : _fresh).Enqueue(message);
+
+    protected override bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message) =>
+        _redelivered.TryDequeue(out message) || _fresh.TryDequeue(out message);
+}

@@ -1,0 +1,602 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace MessagingPatterns.Stores;
+
+/// <summary>
+/// Everything the in-memory stores share: leases, delayed release, lease expiry, dead letters, bounded
+/// capacity, parked receivers and disposal. Subclasses decide only the order of ready messages
+/// (FIFO, by priority, one queue per level), through three members called under the store's lock.
+/// </summary>
+/// <remarks>
+/// One lock guards all state. Receives take a batch per lock acquisition, and a publish wakes a parked
+/// receiver only when one is parked, so the lock is held briefly and rarely contended on the hot path.
+/// Lease expiry is driven by one timer set to the earliest lease end or delayed release, so nothing polls.
+/// </remarks>
+internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>
+{
+    /// <summary>The level filter that accepts messages of every priority.</summary>
+    public const int AnyLevel = -1;
+
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private readonly int _capacity;
+    private readonly LeaseTable<TMessage> _leases = new();
+    private readonly PriorityQueue<Message<TMessage>, long> _delayed = new();
+    private readonly List<DeadLetter<TMessage>> _deadLetters = [];
+    private readonly List<ReceiveWaiter> _parkedReceivers = [];
+    private readonly Stack<ReceiveWaiter> _spareWaiters = new();
+    private readonly LinkedList<RoomWaiter> _parkedWriters = new();
+    private readonly ITimer _timer;
+    private readonly Action<Message<TMessage>, InMemoryStoreBase<TMessage>> _onLeaseExpired;
+    private long _nextDueTicks = long.MaxValue;
+    private long _timerDueTicks = long.MaxValue;
+    private long _sequence;
+    private int _held;
+    private bool _disposed;
+
+    protected InMemoryStoreBase(string name, int capacity, TimeProvider timeProvider)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        Name = name;
+        _capacity = capacity;
+        _time = timeProvider;
+        _timer = timeProvider.CreateTimer(static s => ((InMemoryStoreBase<TMessage>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _onLeaseExpired = static (message, store) => store.AddReady(message, redelivered: true);
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>The time source for enqueue times, leases and delays.</summary>
+    protected TimeProvider TimeProvider => _time;
+
+    /// <summary>Ready messages (under the lock).</summary>
+    protected abstract int ReadyCount { get; }
+
+    /// <summary>Adds a ready message (under the lock). <paramref name="redelivered"/> is true for released and expired ones.</summary>
+    protected abstract void AddReady(Message<TMessage> message, bool redelivered);
+
+    /// <summary>Takes the next ready message of <paramref name="level"/> (or any level) in the store's order (under the lock).</summary>
+    protected abstract bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message);
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a priority the store cannot hold.</summary>
+    protected virtual void ValidatePriority(Message<TMessage> message)
+    {
+    }
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ValidatePriority(message);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (_held < _capacity)
+            {
+                Accept(message, _time.GetUtcNow());
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        return WaitForRoomThenEnqueueAsync([message], cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i] is null)
+            {
+                throw new ArgumentNullException(nameof(messages), $"The message at index {i} is null.");
+            }
+
+            ValidatePriority(messages[i]);
+        }
+
+        if (messages.Count > _capacity)
+        {
+            throw new ArgumentException($"A batch of {messages.Count} messages can never fit in a store of capacity {_capacity}.", nameof(messages));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (_held + messages.Count <= _capacity)
+            {
+                AcceptAll(messages);
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        return WaitForRoomThenEnqueueAsync(messages, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+        ReceiveCoreAsync(buffer, leaseDuration, AnyLevel, cancellationToken);
+
+    /// <summary>Receives only messages of <paramref name="level"/> (or any level with <see cref="AnyLevel"/>).</summary>
+    protected ValueTask<int> ReceiveCoreAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken)
+    {
+        if (buffer.IsEmpty)
+        {
+            throw new ArgumentException("The buffer must have room for at least one delivery.", nameof(buffer));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ReceiveWaiter waiter;
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var taken = TakeBatch(buffer.Span, leaseDuration, level);
+            if (taken > 0)
+            {
+                return new ValueTask<int>(taken);
+            }
+
+            waiter = Park(level);
+        }
+
+        return WaitThenReceiveAsync(waiter, buffer, leaseDuration, level, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (!IsOwn(lease) || _leases.Remove(lease.Id, lease.Version) is null)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            Removed(1);
+            return new ValueTask<bool>(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var message = IsOwn(lease) ? _leases.Remove(lease.Id, lease.Version) : null;
+            if (message is null)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            if (delay == TimeSpan.Zero)
+            {
+                AddReadyAndWake(message, redelivered: true);
+            }
+            else
+            {
+                var due = AddClamped(_time.GetUtcNow().UtcTicks, delay);
+                _delayed.Enqueue(message, due);
+                ScheduleAt(due);
+            }
+
+            return new ValueTask<bool>(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var renewed = IsOwn(lease) &&
+                _leases.TryRenew(lease.Id, lease.Version, AddClamped(_time.GetUtcNow().UtcTicks, leaseDuration));
+
+            // The scheduled expiry check may now come early; it finds nothing due and re-arms, which is
+            // cheaper than tracking each lease's expiry separately.
+            return new ValueTask<bool>(renewed);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var message = IsOwn(lease) ? _leases.Remove(lease.Id, lease.Version) : null;
+            if (message is null)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            _deadLetters.Add(new DeadLetter<TMessage>(message, reason, message.DeliveryCount, _time.GetUtcNow()));
+            Removed(1);
+            return new ValueTask<bool>(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            IReadOnlyList<DeadLetter<TMessage>> page = _deadLetters.Take(maxCount).ToArray();
+            return new ValueTask<IReadOnlyList<DeadLetter<TMessage>>>(page);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        cancellationToken.ThrowIfCancellationRequested();
+        var wanted = messageIds as ISet<string> ?? new HashSet<string>(messageIds, StringComparer.Ordinal);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var redriven = 0;
+            _deadLetters.RemoveAll(deadLetter =>
+            {
+                if (!wanted.Contains(deadLetter.Message.Id))
+                {
+                    return false;
+                }
+
+                var message = deadLetter.Message;
+                message.DeliveryCount = 0;
+                message.Sequence = ++_sequence;
+                AddReadyAndWake(message, redelivered: false);
+                redriven++;
+                return true;
+            });
+
+            // A redriven message was accepted once already, so it may take the store past its capacity.
+            _held += redriven;
+            return new ValueTask<int>(redriven);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            return new ValueTask<StoreStatistics>(new StoreStatistics(ReadyCount, _delayed.Count, _leases.Count, _deadLetters.Count));
+        }
+    }
+
+    /// <summary>Disposes the store. Messages still held are gone: an in-memory store lives as long as its process.</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _disposed = true;
+            var error = new ObjectDisposedException(GetType().Name);
+            foreach (var waiter in _parkedReceivers)
+            {
+                waiter.Fail(error);
+            }
+
+            _parkedReceivers.Clear();
+            foreach (var writer in _parkedWriters)
+            {
+                writer.Completion.TrySetException(error);
+            }
+
+            _parkedWriters.Clear();
+        }
+
+        _timer.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private int TakeBatch(Span<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level)
+    {
+        var now = _time.GetUtcNow();
+        var nowTicks = now.UtcTicks;
+        ProcessDue(nowTicks);
+
+        var expiresTicks = AddClamped(nowTicks, leaseDuration);
+        var expiresAt = new DateTimeOffset(expiresTicks, TimeSpan.Zero);
+        var taken = 0;
+        while (taken < buffer.Length && TryTakeReady(nowTicks, level, out var message))
+        {
+            var count = ++message.DeliveryCount;
+            var (slot, generation) = _leases.Add(message, expiresTicks);
+            buffer[taken++] = new Delivery<TMessage>(message, new LeaseToken(slot, generation, this), count, expiresAt);
+        }
+
+        if (taken > 0)
+        {
+            ScheduleAt(expiresTicks);
+        }
+
+        return taken;
+    }
+
+    private void Accept(Message<TMessage> message, DateTimeOffset now)
+    {
+        // A message object already published is copied, so two stores (or two publishes) never share
+        // the delivery bookkeeping an in-memory store keeps on it.
+        if (message.EnqueuedAt != default)
+        {
+            message = message.CopyForRepublish();
+        }
+
+        message.MarkEnqueued(now, ++_sequence);
+        _held++;
+        AddReadyAndWake(message, redelivered: false);
+    }
+
+    private void AcceptAll(IReadOnlyList<Message<TMessage>> messages)
+    {
+        var now = _time.GetUtcNow();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            Accept(messages[i], now);
+        }
+    }
+
+    private async ValueTask WaitForRoomThenEnqueueAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            RoomWaiter waiter;
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                if (_held + messages.Count <= _capacity)
+                {
+                    AcceptAll(messages);
+                    return;
+                }
+
+                waiter = new RoomWaiter();
+                waiter.Node = _parkedWriters.AddLast(waiter);
+            }
+
+            await using (cancellationToken.Register(static s => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1]), new object[] { this, waiter }).ConfigureAwait(false))
+            {
+                await waiter.Completion.Task.ConfigureAwait(false);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private void CancelWriter(RoomWaiter waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.Node?.List is not null)
+            {
+                _parkedWriters.Remove(waiter.Node);
+            }
+        }
+
+        waiter.Completion.TrySetResult();
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> WaitThenReceiveAsync(
+        ReceiveWaiter waiter, Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (cancellationToken.CanBeCanceled)
+            {
+                waiter.CancellationToken = cancellationToken;
+                waiter.Registration = cancellationToken.UnsafeRegister(
+                    static (s, token) => ((InMemoryStoreBase<TMessage>)((ReceiveWaiter)s!).Owner!).CancelReceiver((ReceiveWaiter)s!, token),
+                    waiter);
+            }
+
+            try
+            {
+                await waiter.WaitAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                // Disposing the registration outside the lock: it may wait for a running callback, which takes the lock.
+                await waiter.Registration.DisposeAsync().ConfigureAwait(false);
+                lock (_lock)
+                {
+                    waiter.Reset();
+                    _spareWaiters.Push(waiter);
+                }
+            }
+
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // We may have been woken for a message we now leave behind: pass the wake-up on.
+                    WakeReaders(ReadyCount, AnyLevel);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                var taken = TakeBatch(buffer.Span, leaseDuration, level);
+                if (taken > 0)
+                {
+                    return taken;
+                }
+
+                waiter = Park(level);
+            }
+        }
+    }
+
+    private ReceiveWaiter Park(int level)
+    {
+        var waiter = _spareWaiters.Count > 0 ? _spareWaiters.Pop() : new ReceiveWaiter();
+        waiter.Owner = this;
+        waiter.Level = level;
+        _parkedReceivers.Add(waiter);
+        return waiter;
+    }
+
+    private void CancelReceiver(ReceiveWaiter waiter, CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (_parkedReceivers.Remove(waiter))
+            {
+                waiter.Fail(new OperationCanceledException(token));
+            }
+        }
+    }
+
+    private void AddReadyAndWake(Message<TMessage> message, bool redelivered)
+    {
+        AddReady(message, redelivered);
+        if (_parkedReceivers.Count > 0)
+        {
+            WakeReaders(1, message.Priority);
+        }
+    }
+
+    /// <summary>Wakes up to <paramref name="count"/> parked receivers that take <paramref name="priority"/> (under the lock).</summary>
+    private void WakeReaders(int count, int priority)
+    {
+        for (var i = 0; i < _parkedReceivers.Count && count > 0;)
+        {
+            var waiter = _parkedReceivers[i];
+            if (waiter.Level == AnyLevel || priority == AnyLevel || waiter.Level == priority)
+            {
+                _parkedReceivers.RemoveAt(i);
+                waiter.Wake();
+                count--;
+            }
+            else
+            {
+                i++;
+            }
+        }
+    }
+
+    private void Removed(int count)
+    {
+        _held -= count;
+        while (_parkedWriters.First is { } first)
+        {
+            _parkedWriters.RemoveFirst();
+            first.Value.Completion.TrySetResult();
+        }
+    }
+
+    private void ProcessDue(long nowTicks)
+    {
+        if (nowTicks < _nextDueTicks)
+        {
+            return;
+        }
+
+        var before = ReadyCount;
+        while (_delayed.TryPeek(out var message, out var due) && due <= nowTicks)
+        {
+            _delayed.Dequeue();
+            AddReady(message, redelivered: true);
+        }
+
+        var nextLease = _leases.ExpireDue(nowTicks, _onLeaseExpired, this);
+        _nextDueTicks = _delayed.TryPeek(out _, out var nextDelayed) ? Math.Min(nextLease, nextDelayed) : nextLease;
+        ArmTimer(nowTicks);
+
+        if (_parkedReceivers.Count > 0 && ReadyCount > before)
+        {
+            WakeReaders(ReadyCount - before, AnyLevel);
+        }
+    }
+
+    private void ScheduleAt(long dueTicks)
+    {
+        if (dueTicks < _nextDueTicks)
+        {
+            _nextDueTicks = dueTicks;
+            ArmTimer(_time.GetUtcNow().UtcTicks);
+        }
+    }
+
+    private void ArmTimer(long nowTicks)
+    {
+        if (_nextDueTicks >= _timerDueTicks || _disposed)
+        {
+            return;
+        }
+
+        _timerDueTicks = _nextDueTicks;
+        if (_nextDueTicks != long.MaxValue)
+        {
+            _timer.Change(TimeSpan.FromTicks(Math.Max(0, _nextDueTicks - nowTicks)), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnTimer()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _timerDueTicks = long.MaxValue;
+            var nowTicks = _time.GetUtcNow().UtcTicks;
+            if (nowTicks < _nextDueTicks)
+            {
+                ArmTimer(nowTicks);
+                return;
+            }
+
+            ProcessDue(nowTicks);
+        }
+    }
+
+    private bool IsOwn(LeaseToken lease) => ReferenceEquals(lease.Owner, this);
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private static long AddClamped(long ticks, TimeSpan span) =>
+        span.Ticks >= DateTimeOffset.MaxValue.UtcTicks - ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + span.Ticks;
+
+    private sealed class RoomWaiter
+    {
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public LinkedListNode<RoomWaiter>? Node { get; set; }
+    }
+}
