@@ -37,7 +37,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>
 
     protected InMemoryStoreBase(string name, int capacity, TimeProvider timeProvider)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        QueueNames.ThrowIfInvalid(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentNullException.ThrowIfNull(timeProvider);
         Name = name;

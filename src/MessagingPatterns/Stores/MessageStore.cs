@@ -13,7 +13,7 @@ public static partial class MessageStore
     /// <param name="name">The queue's name, used in metrics and logs.</param>
     /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
     /// <param name="timeProvider">The clock for leases and delays; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is null or white space.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name (see <see cref="QueueNames"/>).</exception>
     /// <exception cref="OptionsValidationException">The options are invalid.</exception>
     public static IMessageStore<TMessage> CreateInMemory<TMessage>(
         string name, InMemoryQueueOptions? options = null, TimeProvider? timeProvider = null)

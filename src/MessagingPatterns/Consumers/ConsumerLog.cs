@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace MessagingPatterns.Consumers;
+
+/// <summary>The consumer runtime's log messages (source-generated, so disabled levels cost nothing).</summary>
+internal static partial class ConsumerLog
+{
+    [LoggerMessage(1, LogLevel.Warning, "Handler failed for message {MessageId} of queue {Queue} on delivery {DeliveryCount}.")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception, string queue, string messageId, int deliveryCount);
+
+    [LoggerMessage(2, LogLevel.Error, "Message {MessageId} of queue {Queue} was dead-lettered after {DeliveryCount} deliveries: {Reason}")]
+    public static partial void DeadLettered(ILogger logger, string queue, string messageId, int deliveryCount, string reason);
+
+    [LoggerMessage(3, LogLevel.Warning, "The lease on message {MessageId} of queue {Queue} (delivery {DeliveryCount}) had ended before it was settled; another delivery owns the message now.")]
+    public static partial void LeaseLost(ILogger logger, string queue, string messageId, int deliveryCount);
+
+    [LoggerMessage(4, LogLevel.Error, "Receiving from queue {Queue} failed; retrying.")]
+    public static partial void ReceiveFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(5, LogLevel.Error, "Settling message {MessageId} of queue {Queue} failed; it returns when its lease ends.")]
+    public static partial void SettleFailed(ILogger logger, Exception exception, string queue, string messageId);
+
+    [LoggerMessage(6, LogLevel.Warning, "Renewing leases of queue {Queue} failed.")]
+    public static partial void RenewFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(7, LogLevel.Warning, "Handlers of queue {Queue} were still running after the shutdown timeout of {Timeout}; cancelling them.")]
+    public static partial void DrainTimedOut(ILogger logger, string queue, TimeSpan timeout);
+}

@@ -1,0 +1,74 @@
+using System.ComponentModel.DataAnnotations;
+using Polly;
+
+namespace MessagingPatterns.Consumers;
+
+/// <summary>Options of a consumer worker pool. Validated when the pool is built (or at host start with DI).</summary>
+public sealed class ConsumerOptions
+{
+    /// <summary>How many handlers run at once. Default: <see cref="Environment.ProcessorCount"/>.</summary>
+    [Range(1, 10_000)]
+    public int Concurrency { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// The most messages one worker leases per receive. 1 leases only the message it is about to handle;
+    /// larger values save round trips to the store but hold messages other workers could take (and, for
+    /// priority stores, let a later high-priority message wait behind them). Default: 1.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int PrefetchCount { get; set; } = 1;
+
+    /// <summary>How long a received message stays invisible to other consumers unless renewed. Default: 30 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Whether leases are renewed while their messages are held, so a slow handler keeps its message.
+    /// Default: <see langword="true"/>.
+    /// </summary>
+    public bool RenewLeases { get; set; } = true;
+
+    /// <summary>
+    /// How many deliveries a message gets before it is dead-lettered. The store counts a delivery when it
+    /// grants the lease, so a message that crashes its process every time still ends up dead-lettered.
+    /// Default: 5.
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxDeliveryAttempts { get; set; } = 5;
+
+    /// <summary>How long a failed delivery waits before it is delivered again. Default: 1 second.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan RedeliveryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The longest one handler attempt may run before its token is cancelled (used by the default
+    /// resilience pipeline). Default: 30 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How many times the default resilience pipeline retries a failed attempt within one delivery,
+    /// with exponential backoff and jitter, before the delivery counts as failed. Default: 2.
+    /// </summary>
+    [Range(0, 100)]
+    public int RetryCount { get; set; } = 2;
+
+    /// <summary>The first backoff delay of the default pipeline's retries. Default: 100 milliseconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The resilience pipeline run around each delivery's handler call, replacing the default built from
+    /// <see cref="HandlerTimeout"/>, <see cref="RetryCount"/> and <see cref="RetryBaseDelay"/>.
+    /// Use <see cref="ResiliencePipeline.Empty"/> for none. Default: <see langword="null"/>.
+    /// </summary>
+    public ResiliencePipeline? ResiliencePipeline { get; set; }
+
+    /// <summary>
+    /// How long a shutdown waits for running handlers before cancelling their tokens. Messages not
+    /// acknowledged by then are released back to the store. Default: 30 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}

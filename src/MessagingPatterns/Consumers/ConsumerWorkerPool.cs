@@ -1,0 +1,419 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MessagingPatterns.Diagnostics;
+using Polly;
+
+namespace MessagingPatterns.Consumers;
+
+/// <summary>
+/// The consumer runtime: a pool of workers that receive from a store and run an <see cref="IConsumer{TMessage}"/>
+/// per message in its own DI scope, inside a resilience pipeline, with bounded concurrency, lease renewal,
+/// retries, dead-lettering after <see cref="ConsumerOptions.MaxDeliveryAttempts"/>, and a graceful shutdown
+/// that releases everything it did not finish.
+/// </summary>
+/// <typeparam name="TMessage">The body type.</typeparam>
+/// <remarks>
+/// Several pools, in one process or many, may consume one shared store: they compete for its messages.
+/// With DI, <c>AddConsumer</c> registers the pool as a hosted service.
+/// </remarks>
+public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposable
+{
+    private readonly IMessageStore<TMessage> _store;
+    private readonly IServiceScopeFactory _scopeFactory;
+    private readonly Func<IServiceProvider, IConsumer<TMessage>> _consumerFactory;
+    private readonly ConsumerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly CancellationTokenSource _stopReceiving = new();
+    private readonly CancellationTokenSource _cancelHandlers = new();
+    private readonly Worker[] _workers;
+    private readonly Lock _lifecycle = new();
+    private Task? _running;
+    private ITimer? _renewalTimer;
+    private int _renewing;
+    private int _disposed;
+    private bool _stopped;
+
+    /// <summary>Creates a pool. Call <see cref="StartAsync"/> to start consuming.</summary>
+    /// <param name="store">The store to consume.</param>
+    /// <param name="scopeFactory">Creates the DI scope of each message.</param>
+    /// <param name="consumerFactory">Resolves the handler from a message's scope.</param>
+    /// <param name="options">The options; validated here.</param>
+    /// <param name="timeProvider">The clock for timeouts, backoff, renewal and shutdown; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="logger">Where failures and lost leases are logged.</param>
+    /// <exception cref="ArgumentNullException">A required argument is <see langword="null"/>.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid; the message names each invalid option.</exception>
+    public ConsumerWorkerPool(
+        IMessageStore<TMessage> store,
+        IServiceScopeFactory scopeFactory,
+        Func<IServiceProvider, IConsumer<TMessage>> consumerFactory,
+        ConsumerOptions options,
+        TimeProvider? timeProvider = null,
+        ILogger<ConsumerWorkerPool<TMessage>>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(scopeFactory);
+        ArgumentNullException.ThrowIfNull(consumerFactory);
+        ArgumentNullException.ThrowIfNull(options);
+        OptionsCheck.ThrowIfInvalid(new ConsumerOptionsValidator(), store.Name, options);
+
+        _store = store;
+        _scopeFactory = scopeFactory;
+        _consumerFactory = consumerFactory;
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _pipeline = options.ResiliencePipeline ?? DefaultResiliencePipeline.Create(options, _time);
+        _workers = new Worker[options.Concurrency];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Worker(options.PrefetchCount, store.Name);
+        }
+    }
+
+    /// <summary>The queue this pool consumes.</summary>
+    public string QueueName => _store.Name;
+
+    /// <summary>Starts the workers. Returns at once; consuming goes on in the background until <see cref="StopAsync"/>.</summary>
+    /// <param name="cancellationToken">Not used: starting does not wait.</param>
+    /// <exception cref="InvalidOperationException">The pool was already started or stopped.</exception>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lock (_lifecycle)
+        {
+            if (_running is not null || _stopped)
+            {
+                throw new InvalidOperationException($"The consumer pool of queue '{QueueName}' was already started; a pool starts once.");
+            }
+
+            if (_options.RenewLeases)
+            {
+                var period = _options.LeaseDuration / 3;
+                _renewalTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).RenewHeldLeases(), this, period, period);
+            }
+
+            var tasks = new Task[_workers.Length];
+            for (var i = 0; i < tasks.Length; i++)
+            {
+                var worker = _workers[i];
+                tasks[i] = Task.Run(() => RunWorkerAsync(worker), CancellationToken.None);
+            }
+
+            _running = Task.WhenAll(tasks);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops gracefully: stops receiving, releases prefetched messages at once, lets running handlers
+    /// finish within <see cref="ConsumerOptions.ShutdownTimeout"/>, then cancels their tokens and releases
+    /// what they did not finish. Nothing is lost: every message is acknowledged or back in the store.
+    /// </summary>
+    /// <param name="cancellationToken">When cancelled (the host gave up), returns without waiting further; unfinished messages come back when their leases end.</param>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        Task? running;
+        lock (_lifecycle)
+        {
+            _stopped = true;
+            running = _running;
+        }
+
+        if (running is null || running.IsCompleted)
+        {
+            return;
+        }
+
+        await _stopReceiving.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            try
+            {
+                await running.WaitAsync(_options.ShutdownTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                ConsumerLog.DrainTimedOut(_logger, QueueName, _options.ShutdownTimeout);
+                await _cancelHandlers.CancelAsync().ConfigureAwait(false);
+                await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await _cancelHandlers.CancelAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_renewalTimer is not null)
+            {
+                await _renewalTimer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Stops the pool (as <see cref="StopAsync"/> with no outside deadline).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopReceiving.Dispose();
+        _cancelHandlers.Dispose();
+    }
+
+    private async Task RunWorkerAsync(Worker worker)
+    {
+        var stopping = _stopReceiving.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _store.ReceiveAsync(worker.Buffer, _options.LeaseDuration, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // A store that failed (a broker connection cut) is retried; its messages stay in the store.
+                ConsumerLog.ReceiveFailed(_logger, ex, QueueName);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            worker.Hold(received);
+            for (var i = 0; i < received; i++)
+            {
+                if (stopping.IsCancellationRequested)
+                {
+                    // Prefetched but not started: back to the store at once for another consumer.
+                    await ReleaseAsync(worker.Buffer[i], TimeSpan.Zero).ConfigureAwait(false);
+                }
+                else
+                {
+                    await HandleAsync(worker, worker.Buffer[i]).ConfigureAwait(false);
+                }
+
+                worker.Settled(i + 1);
+            }
+
+            worker.Clear(received);
+        }
+    }
+
+    private async ValueTask HandleAsync(Worker worker, Delivery<TMessage> delivery)
+    {
+        var context = worker.Context;
+        Exception? failure = null;
+        var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
+        var scope = _scopeFactory.CreateAsyncScope();
+        try
+        {
+            context.Reset(delivery, scope.ServiceProvider);
+            var consumer = _consumerFactory(scope.ServiceProvider);
+            await _pipeline.ExecuteAsync(
+                static (state, token) => new ValueTask(state.Consumer.ConsumeAsync(state.Context, token)),
+                (Consumer: consumer, Context: context),
+                _cancelHandlers.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await SettleAsync(context, delivery, failure).ConfigureAwait(false);
+        if (startedAt != 0)
+        {
+            MessagingMetrics.RecordHandled(QueueName, delivery.Message, _time.GetElapsedTime(startedAt), _time.GetUtcNow());
+        }
+    }
+
+    private async ValueTask SettleAsync(MessageContext<TMessage> context, Delivery<TMessage> delivery, Exception? failure)
+    {
+        var lastAttempt = delivery.DeliveryCount >= _options.MaxDeliveryAttempts;
+        try
+        {
+            if (failure is null)
+            {
+                switch (context.Settlement)
+                {
+                    case Settlement.DeadLetter:
+                        await DeadLetterAsync(delivery, context.DeadLetterReason!).ConfigureAwait(false);
+                        return;
+                    case Settlement.Retry when lastAttempt:
+                        await DeadLetterAsync(delivery, $"The handler asked for a retry on the last of {_options.MaxDeliveryAttempts} delivery attempts.").ConfigureAwait(false);
+                        return;
+                    case Settlement.Retry:
+                        await ReleaseAsync(delivery, context.RetryDelay).ConfigureAwait(false);
+                        return;
+                    default:
+                        if (await _store.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
+                        {
+                            MessagingMetrics.Consumed(QueueName, delivery.Message.Priority);
+                        }
+                        else
+                        {
+                            LeaseLost(delivery);
+                        }
+
+                        return;
+                }
+            }
+
+            if (failure is OperationCanceledException && _cancelHandlers.IsCancellationRequested)
+            {
+                // Cancelled by shutdown, not failed by the handler: give it back untouched.
+                await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
+                return;
+            }
+
+            MessagingMetrics.Failed(QueueName, delivery.Message.Priority);
+            ConsumerLog.HandlerFailed(_logger, failure, QueueName, delivery.Message.Id, delivery.DeliveryCount);
+            if (lastAttempt)
+            {
+                await DeadLetterAsync(delivery, $"{failure.GetType().FullName}: {failure.Message}").ConfigureAwait(false);
+            }
+            else
+            {
+                await ReleaseAsync(delivery, _options.RedeliveryDelay).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The store could not settle (disposed, connection lost): the lease ends and the message comes back.
+            ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+        }
+    }
+
+    private async ValueTask ReleaseAsync(Delivery<TMessage> delivery, TimeSpan delay)
+    {
+        if (!await _store.ReleaseAsync(delivery.Lease, delay, CancellationToken.None).ConfigureAwait(false))
+        {
+            LeaseLost(delivery);
+        }
+    }
+
+    private async ValueTask DeadLetterAsync(Delivery<TMessage> delivery, string reason)
+    {
+        if (await _store.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
+        {
+            MessagingMetrics.DeadLettered(QueueName, delivery.Message.Priority);
+            ConsumerLog.DeadLettered(_logger, QueueName, delivery.Message.Id, delivery.DeliveryCount, reason);
+        }
+        else
+        {
+            LeaseLost(delivery);
+        }
+    }
+
+    private void LeaseLost(Delivery<TMessage> delivery)
+    {
+        MessagingMetrics.LeaseLost(QueueName);
+        ConsumerLog.LeaseLost(_logger, QueueName, delivery.Message.Id, delivery.DeliveryCount);
+    }
+
+    private void RenewHeldLeases()
+    {
+        // One renewal round at a time; a slow store must not pile rounds up.
+        if (Interlocked.Exchange(ref _renewing, 1) == 1)
+        {
+            return;
+        }
+
+        _ = RenewAsync();
+
+        async Task RenewAsync()
+        {
+            try
+            {
+                var leases = new List<LeaseToken>();
+                foreach (var worker in _workers)
+                {
+                    worker.CollectHeld(leases);
+                }
+
+                foreach (var lease in leases)
+                {
+                    // A lease settled since it was collected simply reports false.
+                    await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                ConsumerLog.RenewFailed(_logger, ex, QueueName);
+            }
+            finally
+            {
+                Volatile.Write(ref _renewing, 0);
+            }
+        }
+    }
+
+    /// <summary>One worker's state: its receive buffer, the part of it not settled yet, and its reused context.</summary>
+    private sealed class Worker(int prefetch, string queueName)
+    {
+        private readonly Lock _heldLock = new();
+        private int _held;
+        private int _settled;
+
+        public Delivery<TMessage>[] Buffer { get; } = new Delivery<TMessage>[prefetch];
+
+        public MessageContext<TMessage> Context { get; } = new(queueName);
+
+        public void Hold(int count)
+        {
+            lock (_heldLock)
+            {
+                _held = count;
+                _settled = 0;
+            }
+        }
+
+        public void Settled(int count) => Volatile.Write(ref _settled, count);
+
+        public void Clear(int count)
+        {
+            lock (_heldLock)
+            {
+                _held = 0;
+                Array.Clear(Buffer, 0, count);
+            }
+        }
+
+        public void CollectHeld(List<LeaseToken> leases)
+        {
+            lock (_heldLock)
+            {
+                for (var i = Volatile.Read(ref _settled); i < _held; i++)
+                {
+                    leases.Add(Buffer[i].Lease);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using MessagingPatterns.Consumers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MessagingPatterns.DependencyInjection;
+
+/// <summary>Configures one named queue: its store's decorators and its consumers.</summary>
+/// <typeparam name="TMessage">The body type.</typeparam>
+public sealed class MessageQueueBuilder<TMessage>
+{
+    private readonly List<Func<IServiceProvider, IMessageStore<TMessage>, IMessageStore<TMessage>>> _decorators = [];
+
+    internal MessageQueueBuilder(IServiceCollection services, string name)
+    {
+        Services = services;
+        Name = name;
+    }
+
+    /// <summary>The service collection.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>The queue's name: the key of its keyed <see cref="IMessageStore{TMessage}"/> and <see cref="IProducer{TMessage}"/>.</summary>
+    public string Name { get; }
+
+    /// <summary>
+    /// Wraps the queue's store, e.g. in a load-leveling buffer. Decorators apply in the order added, the
+    /// last outermost; a decorator owns (and disposes) the store it wraps.
+    /// </summary>
+    /// <param name="decorator">Builds the wrapping store from the services and the inner store.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="decorator"/> is <see langword="null"/>.</exception>
+    public MessageQueueBuilder<TMessage> DecorateStore(Func<IServiceProvider, IMessageStore<TMessage>, IMessageStore<TMessage>> decorator)
+    {
+        ArgumentNullException.ThrowIfNull(decorator);
+        _decorators.Add(decorator);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a consumer worker pool (a hosted service) that runs <typeparamref name="TConsumer"/> for this
+    /// queue's messages, one scoped instance per message. Call it again to add another competing pool.
+    /// </summary>
+    /// <typeparam name="TConsumer">The handler type.</typeparam>
+    /// <param name="configure">Configures the pool's options, validated at start.</param>
+    /// <returns>This builder.</returns>
+    public MessageQueueBuilder<TMessage> AddConsumer<TConsumer>(Action<ConsumerOptions>? configure = null)
+        where TConsumer : class, IConsumer<TMessage>
+    {
+        Services.TryAddKeyedScoped<IConsumer<TMessage>, TConsumer>(Name);
+        return AddConsumerPool(configure, Name, static (services, key) => services.GetRequiredKeyedService<IConsumer<TMessage>>(key));
+    }
+
+    /// <summary>
+    /// Adds a consumer worker pool over a store picked from the queue's store, e.g. one priority level of
+    /// a multi-queue store. Store packages build their per-level registrations on this.
+    /// </summary>
+    /// <typeparam name="TConsumer">The handler type.</typeparam>
+    /// <param name="storeSelector">Picks the store the pool receives from, given the queue's store.</param>
+    /// <param name="configure">Configures the pool's options, validated at start.</param>
+    /// <param name="optionsName">The name of the pool's options; distinct per pool when pools need different options.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="storeSelector"/> is <see langword="null"/>.</exception>
+    public MessageQueueBuilder<TMessage> AddConsumer<TConsumer>(
+        Func<IMessageStore<TMessage>, IMessageStore<TMessage>> storeSelector,
+        Action<ConsumerOptions>? configure,
+        string optionsName)
+        where TConsumer : class, IConsumer<TMessage>
+    {
+        ArgumentNullException.ThrowIfNull(storeSelector);
+        ArgumentException.ThrowIfNullOrWhiteSpace(optionsName);
+        Services.TryAddKeyedScoped<IConsumer<TMessage>, TConsumer>(Name);
+        return AddConsumerPool(configure, optionsName, static (services, key) => services.GetRequiredKeyedService<IConsumer<TMessage>>(key), storeSelector);
+    }
+
+    internal IMessageStore<TMessage> Decorate(IServiceProvider services, IMessageStore<TMessage> store)
+    {
+        foreach (var decorator in _decorators)
+        {
+            store = decorator(services, store);
+        }
+
+        return store;
+    }
+
+    private MessageQueueBuilder<TMessage> AddConsumerPool(
+        Action<ConsumerOptions>? configure,
+        string optionsName,
+        Func<IServiceProvider, string, IConsumer<TMessage>> resolve,
+        Func<IMessageStore<TMessage>, IMessageStore<TMessage>>? storeSelector = null)
+    {
+        Services.AddValidatedOptions<ConsumerOptions, ConsumerOptionsValidator>(optionsName, configure);
+
+        var queue = Name;
+        Services.AddSingleton<IHostedService>(services =>
+        {
+            var store = services.GetRequiredKeyedService<IMessageStore<TMessage>>(queue);
+            return new ConsumerWorkerPool<TMessage>(
+                storeSelector is null ? store : storeSelector(store),
+                services.GetRequiredService<IServiceScopeFactory>(),
+                scoped => resolve(scoped, queue),
+                services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
+                services.GetService<TimeProvider>(),
+                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>());
+        });
+        return this;
+    }
+}

@@ -1,0 +1,99 @@
+using MessagingPatterns.Producers;
+using MessagingPatterns.Stores;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace MessagingPatterns.DependencyInjection;
+
+/// <summary>Registers queues — a store, its producer and its consumers — in an <see cref="IServiceCollection"/>.</summary>
+public static class MessagingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers a named queue over the store <paramref name="storeFactory"/> builds: a keyed singleton
+    /// <see cref="IMessageStore{TMessage}"/> and <see cref="IProducer{TMessage}"/> under <paramref name="name"/>.
+    /// The first queue of a message type is also registered without a key. Every registration is a
+    /// <c>TryAdd</c>, so an earlier registration of any part wins.
+    /// </summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The queue's name (see <see cref="QueueNames"/>).</param>
+    /// <param name="storeFactory">Builds the store from the services and the queue's name.</param>
+    /// <returns>A builder to add consumers and store decorators.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="storeFactory"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    public static MessageQueueBuilder<TMessage> AddMessageQueue<TMessage>(
+        this IServiceCollection services,
+        string name,
+        Func<IServiceProvider, string, IMessageStore<TMessage>> storeFactory)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(storeFactory);
+        QueueNames.ThrowIfInvalid(name);
+
+        var builder = new MessageQueueBuilder<TMessage>(services, name);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton<IMessageStore<TMessage>>(name, (provider, _) => builder.Decorate(provider, storeFactory(provider, name)));
+        services.TryAddKeyedSingleton<IProducer<TMessage>>(name, (provider, _) => new StoreProducer<TMessage>(provider.GetRequiredKeyedService<IMessageStore<TMessage>>(name)));
+        services.TryAddSingleton(provider => provider.GetRequiredKeyedService<IMessageStore<TMessage>>(name));
+        services.TryAddSingleton(provider => provider.GetRequiredKeyedService<IProducer<TMessage>>(name));
+        return builder;
+    }
+
+    /// <summary>Registers an in-memory FIFO queue named <see cref="QueueNames.Default"/>.</summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Configures the store's options, validated at start.</param>
+    /// <returns>A builder to add consumers and store decorators.</returns>
+    public static MessageQueueBuilder<TMessage> AddInMemoryQueue<TMessage>(
+        this IServiceCollection services, Action<InMemoryQueueOptions>? configure = null) =>
+        services.AddInMemoryQueue<TMessage>(QueueNames.Default, configure);
+
+    /// <summary>
+    /// Registers an in-memory FIFO queue: the fast default for competing consumers in one process.
+    /// Its messages live as long as the process.
+    /// </summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The queue's name (see <see cref="QueueNames"/>).</param>
+    /// <param name="configure">Configures the store's options, validated at start.</param>
+    /// <returns>A builder to add consumers and store decorators.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    public static MessageQueueBuilder<TMessage> AddInMemoryQueue<TMessage>(
+        this IServiceCollection services, string name, Action<InMemoryQueueOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        QueueNames.ThrowIfInvalid(name);
+        AddValidatedOptions<InMemoryQueueOptions, InMemoryQueueOptionsValidator>(services, name, configure);
+        return services.AddMessageQueue<TMessage>(name, static (provider, queue) => new InMemoryQueueStore<TMessage>(
+            queue,
+            provider.GetRequiredService<IOptionsMonitor<InMemoryQueueOptions>>().Get(queue),
+            provider.GetRequiredService<TimeProvider>()));
+    }
+
+    /// <summary>
+    /// Registers named options validated at start by <typeparamref name="TValidator"/>: the one way every
+    /// store and feature registers its options, for store packages too.
+    /// </summary>
+    /// <typeparam name="TOptions">The options type.</typeparam>
+    /// <typeparam name="TValidator">The validator, also used by the non-DI factory of the same feature.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The options' name, usually the queue's name.</param>
+    /// <param name="configure">Configures the options.</param>
+    /// <returns>The options builder.</returns>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions, TValidator>(
+        this IServiceCollection services, string name, Action<TOptions>? configure)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<TOptions>(name);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
+        return options.ValidateOnStart();
+    }
+}
