@@ -1,0 +1,452 @@
+using System.Collections.Concurrent;
+using FluentAssertions;
+using Microsoft.Extensions.Time.Testing;
+using Xunit;
+
+namespace MessagingPatterns.Conformance;
+
+/// <summary>
+/// The store contract, as tests. Every store's test project inherits this class and supplies
+/// <see cref="CreateStoreCore"/>; the whole suite then runs against that store. Time is a
+/// <see cref="FakeTimeProvider"/>, so lease expiry and delays are deterministic.
+/// </summary>
+public abstract class MessageStoreConformanceTests : IAsyncLifetime
+{
+    /// <summary>How long any single await in the suite may take before it counts as a hang.</summary>
+    protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    /// <summary>The lease the suite asks for.</summary>
+    protected static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    private readonly List<IMessageStore<ConformanceMessage>> _stores = [];
+
+    /// <summary>The clock every store under test must use for leases, delays and enqueue times.</summary>
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    /// <summary>Creates a new, empty store with the given queue name that reads time from <paramref name="timeProvider"/>.</summary>
+    protected abstract IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider);
+
+    /// <summary>Moves the store's clock forward. Stores that notice time passing in the background may override this to wait for them.</summary>
+    protected virtual Task AdvanceTimeAsync(TimeSpan by)
+    {
+        Time.Advance(by);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Creates the store under test; it is disposed after the test.</summary>
+    protected IMessageStore<ConformanceMessage> CreateStore(string name = "conformance")
+    {
+        var store = CreateStoreCore(name, Time);
+        _stores.Add(store);
+        return store;
+    }
+
+    /// <inheritdoc/>
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    /// <inheritdoc/>
+    public virtual async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Receive_AfterEnqueue_ReturnsTheMessageWithItsIdPriorityHeadersAndFirstDelivery()
+    {
+        var store = CreateStore();
+        var headers = new Dictionary<string, string> { ["tenant"] = "acme" };
+        await store.EnqueueAsync(new Message<ConformanceMessage>(new(1, "one"), "id-1", 0, headers));
+
+        var delivery = await ReceiveOneAsync(store);
+
+        delivery.Message.Id.Should().Be("id-1");
+        delivery.Message.Body.Should().Be(new ConformanceMessage(1, "one"));
+        delivery.Message.Headers.Should().Contain("tenant", "acme");
+        delivery.Message.EnqueuedAt.Should().Be(Time.GetUtcNow());
+        delivery.DeliveryCount.Should().Be(1);
+        delivery.LeaseExpiresAt.Should().Be(Time.GetUtcNow() + Lease);
+    }
+
+    [Fact]
+    public async Task Receive_ManyMessages_ComeInPublishOrder()
+    {
+        var store = CreateStore();
+        for (var i = 0; i < 50; i++)
+        {
+            await store.EnqueueAsync(Numbered(i));
+        }
+
+        var numbers = new List<int>();
+        while (numbers.Count < 50)
+        {
+            foreach (var delivery in await ReceiveAsync(store, 7))
+            {
+                numbers.Add(delivery.Message.Body.Number);
+                (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+            }
+        }
+
+        numbers.Should().Equal(Enumerable.Range(0, 50));
+    }
+
+    [Fact]
+    public async Task EnqueueBatch_ThenReceiveBatch_ReturnsUpToTheBufferLength()
+    {
+        var store = CreateStore();
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(Numbered).ToArray());
+
+        var first = await ReceiveAsync(store, 4);
+        var rest = await ReceiveAsync(store, 100);
+
+        first.Select(d => d.Message.Body.Number).Should().Equal(0, 1, 2, 3);
+        rest.Select(d => d.Message.Body.Number).Should().Equal(4, 5, 6, 7, 8, 9);
+    }
+
+    [Fact]
+    public async Task Receive_OnEmptyStore_WaitsUntilAMessageIsEnqueued()
+    {
+        var store = CreateStore();
+        var buffer = new Delivery<ConformanceMessage>[1];
+
+        var receive = store.ReceiveAsync(buffer, Lease).AsTask();
+        receive.IsCompleted.Should().BeFalse();
+        await store.EnqueueAsync(Numbered(7));
+
+        (await receive.WaitAsync(Patience)).Should().Be(1);
+        buffer[0].Message.Body.Number.Should().Be(7);
+    }
+
+    [Fact]
+    public async Task Receive_CancelledWhileWaiting_LeasesNothing()
+    {
+        var store = CreateStore();
+        using var cancellation = new CancellationTokenSource();
+        var receive = store.ReceiveAsync(new Delivery<ConformanceMessage>[1], Lease, cancellation.Token).AsTask();
+
+        await cancellation.CancelAsync();
+        await FluentActions.Awaiting(() => receive.WaitAsync(Patience)).Should().ThrowAsync<OperationCanceledException>();
+        await store.EnqueueAsync(Numbered(1));
+
+        var delivery = await ReceiveOneAsync(store);
+        delivery.DeliveryCount.Should().Be(1);
+        (await store.GetStatisticsAsync()).InFlight.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Receive_WithAlreadyCancelledToken_ThrowsAndLeasesNothing()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+
+        var act = () => store.ReceiveAsync(new Delivery<ConformanceMessage>[1], Lease, new CancellationToken(true)).AsTask();
+
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Enqueue_WithAlreadyCancelledToken_ThrowsAndStoresNothing()
+    {
+        var store = CreateStore();
+
+        var single = () => store.EnqueueAsync(Numbered(1), new CancellationToken(true)).AsTask();
+        var batch = () => store.EnqueueBatchAsync([Numbered(2)], new CancellationToken(true)).AsTask();
+
+        await single.Should().ThrowAsync<OperationCanceledException>();
+        await batch.Should().ThrowAsync<OperationCanceledException>();
+        (await store.GetStatisticsAsync()).Ready.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task LeasedMessage_IsInvisibleToOtherReceivers()
+    {
+        var store = CreateStore();
+        await store.EnqueueBatchAsync([Numbered(1), Numbered(2)]);
+
+        var first = await ReceiveOneAsync(store);
+        var second = await ReceiveOneAsync(store);
+
+        first.Message.Id.Should().NotBe(second.Message.Id);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 2, 0));
+    }
+
+    [Fact]
+    public async Task ExpiredLease_RedeliversTheMessageWithAHigherDeliveryCount()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        var first = await ReceiveOneAsync(store);
+
+        await AdvanceTimeAsync(Lease + TimeSpan.FromSeconds(1));
+        var second = await ReceiveOneAsync(store);
+
+        second.Message.Id.Should().Be(first.Message.Id);
+        second.DeliveryCount.Should().Be(2);
+        second.Lease.Should().NotBe(first.Lease);
+    }
+
+    [Fact]
+    public async Task StaleAck_AfterRedelivery_ReturnsFalseAndKeepsTheRedeliveredCopy()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        var stale = await ReceiveOneAsync(store);
+        await AdvanceTimeAsync(Lease + TimeSpan.FromSeconds(1));
+        var current = await ReceiveOneAsync(store);
+
+        (await store.AckAsync(stale.Lease)).Should().BeFalse();
+        (await store.ReleaseAsync(stale.Lease)).Should().BeFalse();
+        (await store.RenewLeaseAsync(stale.Lease, Lease)).Should().BeFalse();
+        (await store.DeadLetterAsync(stale.Lease, "stale")).Should().BeFalse();
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0));
+        (await store.AckAsync(current.Lease)).Should().BeTrue();
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Ack_RemovesTheMessage_AndASecondAckReturnsFalse()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        var delivery = await ReceiveOneAsync(store);
+
+        (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+        (await store.AckAsync(delivery.Lease)).Should().BeFalse();
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task UnknownLease_ReturnsFalseEverywhere()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        await ReceiveOneAsync(store);
+
+        (await store.AckAsync(default)).Should().BeFalse();
+        (await store.ReleaseAsync(new LeaseToken(12345, 678))).Should().BeFalse();
+        (await store.GetStatisticsAsync()).InFlight.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Release_MakesTheMessageReadyAgain_WithAHigherDeliveryCount()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        var first = await ReceiveOneAsync(store);
+
+        (await store.ReleaseAsync(first.Lease)).Should().BeTrue();
+        var second = await ReceiveOneAsync(store);
+
+        second.Message.Id.Should().Be(first.Message.Id);
+        second.DeliveryCount.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task ReleaseWithDelay_KeepsTheMessageInvisibleUntilTheDelayPasses()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        var first = await ReceiveOneAsync(store);
+
+        (await store.ReleaseAsync(first.Lease, TimeSpan.FromSeconds(10))).Should().BeTrue();
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 1, 0, 0));
+        var buffer = new Delivery<ConformanceMessage>[1];
+        var receive = store.ReceiveAsync(buffer, Lease).AsTask();
+        receive.IsCompleted.Should().BeFalse();
+
+        await AdvanceTimeAsync(TimeSpan.FromSeconds(11));
+
+        (await receive.WaitAsync(Patience)).Should().Be(1);
+        buffer[0].Message.Id.Should().Be(first.Message.Id);
+        buffer[0].DeliveryCount.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task RenewLease_KeepsTheMessageLeasedPastItsFirstExpiry()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+        var delivery = await ReceiveOneAsync(store);
+
+        await AdvanceTimeAsync(Lease / 2);
+        (await store.RenewLeaseAsync(delivery.Lease, Lease)).Should().BeTrue();
+        await AdvanceTimeAsync(Lease / 2 + TimeSpan.FromSeconds(1));
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0));
+        (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task DeadLetter_ListsTheMessageWithItsReason_AndRedriveKeepsPriorityAndHeaders()
+    {
+        var store = CreateStore();
+        var headers = new Dictionary<string, string> { ["trace"] = "t-1" };
+        await store.EnqueueAsync(new Message<ConformanceMessage>(new(1), "poison", 0, headers));
+        var delivery = await ReceiveOneAsync(store);
+
+        (await store.DeadLetterAsync(delivery.Lease, "System.FormatException: bad")).Should().BeTrue();
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
+
+        var deadLetters = await store.GetDeadLettersAsync(10);
+        deadLetters.Should().ContainSingle();
+        deadLetters[0].Message.Id.Should().Be("poison");
+        deadLetters[0].Reason.Should().Be("System.FormatException: bad");
+        deadLetters[0].DeliveryCount.Should().Be(1);
+
+        (await store.RedriveAsync(["poison"])).Should().Be(1);
+        (await store.RedriveAsync(["poison"])).Should().Be(0, "a redrive is idempotent");
+
+        var redriven = await ReceiveOneAsync(store);
+        redriven.Message.Id.Should().Be("poison");
+        redriven.Message.Headers.Should().Contain("trace", "t-1");
+        redriven.DeliveryCount.Should().Be(1, "a redriven message starts with a fresh delivery count");
+        (await store.GetDeadLettersAsync(10)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Redrive_OfUnknownIds_MovesNothing()
+    {
+        var store = CreateStore();
+
+        (await store.RedriveAsync(["nope"])).Should().Be(0);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task BadInput_IsRejectedWithTheParameterNamed_AndLosesNothing()
+    {
+        var store = CreateStore();
+        await store.EnqueueAsync(Numbered(1));
+
+        await FluentActions.Awaiting(() => store.EnqueueAsync(null!).AsTask())
+            .Should().ThrowAsync<ArgumentNullException>().WithParameterName("message");
+        await FluentActions.Awaiting(() => store.EnqueueBatchAsync(null!).AsTask())
+            .Should().ThrowAsync<ArgumentNullException>().WithParameterName("messages");
+        await FluentActions.Awaiting(() => store.EnqueueBatchAsync([Numbered(2), null!]).AsTask())
+            .Should().ThrowAsync<ArgumentNullException>().WithParameterName("messages");
+        await FluentActions.Awaiting(() => store.ReceiveAsync(Memory<Delivery<ConformanceMessage>>.Empty, Lease).AsTask())
+            .Should().ThrowAsync<ArgumentException>().WithParameterName("buffer");
+        await FluentActions.Awaiting(() => store.ReceiveAsync(new Delivery<ConformanceMessage>[1], TimeSpan.Zero).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("leaseDuration");
+
+        var delivery = await ReceiveOneAsync(store);
+        await FluentActions.Awaiting(() => store.ReleaseAsync(delivery.Lease, TimeSpan.FromSeconds(-1)).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("delay");
+        await FluentActions.Awaiting(() => store.DeadLetterAsync(delivery.Lease, " ").AsTask())
+            .Should().ThrowAsync<ArgumentException>().WithParameterName("reason");
+        await FluentActions.Awaiting(() => store.RenewLeaseAsync(delivery.Lease, TimeSpan.Zero).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("leaseDuration");
+        await FluentActions.Awaiting(() => store.GetDeadLettersAsync(0).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("maxCount");
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0));
+        (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Dispose_FailsAWaitingReceive_AndLaterCallsThrowObjectDisposed()
+    {
+        var store = CreateStoreCore("disposed", Time);
+        var receive = store.ReceiveAsync(new Delivery<ConformanceMessage>[1], Lease).AsTask();
+
+        await store.DisposeAsync();
+
+        await FluentActions.Awaiting(() => receive.WaitAsync(Patience)).Should().ThrowAsync<ObjectDisposedException>();
+        await FluentActions.Awaiting(() => store.EnqueueAsync(Numbered(1)).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        await FluentActions.Awaiting(() => store.ReceiveAsync(new Delivery<ConformanceMessage>[1], Lease).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        await FluentActions.Awaiting(() => store.GetStatisticsAsync().AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        await store.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 4)]
+    [InlineData(4, 1)]
+    [InlineData(4, 4)]
+    public async Task ConcurrentProducersAndConsumers_DeliverEveryMessageExactlyOnce(int producers, int consumers)
+    {
+        const int perProducer = 2_000;
+        var store = CreateStore();
+        var total = producers * perProducer;
+        var seen = new ConcurrentDictionary<string, int>();
+        var acked = 0;
+        using var done = new CancellationTokenSource();
+
+        var consuming = Enumerable.Range(0, consumers).Select(_ => Task.Run(async () =>
+        {
+            var buffer = new Delivery<ConformanceMessage>[16];
+            while (true)
+            {
+                int received;
+                try
+                {
+                    received = await store.ReceiveAsync(buffer, Lease, done.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                for (var i = 0; i < received; i++)
+                {
+                    seen.AddOrUpdate(buffer[i].Message.Id, 1, (_, n) => n + 1);
+                    (await store.AckAsync(buffer[i].Lease)).Should().BeTrue();
+                    if (Interlocked.Increment(ref acked) == total)
+                    {
+                        await done.CancelAsync();
+                    }
+                }
+            }
+        })).ToArray();
+
+        var publishedIds = new ConcurrentBag<string>();
+        var producing = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
+        {
+            for (var i = 0; i < perProducer; i++)
+            {
+                var message = new Message<ConformanceMessage>(new(p * perProducer + i), $"p{p}-{i}");
+                if (i % 3 == 0)
+                {
+                    await store.EnqueueBatchAsync([message]);
+                }
+                else
+                {
+                    await store.EnqueueAsync(message);
+                }
+
+                publishedIds.Add(message.Id);
+            }
+        })).ToArray();
+
+        await Task.WhenAll(producing).WaitAsync(Patience * 3);
+        await Task.WhenAll(consuming).WaitAsync(Patience * 3);
+
+        // Sorted comparison: equivalence on thousands of items is quadratic.
+        seen.Keys.Order(StringComparer.Ordinal).Should().Equal(publishedIds.Order(StringComparer.Ordinal), "nothing is lost");
+        seen.Values.Should().AllSatisfy(count => count.Should().Be(1, "without faults nothing is delivered twice"));
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    /// <summary>A message with a number as body and a readable id.</summary>
+    protected static Message<ConformanceMessage> Numbered(int number) => new(new ConformanceMessage(number), $"m-{number}");
+
+    /// <summary>Receives exactly one message, failing the test if none comes in time.</summary>
+    protected static async Task<Delivery<ConformanceMessage>> ReceiveOneAsync(IMessageStore<ConformanceMessage> store)
+    {
+        var buffer = new Delivery<ConformanceMessage>[1];
+        (await store.ReceiveAsync(buffer, Lease).AsTask().WaitAsync(Patience)).Should().Be(1);
+        return buffer[0];
+    }
+
+    /// <summary>Receives up to <paramref name="max"/> messages, failing the test if none comes in time.</summary>
+    protected static async Task<Delivery<ConformanceMessage>[]> ReceiveAsync(IMessageStore<ConformanceMessage> store, int max)
+    {
+        var buffer = new Delivery<ConformanceMessage>[max];
+        var received = await store.ReceiveAsync(buffer, Lease).AsTask().WaitAsync(Patience);
+        return buffer[..received];
+    }
+}

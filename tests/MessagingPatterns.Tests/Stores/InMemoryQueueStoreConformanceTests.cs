@@ -1,0 +1,10 @@
+using MessagingPatterns.Conformance;
+using MessagingPatterns.Stores;
+
+namespace MessagingPatterns.Tests.Stores;
+
+public sealed class InMemoryQueueStoreConformanceTests : MessageStoreConformanceTests
+{
+    protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
+        MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider);
+}
