@@ -1,0 +1,311 @@
+using System.Collections.Concurrent;
+using MessagingPatterns.Consumers;
+using MessagingPatterns.Stores;
+using MessagingPatterns.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Polly;
+
+namespace MessagingPatterns.Tests.Consumers;
+
+public sealed class ConsumerWorkerPoolTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public async Task Handler_ReturningNormally_AcknowledgesEveryMessage()
+    {
+        await using var store = MessageStore.CreateInMemory<int>("orders", timeProvider: _time);
+        var handled = new ConcurrentBag<int>();
+        var all = new TaskCompletionSource();
+        await using var pool = PoolFactory.Create<int>(store, (context, _) =>
+        {
+            handled.Add(context.Body);
+            if (handled.Count == 100)
+            {
+                all.TrySetResult();
+            }
+
+            return Task.CompletedTask;
+        }, new ConsumerOptions { Concurrency = 4, PrefetchCount = 8 }, _time);
+
+        await pool.StartAsync(default);
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 100).Select(i => new Message<int>(i)).ToArray());
+        await all.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        handled.Order().Should().Equal(Enumerable.Range(0, 100));
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Handler_AlwaysThrowing_IsDeadLetteredAfterExactlyMaxDeliveryAttempts_WithTheExceptionAsReason()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("poison", timeProvider: _time);
+        var deliveries = new ConcurrentQueue<int>();
+        var lastAttempt = new TaskCompletionSource();
+        var options = new ConsumerOptions
+        {
+            Concurrency = 1,
+            MaxDeliveryAttempts = 3,
+            RedeliveryDelay = TimeSpan.Zero,
+            ResiliencePipeline = ResiliencePipeline.Empty,
+        };
+        await using var pool = PoolFactory.Create<string>(store, (context, _) =>
+        {
+            deliveries.Enqueue(context.DeliveryCount);
+            if (context.DeliveryCount == 3)
+            {
+                lastAttempt.TrySetResult();
+            }
+
+            throw new FormatException("cannot parse " + context.Body);
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x", "poison-1"));
+        await pool.StartAsync(default);
+        await lastAttempt.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        deliveries.Should().Equal(1, 2, 3);
+        var deadLetters = await store.GetDeadLettersAsync(10);
+        deadLetters.Should().ContainSingle();
+        deadLetters[0].Message.Id.Should().Be("poison-1");
+        deadLetters[0].Reason.Should().Be("System.FormatException: cannot parse x");
+        deadLetters[0].DeliveryCount.Should().Be(3);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
+    }
+
+    [Fact]
+    public async Task Context_DeadLetter_DeadLettersAtOnceWithTheGivenReason()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("explicit", timeProvider: _time);
+        var calls = 0;
+        var settled = new TaskCompletionSource();
+        await using var pool = PoolFactory.Create<string>(store, (context, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            context.DeadLetter("unknown customer");
+            settled.TrySetResult();
+            return Task.CompletedTask;
+        }, new ConsumerOptions { Concurrency = 1 }, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await settled.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        calls.Should().Be(1);
+        (await store.GetDeadLettersAsync(10)).Single().Reason.Should().Be("unknown customer");
+    }
+
+    [Fact]
+    public async Task Context_RetryAfter_DelaysTheNextDeliveryByTheGivenTime()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("retry", timeProvider: _time);
+        var deliveries = new ConcurrentQueue<int>();
+        var first = new TaskCompletionSource();
+        var second = new TaskCompletionSource();
+        await using var pool = PoolFactory.Create<string>(store, (context, _) =>
+        {
+            deliveries.Enqueue(context.DeliveryCount);
+            if (context.DeliveryCount == 1)
+            {
+                context.RetryAfter(TimeSpan.FromMinutes(5));
+                first.TrySetResult();
+            }
+            else
+            {
+                second.TrySetResult();
+            }
+
+            return Task.CompletedTask;
+        }, new ConsumerOptions { Concurrency = 1 }, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await first.Task.Within();
+        await WaitForStatisticsAsync(store, s => s.Delayed == 1);
+
+        _time.Advance(TimeSpan.FromMinutes(5));
+        await second.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        deliveries.Should().Equal(1, 2);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task SlowHandler_WithLeaseRenewal_KeepsItsMessagePastTheLease()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("slow", timeProvider: _time);
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var options = new ConsumerOptions { Concurrency = 1, LeaseDuration = TimeSpan.FromSeconds(30), HandlerTimeout = TimeSpan.FromHours(1) };
+        await using var pool = PoolFactory.Create<string>(store, async (_, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        for (var i = 0; i < 12; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0), "two minutes in, the 30 s lease is still held");
+        finish.SetResult();
+        await WaitForStatisticsAsync(store, s => s.InFlight == 0);
+        await pool.StopAsync(default).Within();
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task SlowHandler_WithoutLeaseRenewal_LosesItsLease_AndItsLateAckDeletesNothing()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("expiring", timeProvider: _time);
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var options = new ConsumerOptions { Concurrency = 1, LeaseDuration = TimeSpan.FromSeconds(30), RenewLeases = false, HandlerTimeout = TimeSpan.FromHours(1) };
+        await using var pool = PoolFactory.Create<string>(store, async (_, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        _time.Advance(TimeSpan.FromSeconds(31));
+        var buffer = new Delivery<string>[1];
+        await store.ReceiveAsync(buffer, TimeSpan.FromHours(1)).Within();
+        buffer[0].DeliveryCount.Should().Be(2);
+
+        finish.SetResult();
+        await pool.StopAsync(default).Within();
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0), "the stale ack must not delete the redelivered copy");
+        (await store.AckAsync(buffer[0].Lease)).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Stop_WithHandlersRunningAtTheDeadline_CancelsTheirTokensAndReleasesEverythingUnfinished()
+    {
+        await using var store = MessageStore.CreateInMemory<int>("shutdown", timeProvider: _time);
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 20).Select(i => new Message<int>(i)).ToArray());
+        var started = new CountdownEvent(2);
+        var sawCancellation = new ConcurrentBag<int>();
+        var options = new ConsumerOptions { Concurrency = 2, PrefetchCount = 5, ShutdownTimeout = TimeSpan.Zero, HandlerTimeout = TimeSpan.FromHours(1) };
+        var pool = PoolFactory.Create<int>(store, async (context, token) =>
+        {
+            started.Signal();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            catch (OperationCanceledException)
+            {
+                sawCancellation.Add(context.Body);
+                throw;
+            }
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await Task.Run(() => started.Wait(Bounded.Patience)).Within();
+        await pool.StopAsync(default).Within();
+
+        sawCancellation.Should().HaveCount(2, "both handlers running at the deadline see their token cancelled");
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(20, 0, 0, 0), "everything unfinished is back in the store");
+    }
+
+    [Fact]
+    public async Task Stop_WithinTheDrainTimeout_LetsRunningHandlersFinishAndAcknowledge()
+    {
+        await using var store = MessageStore.CreateInMemory<int>("drain", timeProvider: _time);
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(i => new Message<int>(i)).ToArray());
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var handled = new ConcurrentBag<int>();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 4, ShutdownTimeout = TimeSpan.FromHours(1) };
+        var pool = PoolFactory.Create<int>(store, async (context, token) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+            handled.Add(context.Body);
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        var stopping = pool.StopAsync(default);
+        finish.SetResult();
+        await stopping.Within();
+
+        handled.Should().Equal(0);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 0, 0), "the prefetched messages were released, not handled");
+    }
+
+    [Fact]
+    public async Task Start_AfterStop_Throws()
+    {
+        await using var store = MessageStore.CreateInMemory<int>("restart", timeProvider: _time);
+        var pool = PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, new ConsumerOptions(), _time);
+        await pool.StartAsync(default);
+        await pool.StopAsync(default).Within();
+
+        await FluentActions.Awaiting(() => pool.StartAsync(default)).Should().ThrowAsync<InvalidOperationException>();
+    }
+
+    [Theory]
+    [InlineData(nameof(ConsumerOptions.Concurrency))]
+    [InlineData(nameof(ConsumerOptions.PrefetchCount))]
+    [InlineData(nameof(ConsumerOptions.LeaseDuration))]
+    [InlineData(nameof(ConsumerOptions.MaxDeliveryAttempts))]
+    [InlineData(nameof(ConsumerOptions.HandlerTimeout))]
+    public void Constructor_WithANonPositiveOption_ThrowsNamingTheOption(string option)
+    {
+        var options = new ConsumerOptions();
+        var property = typeof(ConsumerOptions).GetProperty(option)!;
+        property.SetValue(options, property.PropertyType == typeof(TimeSpan) ? TimeSpan.Zero : 0);
+        var store = MessageStore.CreateInMemory<int>("invalid", timeProvider: _time);
+
+        var act = () => PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, options, _time);
+
+        act.Should().Throw<OptionsValidationException>().WithMessage($"*{option}*");
+    }
+
+    [Fact]
+    public void Constructor_WithNullArguments_ThrowsNamingTheParameter()
+    {
+        var store = MessageStore.CreateInMemory<int>("nulls", timeProvider: _time);
+        var scopes = new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+
+        FluentActions.Invoking(() => new ConsumerWorkerPool<int>(null!, scopes!, _ => null!, new ConsumerOptions()))
+            .Should().Throw<ArgumentNullException>().WithParameterName("store");
+        FluentActions.Invoking(() => new ConsumerWorkerPool<int>(store, null!, _ => null!, new ConsumerOptions()))
+            .Should().Throw<ArgumentNullException>().WithParameterName("scopeFactory");
+        FluentActions.Invoking(() => new ConsumerWorkerPool<int>(store, scopes!, null!, new ConsumerOptions()))
+            .Should().Throw<ArgumentNullException>().WithParameterName("consumerFactory");
+        FluentActions.Invoking(() => new ConsumerWorkerPool<int>(store, scopes!, _ => null!, null!))
+            .Should().Throw<ArgumentNullException>().WithParameterName("options");
+    }
+
+    private static async Task WaitForStatisticsAsync<T>(IMessageStore<T> store, Func<StoreStatistics, bool> condition)
+    {
+        // Settlement happens just after the handler's signal; yield to it rather than sleeping.
+        for (var i = 0; i < 10_000; i++)
+        {
+            if (condition(await store.GetStatisticsAsync()))
+            {
+                return;
+            }
+
+            await Task.Yield();
+        }
+
+        throw new TimeoutException("The store never reached the expected state.");
+    }
+}

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using MessagingPatterns.Consumers;
+using MessagingPatterns.Stores;
+using MessagingPatterns.Tests.Support;
+using Xunit.Abstractions;
+
+namespace MessagingPatterns.Tests.Faults;
+
+/// <summary>
+/// Competing consumers under handler faults, checked with a ledger: 4 hosts × 4 workers share one store;
+/// attempts throw or hang at random, some messages are poison. Every message must end up handled or
+/// dead-lettered with its reason; every duplicate must be a redelivery (delivery count ≥ 2).
+/// </summary>
+/// <remarks>
+/// Runs on real time with short timeouts: the assertions are invariants that hold however the threads
+/// interleave, so the outcome does not depend on timing, only the number of duplicates does.
+/// </remarks>
+public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
+{
+    private const int Hosts = 4;
+    private const int WorkersPerHost = 4;
+    private const int Messages = 100_000;
+    private const int PoisonEvery = 1_000;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task HandlerFaults_AcrossFourHosts_LoseNothing(bool renewLeases)
+    {
+        await using var store = MessageStore.CreateInMemory<int>("faults");
+        var ledger = new Ledger();
+        var options = new ConsumerOptions
+        {
+            Concurrency = WorkersPerHost,
+            PrefetchCount = 4,
+            MaxDeliveryAttempts = 5,
+            RetryCount = 1,
+            RetryBaseDelay = TimeSpan.Zero,
+            RedeliveryDelay = TimeSpan.Zero,
+            RenewLeases = renewLeases,
+
+            // With renewal a hung attempt is cancelled by its timeout long before the lease matters; without
+            // renewal the lease ends first, so another worker receives the message while the first still hangs.
+            HandlerTimeout = TimeSpan.FromMilliseconds(renewLeases ? 20 : 60),
+            LeaseDuration = renewLeases ? TimeSpan.FromSeconds(5) : TimeSpan.FromMilliseconds(15),
+        };
+
+        var pools = Enumerable.Range(0, Hosts)
+            .Select(_ => PoolFactory.Create<int>(store, ledger.HandleAsync, options))
+            .ToArray();
+        foreach (var pool in pools)
+        {
+            await pool.StartAsync(default);
+        }
+
+        for (var i = 0; i < Messages; i += 500)
+        {
+            await store.EnqueueBatchAsync(Enumerable.Range(i, 500).Select(n => new Message<int>(n, $"m{n}")).ToArray());
+        }
+
+        await ledger.AllSettled.Task.WaitAsync(TimeSpan.FromMinutes(3));
+        foreach (var pool in pools)
+        {
+            await pool.StopAsync(default).Within();
+        }
+
+        var deadLetters = await store.GetDeadLettersAsync(Messages);
+        var statistics = await store.GetStatisticsAsync();
+        output.WriteLine($"renewal {renewLeases}: attempts {ledger.Attempts}, thrown {ledger.Thrown}, hung {ledger.Hung}, " +
+            $"duplicates {ledger.Duplicates}, dead-lettered {deadLetters.Count}, final {statistics}");
+
+        var deadLettered = deadLetters.Select(d => d.Message.Body).ToHashSet();
+        var lost = Enumerable.Range(0, Messages).Where(n => !ledger.Succeeded.ContainsKey(n) && !deadLettered.Contains(n)).ToList();
+        lost.Should().BeEmpty("no message may be lost");
+        deadLettered.Should().BeEquivalentTo(Enumerable.Range(0, Messages / PoisonEvery).Select(i => i * PoisonEvery), "only poison messages exhaust their attempts");
+        deadLetters.Should().AllSatisfy(d =>
+        {
+            d.Reason.Should().Be($"System.InvalidOperationException: poison {d.Message.Body}");
+            d.DeliveryCount.Should().Be(options.MaxDeliveryAttempts);
+        });
+        statistics.Should().Be(new StoreStatistics(0, 0, 0, Messages / PoisonEvery), "everything else was acknowledged");
+
+        foreach (var (message, deliveries) in ledger.Succeeded)
+        {
+            deliveries.Count(count => count < 2).Should().BeLessThanOrEqualTo(1, $"message {message}: every duplicate is a redelivery");
+        }
+
+        if (renewLeases)
+        {
+            ledger.Duplicates.Should().Be(0, "with renewal no lease ends under a running handler");
+        }
+    }
+
+    private sealed class Ledger
+    {
+        private int _settled;
+
+        public ConcurrentDictionary<int, ConcurrentBag<int>> Succeeded { get; } = new();
+
+        public TaskCompletionSource AllSettled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Attempts;
+        public int Thrown;
+        public int Hung;
+        public int Duplicates;
+
+        public async Task HandleAsync(MessageContext<int> context, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Attempts);
+            var body = context.Body;
+            if (body % PoisonEvery == 0)
+            {
+                if (context.DeliveryCount == 5)
+                {
+                    Settle();
+                }
+
+                throw new InvalidOperationException($"poison {body}");
+            }
+
+            var roll = Random.Shared.Next(100);
+            if (roll < 5)
+            {
+                Interlocked.Increment(ref Thrown);
+                throw new TimeoutException("transient");
+            }
+
+            if (roll < 6)
+            {
+                Interlocked.Increment(ref Hung);
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            var deliveries = Succeeded.GetOrAdd(body, _ => []);
+            deliveries.Add(context.DeliveryCount);
+            if (deliveries.Count == 1)
+            {
+                Settle();
+            }
+            else
+            {
+                Interlocked.Increment(ref Duplicates);
+            }
+        }
+
+        private void Settle()
+        {
+            if (Interlocked.Increment(ref _settled) == Messages)
+            {
+                AllSettled.TrySetResult();
+            }
+        }
+    }
+}
