@@ -13,7 +13,7 @@ namespace MessagingPatterns.Stores;
 /// receiver only when one is parked, so the lock is held briefly and rarely contended on the hot path.
 /// Lease expiry is driven by one timer set to the earliest lease end or delayed release, so nothing polls.
 /// </remarks>
-internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>
+internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, IDisposable
 {
     /// <summary>The level filter that accepts messages of every priority.</summary>
     public const int AnyLevel = -1;
@@ -296,11 +296,18 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>
     /// <summary>Disposes the store. Messages still held are gone: an in-memory store lives as long as its process.</summary>
     public ValueTask DisposeAsync()
     {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Disposes the store (synchronously: nothing to flush), for containers disposed without await.</summary>
+    public void Dispose()
+    {
         lock (_lock)
         {
             if (_disposed)
             {
-                return ValueTask.CompletedTask;
+                return;
             }
 
             _disposed = true;
@@ -320,7 +327,6 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>
         }
 
         _timer.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     private int TakeBatch(Span<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level)

@@ -1,0 +1,58 @@
+namespace MessagingPatterns.Tests;
+
+public sealed class MessageTests
+{
+    [Fact]
+    public void Constructor_WithNullBody_ThrowsNamingTheBody()
+    {
+        var act = () => new Message<string>(null!);
+
+        act.Should().Throw<ArgumentNullException>().WithParameterName("body");
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(256)]
+    public void Constructor_WithPriorityOutOfRange_ThrowsNamingThePriority(int priority)
+    {
+        var act = () => new Message<string>("x", priority: priority);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("priority");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void Constructor_WithBlankId_ThrowsNamingTheId(string id)
+    {
+        var act = () => new Message<string>("x", id);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("id");
+    }
+
+    [Fact]
+    public void Id_WhenNotGiven_IsGeneratedUniqueAndStable()
+    {
+        var first = new Message<int>(1);
+        var second = new Message<int>(2);
+
+        first.Id.Should().NotBe(second.Id);
+        first.Id.Should().BeSameAs(first.Id);
+    }
+
+    [Fact]
+    public async Task Publish_OfAnAlreadyPublishedMessage_StoresAnIndependentCopy()
+    {
+        await using var store = MessagingPatterns.Stores.MessageStore.CreateInMemory<int>("republish");
+        var message = new Message<int>(1, "same");
+        await store.EnqueueAsync(message);
+        await store.EnqueueAsync(message);
+
+        var buffer = new Delivery<int>[2];
+        (await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1))).Should().Be(2);
+
+        buffer.Select(d => d.DeliveryCount).Should().Equal(1, 1);
+        buffer[0].Message.Should().NotBeSameAs(buffer[1].Message);
+        buffer.Select(d => d.Message.Id).Should().AllBe("same");
+    }
+}
