@@ -41,8 +41,10 @@ public sealed class ConsumerOptions
     public TimeSpan RedeliveryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// The longest one handler attempt may run before its token is cancelled (used by the default
-    /// resilience pipeline). Default: 30 seconds.
+    /// The longest one handler attempt may run before its token is cancelled; the attempt then fails with a
+    /// <see cref="TimeoutException"/> (and is retried like any failure). Applies to every attempt, whatever
+    /// the resilience pipeline; enforced within a quarter of the timeout (at most one second) after it
+    /// passes. Default: 30 seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -60,7 +62,7 @@ public sealed class ConsumerOptions
 
     /// <summary>
     /// The resilience pipeline run around each delivery's handler call, replacing the default built from
-    /// <see cref="HandlerTimeout"/>, <see cref="RetryCount"/> and <see cref="RetryBaseDelay"/>.
+    /// <see cref="RetryCount"/> and <see cref="RetryBaseDelay"/>.
     /// Use <see cref="ResiliencePipeline.Empty"/> for none. Default: <see langword="null"/>.
     /// </summary>
     public ResiliencePipeline? ResiliencePipeline { get; set; }

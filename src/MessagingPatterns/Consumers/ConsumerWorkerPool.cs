@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MessagingPatterns.Diagnostics;
+using System.Runtime.CompilerServices;
 using Polly;
 
 namespace MessagingPatterns.Consumers;
@@ -33,6 +34,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private readonly Lock _lifecycle = new();
     private Task? _running;
     private ITimer? _renewalTimer;
+    private ITimer? _watchdogTimer;
     private int _renewing;
     private int _disposed;
     private bool _stopped;
@@ -70,7 +72,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _workers = new Worker[options.Concurrency];
         for (var i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new Worker(options.PrefetchCount, store.Name);
+            _workers[i] = new Worker(this, options.PrefetchCount, store.Name);
         }
     }
 
@@ -94,6 +96,9 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 var period = _options.LeaseDuration / 3;
                 _renewalTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).RenewHeldLeases(), this, period, period);
             }
+
+            var check = TimeSpan.FromTicks(Math.Clamp(_options.HandlerTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerSecond));
+            _watchdogTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).CancelOverdueAttempts(), this, check, check);
 
             var tasks = new Task[_workers.Length];
             for (var i = 0; i < tasks.Length; i++)
@@ -138,19 +143,24 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             catch (TimeoutException)
             {
                 ConsumerLog.DrainTimedOut(_logger, QueueName, _options.ShutdownTimeout);
-                await _cancelHandlers.CancelAsync().ConfigureAwait(false);
+                await CancelHandlersAsync().ConfigureAwait(false);
                 await running.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await _cancelHandlers.CancelAsync().ConfigureAwait(false);
+            await CancelHandlersAsync().ConfigureAwait(false);
         }
         finally
         {
             if (_renewalTimer is not null)
             {
                 await _renewalTimer.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (_watchdogTimer is not null)
+            {
+                await _watchdogTimer.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
@@ -166,6 +176,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopReceiving.Dispose();
         _cancelHandlers.Dispose();
+        foreach (var worker in _workers)
+        {
+            worker.Guard.Dispose();
+        }
     }
 
     private async Task RunWorkerAsync(Worker worker)
@@ -231,11 +245,18 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         try
         {
             context.Reset(delivery, scope.ServiceProvider);
-            var consumer = _consumerFactory(scope.ServiceProvider);
-            await _pipeline.ExecuteAsync(
-                static (state, token) => new ValueTask(state.Consumer.ConsumeAsync(state.Context, token)),
-                (Consumer: consumer, Context: context),
-                _cancelHandlers.Token).ConfigureAwait(false);
+            worker.Consumer = _consumerFactory(scope.ServiceProvider);
+            if (_pipeline == ResiliencePipeline.Empty)
+            {
+                await RunAttemptAsync(worker, _cancelHandlers.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await _pipeline.ExecuteAsync(
+                    static (worker, token) => worker.Pool.RunAttemptAsync(worker, token),
+                    worker,
+                    _cancelHandlers.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception ex)
         {
@@ -243,6 +264,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
         finally
         {
+            worker.Consumer = null;
             await scope.DisposeAsync().ConfigureAwait(false);
         }
 
@@ -250,6 +272,51 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         if (startedAt != 0)
         {
             MessagingMetrics.RecordHandled(QueueName, delivery.Message, _time.GetElapsedTime(startedAt), _time.GetUtcNow());
+        }
+    }
+
+    /// <summary>One handler attempt, under the worker's attempt guard (timeout and shutdown cancellation).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RunAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    {
+        var guard = worker.Guard;
+        var attemptToken = guard.Begin(_time.GetTimestamp());
+
+        // A user pipeline may hand us its own token (its own timeout); follow it too. Ours needs no link:
+        // shutdown cancels the guards directly.
+        var link = pipelineToken.CanBeCanceled && pipelineToken != _cancelHandlers.Token
+            ? pipelineToken.UnsafeRegister(static s => ((AttemptGuard)s!).CancelCurrent(), guard)
+            : default;
+        try
+        {
+            await worker.Consumer!.ConsumeAsync(worker.Context, attemptToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (guard.TimedOut)
+        {
+            throw new TimeoutException($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
+        }
+        finally
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+            guard.End();
+        }
+    }
+
+    private void CancelOverdueAttempts()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var worker in _workers)
+        {
+            worker.Guard.CancelIfOverdue(_time, now, _options.HandlerTimeout);
+        }
+    }
+
+    private async Task CancelHandlersAsync()
+    {
+        await _cancelHandlers.CancelAsync().ConfigureAwait(false);
+        foreach (var worker in _workers)
+        {
+            worker.Guard.CancelForShutdown();
         }
     }
 
@@ -375,7 +442,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     }
 
     /// <summary>One worker's state: its receive buffer, the part of it not settled yet, and its reused context.</summary>
-    private sealed class Worker(int prefetch, string queueName)
+    private sealed class Worker(ConsumerWorkerPool<TMessage> pool, int prefetch, string queueName)
     {
         private readonly Lock _heldLock = new();
         private int _held;
@@ -384,6 +451,13 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         public Delivery<TMessage>[] Buffer { get; } = new Delivery<TMessage>[prefetch];
 
         public MessageContext<TMessage> Context { get; } = new(queueName);
+
+        public ConsumerWorkerPool<TMessage> Pool { get; } = pool;
+
+        public AttemptGuard Guard { get; } = new();
+
+        /// <summary>The handler of the message being handled, resolved from its scope.</summary>
+        public IConsumer<TMessage>? Consumer { get; set; }
 
         public void Hold(int count)
         {

@@ -5,24 +5,27 @@ namespace MessagingPatterns.Consumers;
 
 /// <summary>
 /// The pipeline used when <see cref="ConsumerOptions.ResiliencePipeline"/> is not set: retries with
-/// exponential backoff and jitter around a per-attempt timeout. Cancellation is never retried.
+/// exponential backoff and jitter. Cancellation is never retried. The per-attempt timeout is not a
+/// pipeline strategy: the worker pool enforces <see cref="ConsumerOptions.HandlerTimeout"/> on every
+/// attempt itself, whatever pipeline runs, without a timer per attempt.
 /// </summary>
 internal static class DefaultResiliencePipeline
 {
     public static ResiliencePipeline Create(ConsumerOptions options, TimeProvider timeProvider)
     {
-        var builder = new ResiliencePipelineBuilder { TimeProvider = timeProvider };
-        if (options.RetryCount > 0)
+        if (options.RetryCount == 0)
         {
-            builder.AddRetry(new RetryStrategyOptions
+            return ResiliencePipeline.Empty;
+        }
+
+        return new ResiliencePipelineBuilder { TimeProvider = timeProvider }
+            .AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = options.RetryCount,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = options.RetryBaseDelay,
-            });
-        }
-
-        return builder.AddTimeout(options.HandlerTimeout).Build();
+            })
+            .Build();
     }
 }

@@ -103,7 +103,8 @@ public sealed class ConsumerWorkerPoolTests
     [Fact]
     public async Task Context_RetryAfter_DelaysTheNextDeliveryByTheGivenTime()
     {
-        await using var store = MessageStore.CreateInMemory<string>("retry", timeProvider: _time);
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("retry", timeProvider: _time));
+        await using var disposeStore = store;
         var deliveries = new ConcurrentQueue<int>();
         var first = new TaskCompletionSource();
         var second = new TaskCompletionSource();
@@ -126,7 +127,8 @@ public sealed class ConsumerWorkerPoolTests
         await store.EnqueueAsync(new Message<string>("x"));
         await pool.StartAsync(default);
         await first.Task.Within();
-        await WaitForStatisticsAsync(store, s => s.Delayed == 1);
+        (await store.NextSettlementAsync()).Should().Be(("release", true));
+        (await store.GetStatisticsAsync()).Delayed.Should().Be(1);
 
         _time.Advance(TimeSpan.FromMinutes(5));
         await second.Task.Within();
@@ -137,9 +139,50 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task HangingHandler_IsCancelledAtTheHandlerTimeout_AndTheAttemptFailsWithATimeout()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("hang", timeProvider: _time));
+        await using var disposeStore = store;
+        var started = new TaskCompletionSource();
+        var sawCancellation = new TaskCompletionSource();
+        var options = new ConsumerOptions
+        {
+            Concurrency = 1,
+            MaxDeliveryAttempts = 1,
+            HandlerTimeout = TimeSpan.FromSeconds(10),
+            ResiliencePipeline = ResiliencePipeline.Empty,
+        };
+        await using var pool = PoolFactory.Create<string>(store, async (_, token) =>
+        {
+            started.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            catch (OperationCanceledException)
+            {
+                sawCancellation.TrySetResult();
+                throw;
+            }
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        _time.Advance(TimeSpan.FromSeconds(9));
+        sawCancellation.Task.IsCompleted.Should().BeFalse("the timeout has not passed yet");
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        await sawCancellation.Task.Within();
+        (await store.NextSettlementAsync()).Should().Be(("dead-letter", true));
+        (await store.GetDeadLettersAsync(1)).Single().Reason.Should().StartWith("System.TimeoutException: The handler did not finish within");
+    }
+
+    [Fact]
     public async Task SlowHandler_WithLeaseRenewal_KeepsItsMessagePastTheLease()
     {
-        await using var store = MessageStore.CreateInMemory<string>("slow", timeProvider: _time);
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("slow", timeProvider: _time));
+        await using var disposeStore = store;
         var started = new TaskCompletionSource();
         var finish = new TaskCompletionSource();
         var options = new ConsumerOptions { Concurrency = 1, LeaseDuration = TimeSpan.FromSeconds(30), HandlerTimeout = TimeSpan.FromHours(1) };
@@ -159,7 +202,7 @@ public sealed class ConsumerWorkerPoolTests
 
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0), "two minutes in, the 30 s lease is still held");
         finish.SetResult();
-        await WaitForStatisticsAsync(store, s => s.InFlight == 0);
+        (await store.NextSettlementAsync()).Should().Be(("ack", true));
         await pool.StopAsync(default).Within();
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
     }
@@ -291,21 +334,5 @@ public sealed class ConsumerWorkerPoolTests
             .Should().Throw<ArgumentNullException>().WithParameterName("consumerFactory");
         FluentActions.Invoking(() => new ConsumerWorkerPool<int>(store, scopes!, _ => null!, null!))
             .Should().Throw<ArgumentNullException>().WithParameterName("options");
-    }
-
-    private static async Task WaitForStatisticsAsync<T>(IMessageStore<T> store, Func<StoreStatistics, bool> condition)
-    {
-        // Settlement happens just after the handler's signal; yield to it rather than sleeping.
-        for (var i = 0; i < 10_000; i++)
-        {
-            if (condition(await store.GetStatisticsAsync()))
-            {
-                return;
-            }
-
-            await Task.Yield();
-        }
-
-        throw new TimeoutException("The store never reached the expected state.");
     }
 }
