@@ -44,11 +44,16 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         _capacity = capacity;
         _time = timeProvider;
         _timer = timeProvider.CreateTimer(static s => ((InMemoryStoreBase<TMessage>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _onLeaseExpired = static (message, store) => store.AddReady(message, redelivered: true);
+        // Each returning message wakes a receiver of its own level: a bulk wake-up of "any" receivers could
+        // wake only receivers of other levels (per-level views) and leave the message's own receiver parked.
+        _onLeaseExpired = static (message, store) => store.AddReadyAndWake(message, redelivered: true);
     }
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <summary>Whether the store was disposed; read without the lock, so it may lag by one call.</summary>
+    protected bool IsDisposed => Volatile.Read(ref _disposed);
 
     /// <summary>The time source for enqueue times, leases and delays.</summary>
     protected TimeProvider TimeProvider => _time;
@@ -450,8 +455,12 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                 ThrowIfDisposed();
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    // We may have been woken for a message we now leave behind: pass the wake-up on.
-                    WakeReaders(ReadyCount, AnyLevel);
+                    // We may have been woken for a message we now leave behind: pass the wake-up on. Every
+                    // parked receiver is woken, since the ones first in line may take other levels only.
+                    if (ReadyCount > 0)
+                    {
+                        WakeReaders(_parkedReceivers.Count, AnyLevel);
+                    }
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
@@ -531,21 +540,15 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             return;
         }
 
-        var before = ReadyCount;
         while (_delayed.TryPeek(out var message, out var due) && due <= nowTicks)
         {
             _delayed.Dequeue();
-            AddReady(message, redelivered: true);
+            AddReadyAndWake(message, redelivered: true);
         }
 
         var nextLease = _leases.ExpireDue(nowTicks, _onLeaseExpired, this);
         _nextDueTicks = _delayed.TryPeek(out _, out var nextDelayed) ? Math.Min(nextLease, nextDelayed) : nextLease;
         ArmTimer(nowTicks);
-
-        if (_parkedReceivers.Count > 0 && ReadyCount > before)
-        {
-            WakeReaders(ReadyCount - before, AnyLevel);
-        }
     }
 
     private void ScheduleAt(long dueTicks)

@@ -1,0 +1,99 @@
+using System.Threading.Channels;
+using BenchmarkDotNet.Attributes;
+using MessagingPatterns.Priority;
+using MessagingPatterns.Stores;
+
+namespace MessagingPatterns.Benchmarks.Priority;
+
+/// <summary>
+/// Publish + receive + ack throughput of the priority stores beside the core FIFO store and a raw unbounded
+/// <see cref="Channel{T}"/> (the baseline), with 1x1 and 2x2 producers x consumers. Priorities cycle over 3 levels.
+/// </summary>
+[MemoryDiagnoser]
+public class PriorityStoreThroughputBenchmarks
+{
+    private const int Messages = 100_000;
+    private static readonly TimeSpan s_lease = TimeSpan.FromMinutes(5);
+
+    [Params(1, 2)]
+    public int Parallelism { get; set; }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Messages)]
+    public async Task Channel()
+    {
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<Message<int>>();
+        var perProducer = Messages / Parallelism;
+        var producers = Enumerable.Range(0, Parallelism).Select(p => Task.Run(() =>
+        {
+            for (var i = 0; i < perProducer; i++)
+            {
+                channel.Writer.TryWrite(new Message<int>(i, priority: i % 3));
+            }
+        })).ToArray();
+        var consumers = Enumerable.Range(0, Parallelism).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < perProducer; i++)
+            {
+                await channel.Reader.ReadAsync();
+            }
+        })).ToArray();
+        await Task.WhenAll(producers);
+        await Task.WhenAll(consumers);
+    }
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task FifoStore() => RunAsync(MessageStore.CreateInMemory<int>("fifo"));
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task PriorityStore() => RunAsync(MessageStore.CreatePriority<int>("priority", new PriorityQueueOptions { Levels = 3 }));
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task PriorityStoreWithAging() =>
+        RunAsync(MessageStore.CreatePriority<int>("aging", new PriorityQueueOptions { Levels = 3, AgingMaxWait = TimeSpan.FromSeconds(1) }));
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task MultiQueueStrict() => RunAsync(MessageStore.CreateMultiQueue<int>("strict", new MultiQueueOptions { Levels = 3 }));
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task MultiQueueWeighted() =>
+        RunAsync(MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = [10, 20, 70] }));
+
+    [Benchmark(OperationsPerInvoke = Messages)]
+    public Task MultiQueueDeadline() => RunAsync(MessageStore.CreateMultiQueue<int>("deadline", new MultiQueueOptions
+    {
+        Scheduling = LevelScheduling.Deadline,
+        LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+    }));
+
+    private async Task RunAsync(IMessageStore<int> store)
+    {
+        await using (store)
+        {
+            var perProducer = Messages / Parallelism;
+            var producers = Enumerable.Range(0, Parallelism).Select(p => Task.Run(async () =>
+            {
+                for (var i = 0; i < perProducer; i++)
+                {
+                    await store.EnqueueAsync(new Message<int>(i, priority: i % 3));
+                }
+            })).ToArray();
+            var consumers = Enumerable.Range(0, Parallelism).Select(_ => Task.Run(async () =>
+            {
+                var buffer = new Delivery<int>[16];
+                var remaining = perProducer;
+                while (remaining > 0)
+                {
+                    var received = await store.ReceiveAsync(buffer.AsMemory(0, Math.Min(buffer.Length, remaining)), s_lease);
+                    for (var i = 0; i < received; i++)
+                    {
+                        await store.AckAsync(buffer[i].Lease);
+                    }
+
+                    remaining -= received;
+                }
+            })).ToArray();
+            await Task.WhenAll(producers);
+            await Task.WhenAll(consumers);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+namespace MessagingPatterns.Priority;
+
+/// <summary>
+/// One level of a priority store, for a dedicated consumer pool: receives take only that level; everything
+/// else goes to the whole store. It owns nothing, so disposing it leaves the store open.
+/// </summary>
+internal sealed class LevelStoreView<TMessage>(PriorityStoreBase<TMessage> store, int level) : IMessageStore<TMessage>
+{
+    public string Name => store.Name;
+
+    /// <summary>The level this view receives.</summary>
+    public int Level => level;
+
+    public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default) =>
+        store.EnqueueAsync(message, cancellationToken);
+
+    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default) =>
+        store.EnqueueBatchAsync(messages, cancellationToken);
+
+    public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+        store.ReceiveLevelAsync(buffer, leaseDuration, level, cancellationToken);
+
+    public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default) =>
+        store.AckAsync(lease, cancellationToken);
+
+    public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default) =>
+        store.ReleaseAsync(lease, delay, cancellationToken);
+
+    public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+        store.RenewLeaseAsync(lease, leaseDuration, cancellationToken);
+
+    public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default) =>
+        store.DeadLetterAsync(lease, reason, cancellationToken);
+
+    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default) =>
+        store.GetDeadLettersAsync(maxCount, cancellationToken);
+
+    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default) =>
+        store.RedriveAsync(messageIds, cancellationToken);
+
+    public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) =>
+        store.GetStatisticsAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

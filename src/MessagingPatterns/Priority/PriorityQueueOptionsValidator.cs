@@ -1,0 +1,9 @@
+using Microsoft.Extensions.Options;
+
+namespace MessagingPatterns.Priority;
+
+/// <summary>Validates <see cref="PriorityQueueOptions"/>; used by DI at start and by <see cref="Stores.MessageStore"/>.</summary>
+[OptionsValidator]
+internal sealed partial class PriorityQueueOptionsValidator : IValidateOptions<PriorityQueueOptions>
+{
+}

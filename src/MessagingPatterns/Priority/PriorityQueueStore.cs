@@ -1,0 +1,66 @@
+namespace MessagingPatterns.Priority;
+
+/// <summary>
+/// The in-memory priority store (one queue that reorders): the highest priority first, FIFO within a
+/// priority, and optional aging so a message never waits much past <see cref="PriorityQueueOptions.AgingMaxWait"/>
+/// behind newer urgent ones.
+/// </summary>
+/// <remarks>
+/// Aging gives the oldest message of each level an effective priority that rises linearly with its wait, from
+/// its own priority to the top one at the maximum wait. Only the levels' oldest messages are compared (a
+/// level's later messages are younger, so they never rank above its oldest), and equal effective priorities
+/// go in arrival order: a message that has waited the maximum is served before every top-level message
+/// published after it.
+/// </remarks>
+internal sealed class PriorityQueueStore<TMessage> : PriorityStoreBase<TMessage>
+{
+    private readonly long _agingMaxWaitTicks;
+
+    public PriorityQueueStore(string name, PriorityQueueOptions options, TimeProvider timeProvider)
+        : base(name, options.Levels, options.Capacity ?? int.MaxValue, timeProvider)
+    {
+        _agingMaxWaitTicks = options.AgingMaxWait?.Ticks ?? 0;
+    }
+
+    protected override int SelectLevel(long nowTicks)
+    {
+        var best = HighestNonEmpty();
+        if (_agingMaxWaitTicks == 0)
+        {
+            return best;
+        }
+
+        var top = Levels - 1;
+        var bestHead = Head(best);
+        var bestEffective = Effective(best, top, nowTicks - bestHead.EnqueuedAt.UtcTicks);
+        for (var level = NextNonEmptyBelow(best); level >= 0; level = NextNonEmptyBelow(level))
+        {
+            var head = Head(level);
+            var effective = Effective(level, top, nowTicks - head.EnqueuedAt.UtcTicks);
+            if (effective > bestEffective || (effective == bestEffective && IsOlder(head, bestHead)))
+            {
+                best = level;
+                bestHead = head;
+                bestEffective = effective;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The effective priority after <paramref name="waitTicks"/>, in 1/65536ths of a level so aging moves smoothly.</summary>
+    private long Effective(int level, int top, long waitTicks)
+    {
+        if (waitTicks >= _agingMaxWaitTicks)
+        {
+            return (long)top << 16;
+        }
+
+        // waitTicks < max wait (at most a year in ticks) and the product stays far below long.MaxValue.
+        var raised = waitTicks <= 0 ? 0 : ((long)(top - level) << 16) * waitTicks / _agingMaxWaitTicks;
+        return ((long)level << 16) + raised;
+    }
+
+    private static bool IsOlder(Message<TMessage> a, Message<TMessage> b) =>
+        a.EnqueuedAt < b.EnqueuedAt || (a.EnqueuedAt == b.EnqueuedAt && a.Sequence < b.Sequence);
+}

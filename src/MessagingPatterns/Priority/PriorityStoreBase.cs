@@ -1,0 +1,178 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
+using MessagingPatterns.Diagnostics;
+using MessagingPatterns.Stores;
+
+namespace MessagingPatterns.Priority;
+
+/// <summary>
+/// What both in-memory priority stores share: one FIFO queue pair per level (released and expired messages
+/// ahead of fresh ones, since they are older), a bitmap of the non-empty levels so the highest one is found
+/// with one bit scan, per-level views, and the per-level metrics. Subclasses only pick the level a receive
+/// takes from (<see cref="SelectLevel"/>). All members but the gauge reads run under the base store's lock.
+/// </summary>
+internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPriorityGaugeSource
+{
+    private readonly Queue<Message<TMessage>>[] _redelivered;
+    private readonly Queue<Message<TMessage>>[] _fresh;
+    private readonly ulong[] _nonEmpty = new ulong[4];
+    private readonly LevelStoreView<TMessage>?[] _views;
+    private int _ready;
+
+    protected PriorityStoreBase(string name, int levels, int capacity, TimeProvider timeProvider)
+        : base(name, capacity, timeProvider)
+    {
+        Levels = levels;
+        _redelivered = new Queue<Message<TMessage>>[levels];
+        _fresh = new Queue<Message<TMessage>>[levels];
+        _views = new LevelStoreView<TMessage>?[levels];
+        for (var i = 0; i < levels; i++)
+        {
+            _redelivered[i] = new Queue<Message<TMessage>>();
+            _fresh[i] = new Queue<Message<TMessage>>();
+        }
+
+        PriorityMetrics.Register(this);
+    }
+
+    /// <inheritdoc/>
+    public int Levels { get; }
+
+    bool IPriorityGaugeSource.IsDisposed => IsDisposed;
+
+    protected override int ReadyCount => _ready;
+
+    /// <inheritdoc/>
+    public IMessageStore<TMessage> ForLevel(int level)
+    {
+        ThrowIfNotALevel(level);
+
+        // Views are immutable and stateless, so a lost race only creates a spare one.
+        return _views[level] ??= new LevelStoreView<TMessage>(this, level);
+    }
+
+    /// <inheritdoc/>
+    public int GetReadyCount(int level)
+    {
+        ThrowIfNotALevel(level);
+        return ((IPriorityGaugeSource)this).WaitingAt(level);
+    }
+
+    // A racy read of two counts: good enough for a gauge, and it never blocks a publish.
+    int IPriorityGaugeSource.WaitingAt(int level) => _redelivered[level].Count + _fresh[level].Count;
+
+    /// <summary>Receives from one level only; the per-level views call this.</summary>
+    internal ValueTask<int> ReceiveLevelAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken) =>
+        ReceiveCoreAsync(buffer, leaseDuration, level, cancellationToken);
+
+    protected override void ValidatePriority(Message<TMessage> message)
+    {
+        if (message.Priority >= Levels)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(message), message.Priority, $"Queue '{Name}' has {Levels} priority levels: priorities 0 to {Levels - 1}.");
+        }
+    }
+
+    protected override void AddReady(Message<TMessage> message, bool redelivered)
+    {
+        var level = message.Priority;
+        (redelivered ? _redelivered[level] : _fresh[level]).Enqueue(message);
+        _nonEmpty[level >> 6] |= 1UL << (level & 63);
+        _ready++;
+    }
+
+    protected override bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message)
+    {
+        if (level == AnyLevel)
+        {
+            if (_ready == 0)
+            {
+                message = null;
+                return false;
+            }
+
+            level = SelectLevel(nowTicks);
+        }
+        else if (!IsNonEmpty(level))
+        {
+            message = null;
+            return false;
+        }
+
+        message = _redelivered[level].TryDequeue(out var redelivered) ? redelivered : _fresh[level].Dequeue();
+        if (_redelivered[level].Count == 0 && _fresh[level].Count == 0)
+        {
+            _nonEmpty[level >> 6] &= ~(1UL << (level & 63));
+        }
+
+        _ready--;
+        if (message.DeliveryCount == 0)
+        {
+            OnFirstStart(message, level, nowTicks - message.EnqueuedAt.UtcTicks);
+        }
+
+        return true;
+    }
+
+    /// <summary>Picks the non-empty level the next message comes from; called only when a message is ready.</summary>
+    protected abstract int SelectLevel(long nowTicks);
+
+    /// <summary>Called when a message is leased for the first time, with its wait since enqueue.</summary>
+    protected virtual void OnFirstStart(Message<TMessage> message, int level, long waitTicks) =>
+        PriorityMetrics.Started(Name, level, waitTicks);
+
+    /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
+    protected Message<TMessage> Head(int level) =>
+        _redelivered[level].TryPeek(out var redelivered) ? redelivered : _fresh[level].Peek();
+
+    protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
+
+    /// <summary>The highest non-empty level, or -1 when none.</summary>
+    protected int HighestNonEmpty()
+    {
+        for (var word = _nonEmpty.Length - 1; word >= 0; word--)
+        {
+            var bits = _nonEmpty[word];
+            if (bits != 0)
+            {
+                return (word << 6) + 63 - BitOperations.LeadingZeroCount(bits);
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>The highest non-empty level below <paramref name="level"/>, or -1 when none: iterates non-empty levels top down.</summary>
+    protected int NextNonEmptyBelow(int level)
+    {
+        if (level <= 0)
+        {
+            return -1;
+        }
+
+        level--;
+        var word = level >> 6;
+        var bits = _nonEmpty[word] & (ulong.MaxValue >> (63 - (level & 63)));
+        while (true)
+        {
+            if (bits != 0)
+            {
+                return (word << 6) + 63 - BitOperations.LeadingZeroCount(bits);
+            }
+
+            if (--word < 0)
+            {
+                return -1;
+            }
+
+            bits = _nonEmpty[word];
+        }
+    }
+
+    private void ThrowIfNotALevel(int level)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(level);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(level, Levels);
+    }
+}

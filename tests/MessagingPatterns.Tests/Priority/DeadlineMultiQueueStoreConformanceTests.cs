@@ -1,0 +1,14 @@
+using MessagingPatterns.Conformance;
+using MessagingPatterns.Priority;
+using MessagingPatterns.Stores;
+
+namespace MessagingPatterns.Tests.Priority;
+
+public sealed class DeadlineMultiQueueStoreConformanceTests : MessageStoreConformanceTests
+{
+    protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
+        MessageStore.CreateMultiQueue<ConformanceMessage>(
+            name,
+            new MultiQueueOptions { Scheduling = LevelScheduling.Deadline, LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)] },
+            timeProvider);
+}

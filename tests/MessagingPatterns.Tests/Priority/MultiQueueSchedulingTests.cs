@@ -1,0 +1,153 @@
+using System.Diagnostics.Metrics;
+using MessagingPatterns.Diagnostics;
+using MessagingPatterns.Priority;
+using MessagingPatterns.Stores;
+using static MessagingPatterns.Tests.Priority.PriorityTestKit;
+
+namespace MessagingPatterns.Tests.Priority;
+
+public sealed class MultiQueueSchedulingTests
+{
+    [Fact]
+    public async Task Weighted_AllLevelsBacklogged_SharesStayWithinFivePercentOfTheWeights()
+    {
+        const int receives = 10_000;
+        int[] weights = [10, 20, 70];
+        await using var store = MessageStore.CreateMultiQueue<int>(
+            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = weights }, NewTime());
+        for (var level = 0; level < 3; level++)
+        {
+            await store.EnqueueBatchAsync(Enumerable.Range(0, receives).Select(i => new Message<int>(i, priority: level)).ToArray());
+        }
+
+        var counts = new int[3];
+        var buffer = new Delivery<int>[1];
+        for (var i = 0; i < receives; i++)
+        {
+            Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(1);
+            counts[buffer[0].Message.Priority]++;
+        }
+
+        for (var level = 0; level < 3; level++)
+        {
+            var expected = receives * weights[level] / 100.0;
+            counts[level].Should().BeInRange((int)(expected * 0.95), (int)Math.Ceiling(expected * 1.05), $"level {level} has weight {weights[level]}%");
+        }
+    }
+
+    [Fact]
+    public async Task Weighted_IdleLevel_GivesItsShareToTheBusyOnes()
+    {
+        await using var store = MessageStore.CreateMultiQueue<int>(
+            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = [1, 1, 8] }, NewTime());
+        for (var i = 0; i < 10; i++)
+        {
+            Publish(store, new Message<int>(i, priority: 0));
+        }
+
+        Enumerable.Range(0, 10).Select(_ => TakeAndAck(store).Body).Should().Equal(Enumerable.Range(0, 10), "FIFO within a level, with no idle turns");
+    }
+
+    [Fact]
+    public async Task Deadline_ServesTheLevelClosestToItsTarget()
+    {
+        var time = NewTime();
+        await using var store = CreateDeadlineStore("deadline", time);
+        Publish(store, new Message<int>(0, "low", priority: 0));
+        time.Advance(TimeSpan.FromMilliseconds(4_990));
+        Publish(store, new Message<int>(1, "mid", priority: 1));
+        Publish(store, new Message<int>(2, "top", priority: 2));
+
+        // Slack: low 10 ms, top 50 ms, mid 500 ms.
+        new[] { TakeAndAck(store).Id, TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("low", "top", "mid");
+    }
+
+    [Fact]
+    public async Task Deadline_WhenAHeadIsAlreadyPastItsTarget_ServesTheHighestLevelFirst()
+    {
+        var time = NewTime();
+        await using var store = CreateDeadlineStore("deadline", time);
+        Publish(store, new Message<int>(0, "late-low", priority: 0));
+        time.Advance(TimeSpan.FromSeconds(6));
+        Publish(store, new Message<int>(1, "mid", priority: 1));
+        Publish(store, new Message<int>(2, "top", priority: 2));
+
+        new[] { TakeAndAck(store).Id, TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("top", "mid", "late-low");
+    }
+
+    [Fact]
+    public async Task Metrics_ReportWaitingPerLevel_StartLatency_AndDeadlineBreaches()
+    {
+        var queue = $"metrics-{Guid.NewGuid():N}"[..30];
+        var waits = new List<(double Ms, int Level)>();
+        var breaches = new List<int>();
+        var waiting = new Dictionary<int, int>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name.StartsWith("messaging.priority.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            if (Tag(tags, "messaging.queue") as string == queue && instrument.Name == "messaging.priority.wait")
+            {
+                waits.Add((value, (int)Tag(tags, "messaging.priority")!));
+            }
+        });
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
+        {
+            if (Tag(tags, "messaging.queue") as string == queue)
+            {
+                breaches.Add((int)Tag(tags, "messaging.priority")!);
+            }
+        });
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
+        {
+            if (Tag(tags, "messaging.queue") as string == queue)
+            {
+                waiting[(int)Tag(tags, "messaging.priority")!] = value;
+            }
+        });
+        listener.Start();
+
+        var time = NewTime();
+        await using var store = CreateDeadlineStore(queue, time);
+        Publish(store, new Message<int>(0, priority: 2));
+        Publish(store, new Message<int>(1, priority: 0));
+        Publish(store, new Message<int>(2, priority: 0));
+        listener.RecordObservableInstruments();
+        waiting.Should().Equal(new Dictionary<int, int> { [0] = 2, [1] = 0, [2] = 1 });
+
+        time.Advance(TimeSpan.FromMilliseconds(80));
+        TakeAndAck(store).Priority.Should().Be(2);
+
+        waits.Should().Equal((80.0, 2));
+        breaches.Should().Equal(2);
+    }
+
+    private static IPriorityMessageStore<int> CreateDeadlineStore(string name, TimeProvider time) =>
+        MessageStore.CreateMultiQueue<int>(
+            name,
+            new MultiQueueOptions
+            {
+                Scheduling = LevelScheduling.Deadline,
+                LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+            },
+            time);
+
+    private static object? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string key)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == key)
+            {
+                return tag.Value;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,221 @@
+using CsCheck;
+using MessagingPatterns.Priority;
+using MessagingPatterns.Stores;
+using static MessagingPatterns.Tests.Priority.PriorityTestKit;
+
+namespace MessagingPatterns.Tests.Priority;
+
+public sealed class PriorityStoreOrderingTests
+{
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public void Receive_AnyInterleavingOfPublishes_ComesInPriorityThenPublishOrder(string kind)
+    {
+        const int levels = 4;
+
+        // -1 is a receive, 0..levels-1 a publish with that priority.
+        Gen.Int[-1, levels - 1].Array[0, 120].Sample(ops =>
+        {
+            var time = NewTime();
+            var store = Create(kind, levels, time);
+            var model = new List<(int Priority, int Order)>();
+            var published = 0;
+
+            void ReceiveAndCheck()
+            {
+                var expected = model.OrderByDescending(m => m.Priority).ThenBy(m => m.Order).First();
+                model.Remove(expected);
+                var message = TakeAndAck(store);
+                (message.Priority, message.Body).Should().Be(expected);
+            }
+
+            foreach (var op in ops)
+            {
+                if (op >= 0)
+                {
+                    Publish(store, new Message<int>(published, priority: op));
+                    model.Add((op, published++));
+                }
+                else if (model.Count > 0)
+                {
+                    ReceiveAndCheck();
+                }
+            }
+
+            while (model.Count > 0)
+            {
+                ReceiveAndCheck();
+            }
+        }, iter: 200);
+    }
+
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public async Task Enqueue_PriorityOutsideTheLevels_ThrowsNamingTheMessageAndStoresNothing(string kind)
+    {
+        await using var store = Create(kind, 3, NewTime());
+
+        await FluentActions.Awaiting(() => store.EnqueueAsync(new Message<int>(1, priority: 3)).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("message");
+        await FluentActions.Awaiting(() => store.EnqueueBatchAsync([new Message<int>(1), new Message<int>(2, priority: 200)]).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("message");
+
+        (await store.GetStatisticsAsync()).Ready.Should().Be(0);
+    }
+
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public async Task Priority_SurvivesReleaseExpiryDeadLetterAndRedrive(string kind)
+    {
+        var time = NewTime();
+        await using var store = Create(kind, 3, time);
+        Publish(store, new Message<int>(1, "urgent", priority: 2));
+        Publish(store, new Message<int>(2, "low", priority: 0));
+
+        var first = TryReceive(store)!.Value;
+        first.Message.Id.Should().Be("urgent");
+        (await store.ReleaseAsync(first.Lease, TimeSpan.FromSeconds(1))).Should().BeTrue();
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        var second = TryReceive(store)!.Value;
+        second.Message.Should().Match<Message<int>>(m => m.Id == "urgent" && m.Priority == 2, "a delayed release keeps the priority");
+        time.Advance(Lease + TimeSpan.FromSeconds(1));
+
+        var third = TryReceive(store)!.Value;
+        third.Message.Should().Match<Message<int>>(m => m.Id == "urgent" && m.Priority == 2, "an expired lease keeps the priority");
+        third.DeliveryCount.Should().Be(3);
+        (await store.DeadLetterAsync(third.Lease, "poison")).Should().BeTrue();
+        (await store.GetDeadLettersAsync(10)).Single().Message.Priority.Should().Be(2);
+
+        (await store.RedriveAsync(["urgent"])).Should().Be(1);
+        var redriven = TryReceive(store)!.Value;
+        redriven.Message.Should().Match<Message<int>>(m => m.Id == "urgent" && m.Priority == 2, "a redrive keeps the priority");
+        store.GetReadyCount(0).Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public async Task Release_WithinALevel_GoesAheadOfNewerMessagesOfThatLevelOnly(string kind)
+    {
+        await using var store = Create(kind, 3, NewTime());
+        Publish(store, new Message<int>(1, "a", priority: 1));
+        Publish(store, new Message<int>(2, "b", priority: 1));
+        var a = TryReceive(store)!.Value;
+        Publish(store, new Message<int>(3, "top", priority: 2));
+
+        (await store.ReleaseAsync(a.Lease)).Should().BeTrue();
+
+        new[] { TakeAndAck(store).Id, TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("top", "a", "b");
+    }
+
+    [Fact]
+    public async Task Aging_UnderAContinuousHighPriorityFlood_NoMessageWaitsBeyondItsBound()
+    {
+        var bound = TimeSpan.FromMilliseconds(100);
+        var time = NewTime();
+        await using var store = MessageStore.CreatePriority<int>("aging", new PriorityQueueOptions { Levels = 3, AgingMaxWait = bound }, time);
+        var maxWait = new TimeSpan[3];
+        var served = new int[3];
+
+        // Each millisecond one top-priority message arrives and one message is served, so the top level is never
+        // empty; every 100 ms a low and a mid message arrive, with one extra receive each to keep pace.
+        for (var step = 0; step < 5_000; step++)
+        {
+            Publish(store, new Message<int>(step, priority: 2));
+            var receives = 1;
+            if (step % 100 == 0)
+            {
+                Publish(store, new Message<int>(step, priority: 0));
+                receives++;
+            }
+
+            if (step % 100 == 50)
+            {
+                Publish(store, new Message<int>(step, priority: 1));
+                receives++;
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            for (var i = 0; i < receives; i++)
+            {
+                var message = TakeAndAck(store);
+                var wait = time.GetUtcNow() - message.EnqueuedAt;
+                maxWait[message.Priority] = wait > maxWait[message.Priority] ? wait : maxWait[message.Priority];
+                served[message.Priority]++;
+            }
+        }
+
+        served[0].Should().BeGreaterThan(45, "low messages are served despite the flood");
+        served[1].Should().BeGreaterThan(45, "mid messages are served despite the flood");
+        maxWait.Should().AllSatisfy(w => w.Should().BeLessThanOrEqualTo(bound + TimeSpan.FromMilliseconds(2)));
+    }
+
+    [Fact]
+    public async Task WithoutAging_AContinuousHighPriorityFlood_StarvesTheLowLevel()
+    {
+        var time = NewTime();
+        await using var store = MessageStore.CreatePriority<int>("strict", new PriorityQueueOptions { Levels = 3 }, time);
+        Publish(store, new Message<int>(-1, priority: 0));
+
+        for (var step = 0; step < 1_000; step++)
+        {
+            Publish(store, new Message<int>(step, priority: 2));
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            TakeAndAck(store).Priority.Should().Be(2);
+        }
+
+        store.GetReadyCount(0).Should().Be(1, "strict order serves the flood first, which is why aging exists");
+    }
+
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public async Task ForLevel_ReceivesOnlyItsLevel_AndDisposingItLeavesTheStoreOpen(string kind)
+    {
+        await using var store = Create(kind, 3, NewTime());
+        Publish(store, new Message<int>(1, "top", priority: 2));
+        Publish(store, new Message<int>(2, "low", priority: 0));
+
+        var low = store.ForLevel(0);
+        TakeAndAck(low).Id.Should().Be("low");
+        var buffer = new Delivery<int>[1];
+        var parked = low.ReceiveAsync(buffer, Lease).AsTask();
+        parked.IsCompleted.Should().BeFalse("only a top-level message is ready");
+
+        Publish(store, new Message<int>(3, "low-2", priority: 0));
+        (await parked.WaitAsync(Patience)).Should().Be(1);
+        buffer[0].Message.Id.Should().Be("low-2");
+
+        await low.DisposeAsync();
+        store.ForLevel(0).Should().BeSameAs(low);
+        TakeAndAck(store).Id.Should().Be("top");
+        FluentActions.Invoking(() => store.ForLevel(3)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("level");
+        FluentActions.Invoking(() => store.ForLevel(-1)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("level");
+    }
+
+    [Fact]
+    public async Task DelayedRelease_WakesTheParkedReceiverOfItsOwnLevel_EvenWithOtherLevelsParkedFirst()
+    {
+        // Regression: a delayed message becoming ready used to wake "any" parked receivers in turn, which could
+        // be receivers of other levels, leaving the message's own level receiver parked with a message ready.
+        var time = NewTime();
+        await using var store = MessageStore.CreateMultiQueue<int>("wake", new MultiQueueOptions { Levels = 3 }, time);
+        Publish(store, new Message<int>(1, "top", priority: 2));
+        var delivery = TryReceive(store)!.Value;
+        (await store.ReleaseAsync(delivery.Lease, TimeSpan.FromSeconds(1))).Should().BeTrue();
+
+        var lowBuffer = new Delivery<int>[1];
+        var topBuffer = new Delivery<int>[1];
+        var lowReceive = store.ForLevel(0).ReceiveAsync(lowBuffer, Lease).AsTask();
+        var topReceive = store.ForLevel(2).ReceiveAsync(topBuffer, Lease).AsTask();
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        (await topReceive.WaitAsync(Patience)).Should().Be(1);
+        topBuffer[0].Message.Id.Should().Be("top");
+        lowReceive.IsCompleted.Should().BeFalse();
+    }
+}
