@@ -461,6 +461,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                     {
                         WakeReaders(_parkedReceivers.Count, AnyLevel);
                     }
+
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
