@@ -5,8 +5,8 @@ using MessagingPatterns.Consumers;
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Priority;
 
-var overload = TimeSpan.FromSeconds(args.Contains("--short") ? 1 : 3);
-const double Overload = 1.5;
+var overloadFor = TimeSpan.FromSeconds(args.Contains("--short") ? 1 : 3);
+const double LoadFactor = 1.5;
 const int PremiumWorkers = 1;
 
 // Indexed by priority: free, standard, premium. Free's target is short enough to be reached in a few seconds
@@ -46,10 +46,10 @@ Scenario[] scenarios =
 // Measured, not assumed: a 2 ms delay takes longer than 2 ms on most machines (timer resolution, other load),
 // so the overload is set from what the workers really get through.
 var capacity = await scenarios[0].MeasureCapacityAsync(requests: 1_500);
-var traffic = new Traffic(capacity * Overload, overload);
+var traffic = new Traffic(capacity * LoadFactor, overloadFor);
 Console.WriteLine(
     $"{Service.Workers} workers × {Service.HandlerTime.TotalMilliseconds:N0} ms serve about {capacity:N0} requests/s; " +
-    $"offering {traffic.PerSecond:N0}/s ({Overload}×) for {overload.TotalSeconds:N0} s: 20% premium, 40% standard, 40% free.");
+    $"offering {traffic.PerSecond:N0}/s ({LoadFactor}×) for {overloadFor.TotalSeconds:N0} s: 20% premium, 40% standard, 40% free.");
 
 var results = new List<RunResult>();
 foreach (var scenario in scenarios)
