@@ -6,12 +6,6 @@ internal static class LoadLevelingDefaults
     /// <summary>The default capacity in messages.</summary>
     public const int Capacity = 10_000;
 
-    /// <summary>
-    /// The shortest replenishment period of the default token bucket. Shorter periods pace more smoothly but wake a
-    /// timer more often; with a burst of 1 the period is one message's interval even when shorter than this.
-    /// </summary>
-    public static readonly TimeSpan MinReplenishmentPeriod = TimeSpan.FromMilliseconds(10);
-
     /// <summary>The lease taken on a message that is about to be dropped or moved; it is settled at once.</summary>
     public static readonly TimeSpan InternalLease = TimeSpan.FromSeconds(30);
 
