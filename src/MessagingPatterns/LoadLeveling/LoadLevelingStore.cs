@@ -11,8 +11,16 @@ namespace MessagingPatterns.LoadLeveling;
 /// <remarks>
 /// <para>
 /// Depth counts messages accepted through this buffer and not yet acknowledged or dead-lettered through it, so it
-/// includes messages in flight: a slow consumer holds its room until it settles. A publish reserves room under the
-/// lock and then enqueues to the inner store outside it, giving the room back if the inner store refuses.
+/// includes messages in flight: a slow consumer holds its room until it settles. Depth is two counters, admitted and
+/// released, so the common case (room, nobody waiting, no overflow, no byte bound) costs one interlocked increment per
+/// publish and one per settle, without the lock: a publish increments admitted, then checks the capacity and takes
+/// the increment back if over. It then enqueues to the inner store, giving the room back if the inner store refuses.
+/// </para>
+/// <para>
+/// Everything else (waiting publishes, overflow, byte accounting) runs under the lock, with <c>_slowPath</c> set so
+/// settles look there too. Both sides write with a full fence and then read the other's variable (a publish sets
+/// <c>_slowPath</c> then re-checks room; a settle increments released then reads <c>_slowPath</c>), so a freed slot is
+/// never missed by a waiting publish.
 /// </para>
 /// <para>
 /// Waiting publishers are served in arrival order: room freed by a settle is handed to the first waiter directly
@@ -48,12 +56,15 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly SemaphoreSlim? _moveSignal;
     private readonly Task? _overflowCounted;
     private readonly Task? _mover;
-    private long _depth;
+    private long _admitted;
+    private long _released;
+    private int _slowPath;
     private long _bytes;
     private long _overflowCount;
     private int _overflowPending;
-    private long _arrived;
-    private long _processed;
+    private long _moved;
+    private long _redriven;
+    private long _droppedRemoved;
     private long _dropped;
     private long _rejected;
     private long _totalOverflowed;
@@ -99,6 +110,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         if (_sizeOf is not null)
         {
+            // Bytes are counted under the lock, so a byte bound turns the lock-free fast path off.
+            _slowPath = 1;
             _leasedSizes = [];
             _deadLetterSizes = new Dictionary<string, long>(StringComparer.Ordinal);
         }
@@ -115,7 +128,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     public string Name => _inner.Name;
 
-    long LoadLevelingMetrics.IDepthSource.Depth => Volatile.Read(ref _depth);
+    long LoadLevelingMetrics.IDepthSource.Depth => Depth;
 
     long LoadLevelingMetrics.IDepthSource.OverflowDepth => Volatile.Read(ref _overflowCount);
 
@@ -129,19 +142,27 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         ThrowIfDisposed();
         var size = SizeOf(message, nameof(message));
-        lock (_lock)
+        if (Volatile.Read(ref _slowPath) != 0 || !TryReserveCount(1))
         {
-            if (!MustOverflow && _waiters.Count == 0 && HasRoom(1, size))
-            {
-                Reserve(1, size);
-            }
-            else
-            {
-                return EnqueueWhenFullAsync(new SingleMessage(message), 1, size, cancellationToken);
-            }
+            return EnqueueWhenFullAsync(new SingleMessage(message), 1, size, cancellationToken);
         }
 
-        return EnqueueReservedAsync(message, size, cancellationToken);
+        try
+        {
+            var enqueue = _inner.EnqueueAsync(message, cancellationToken);
+            if (enqueue.IsCompletedSuccessfully)
+            {
+                LoadLevelingMetrics.Arrived(Name, 1);
+                return ValueTask.CompletedTask;
+            }
+
+            return AwaitEnqueueAsync(enqueue, 1, size);
+        }
+        catch
+        {
+            Unreserve(1, size);
+            throw;
+        }
     }
 
     public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
@@ -179,16 +200,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             return _inner.EnqueueBatchAsync(messages, cancellationToken);
         }
 
-        lock (_lock)
+        if (Volatile.Read(ref _slowPath) != 0 || !TryReserveCount(messages.Count))
         {
-            if (!MustOverflow && _waiters.Count == 0 && HasRoom(messages.Count, size))
-            {
-                Reserve(messages.Count, size);
-            }
-            else
-            {
-                return EnqueueWhenFullAsync(new MessageBatch(messages), messages.Count, size, cancellationToken);
-            }
+            return EnqueueWhenFullAsync(new MessageBatch(messages), messages.Count, size, cancellationToken);
         }
 
         return EnqueueBatchReservedAsync(messages, size, cancellationToken);
@@ -299,10 +313,11 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         var redriven = await _inner.RedriveAsync(messageIds, cancellationToken).ConfigureAwait(false);
         if (redriven > 0)
         {
+            // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its capacity.
+            Interlocked.Add(ref _admitted, redriven);
+            Interlocked.Add(ref _redriven, redriven);
             lock (_lock)
             {
-                // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its capacity.
-                _depth += redriven;
                 if (_deadLetterSizes is not null)
                 {
                     foreach (var id in messageIds)
@@ -335,7 +350,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         int waiting;
         lock (_lock)
         {
-            depth = _depth;
+            depth = Depth;
             bytes = _bytes;
             overflowed = _overflowCount;
             waiting = _waiters.Count;
@@ -408,24 +423,52 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private bool MustOverflow => _overflow is not null && (_overflowCount > 0 || _overflowPending > 0);
 
-    private bool HasRoom(int count, long size) =>
-        _depth + count <= _capacity && (_capacityBytes is not { } limit || _bytes + size <= limit);
+    private long Depth => Volatile.Read(ref _admitted) - Volatile.Read(ref _released);
 
-    private void Reserve(int count, long size)
+    /// <summary>
+    /// Takes room for <paramref name="count"/> messages if there is some: increment first, then check, so concurrent
+    /// publishes never overfill. A failed attempt inflates the depth for a moment, which may make the lock holder find
+    /// no room; so, outside the lock, taking the increment back serves waiters like any freed room.
+    /// </summary>
+    private bool TryReserveCount(int count, bool underLock = false)
     {
-        _depth += count;
-        _bytes += size;
+        if (Interlocked.Add(ref _admitted, count) - Volatile.Read(ref _released) <= _capacity)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _admitted, -count);
+        if (!underLock)
+        {
+            AfterRoomFreed(0);
+        }
+
+        return false;
     }
 
-    /// <summary>Gives room back (under the lock) and hands it to waiting publishes in order, or signals the overflow mover.</summary>
-    private void FreeRoom(int count, long size)
+    /// <summary>Takes room for messages and bytes (under the lock).</summary>
+    private bool TryReserve(int count, long size)
     {
-        _depth -= count;
-        _bytes -= size;
-        while (_waiters.First is { } first && HasRoom(first.Value.Count, first.Value.Size))
+        if (_capacityBytes is { } limit && _bytes + size > limit)
+        {
+            return false;
+        }
+
+        if (!TryReserveCount(count, underLock: true))
+        {
+            return false;
+        }
+
+        _bytes += size;
+        return true;
+    }
+
+    /// <summary>Hands freed room to waiting publishes in order (under the lock), then updates the fast-path flag.</summary>
+    private void ServeWaiters()
+    {
+        while (_waiters.First is { } first && TryReserve(first.Value.Count, first.Value.Size))
         {
             _waiters.RemoveFirst();
-            Reserve(first.Value.Count, first.Value.Size);
             first.Value.TrySetResult();
         }
 
@@ -433,14 +476,48 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         {
             SignalMover();
         }
+
+        UpdateSlowPath();
+    }
+
+    /// <summary>Sets whether publishes and settles must take the lock (under the lock); a full fence either way.</summary>
+    private void UpdateSlowPath() =>
+        Interlocked.Exchange(ref _slowPath, _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null ? 1 : 0);
+
+    /// <summary>After room was freed (by a full-fence update of a counter): serve waiters and the mover if any, and give back bytes.</summary>
+    private void AfterRoomFreed(long size)
+    {
+        if (Volatile.Read(ref _slowPath) == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _bytes -= size;
+            ServeWaiters();
+        }
     }
 
     private void Unreserve(int count, long size)
     {
-        lock (_lock)
+        Interlocked.Add(ref _admitted, -count);
+        AfterRoomFreed(size);
+    }
+
+    private async ValueTask AwaitEnqueueAsync(ValueTask enqueue, int count, long size)
+    {
+        try
         {
-            FreeRoom(count, size);
+            await enqueue.ConfigureAwait(false);
         }
+        catch
+        {
+            Unreserve(count, size);
+            throw;
+        }
+
+        LoadLevelingMetrics.Arrived(Name, count);
     }
 
     private async ValueTask EnqueueReservedAsync(Message<TMessage> message, long size, CancellationToken cancellationToken)
@@ -455,7 +532,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw;
         }
 
-        Arrived(1);
+        LoadLevelingMetrics.Arrived(Name, 1);
     }
 
     private async ValueTask EnqueueBatchReservedAsync(IReadOnlyList<Message<TMessage>> messages, long size, CancellationToken cancellationToken)
@@ -470,7 +547,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw;
         }
 
-        Arrived(messages.Count);
+        LoadLevelingMetrics.Arrived(Name, messages.Count);
     }
 
     private ValueTask EnqueueReservedAsync(IPublish publish, long size, CancellationToken cancellationToken) => publish switch
@@ -489,16 +566,22 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             lock (_lock)
             {
                 ThrowIfDisposed();
-                if (_overflow is not null && (MustOverflow || !HasRoom(count, size)))
+                if (_overflow is not null && MustOverflow)
                 {
                     // Counted before the enqueue to the overflow store starts, so later publishes queue up behind it.
                     _overflowPending++;
+                    UpdateSlowPath();
                     step = FullStep.Spill;
                 }
-                else if (_waiters.Count == 0 && HasRoom(count, size))
+                else if (_waiters.Count == 0 && TryReserve(count, size))
                 {
-                    Reserve(count, size);
                     step = FullStep.Enqueue;
+                }
+                else if (_overflow is not null)
+                {
+                    _overflowPending++;
+                    UpdateSlowPath();
+                    step = FullStep.Spill;
                 }
                 else
                 {
@@ -507,6 +590,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                         case FullMode.Wait:
                             waiter = new RoomWaiter(this, count, size);
                             waiter.Node = _waiters.AddLast(waiter);
+
+                            // Room freed between the check above and the flag going up is found here.
+                            ServeWaiters();
                             step = FullStep.Wait;
                             break;
                         case FullMode.Reject:
@@ -571,21 +657,23 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             lock (_lock)
             {
                 _overflowPending--;
+                UpdateSlowPath();
             }
 
             throw;
         }
 
+        Interlocked.Add(ref _totalOverflowed, count);
         lock (_lock)
         {
             _overflowPending--;
             _overflowCount += count;
             SignalMover();
+            UpdateSlowPath();
         }
 
-        Interlocked.Add(ref _totalOverflowed, count);
         LoadLevelingMetrics.Overflowed(Name, count);
-        Arrived(count);
+        LoadLevelingMetrics.Arrived(Name, count);
     }
 
     private async ValueTask WaitForRoomAsync(RoomWaiter waiter, CancellationToken cancellationToken)
@@ -619,6 +707,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             {
                 _waiters.Remove(waiter.Node);
                 waiter.TrySetCanceled();
+                ServeWaiters();
             }
         }
     }
@@ -664,7 +753,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         if (await _inner.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
         {
-            Unreserve(1, SizeOfBody(delivery.Message));
+            Interlocked.Increment(ref _droppedRemoved);
+            Interlocked.Increment(ref _released);
+            AfterRoomFreed(SizeOfBody(delivery.Message));
         }
 
         return true;
@@ -790,7 +881,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// </summary>
     private void PruneExpiredLeases(long nowTicks)
     {
-        if (_leasedSizes!.Count <= (2 * _depth) + 64)
+        if (_leasedSizes!.Count <= (2 * Depth) + 64)
         {
             return;
         }
@@ -818,28 +909,24 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private void Settled(LeaseToken lease, bool deadLettered)
     {
         long size = 0;
-        lock (_lock)
+        if (_leasedSizes is not null)
         {
-            if (_leasedSizes is not null && _leasedSizes.Remove(lease, out var leased))
+            lock (_lock)
             {
-                size = leased.Size;
-                if (deadLettered)
+                if (_leasedSizes.Remove(lease, out var leased))
                 {
-                    _deadLetterSizes![leased.Id] = size;
+                    size = leased.Size;
+                    if (deadLettered)
+                    {
+                        _deadLetterSizes![leased.Id] = size;
+                    }
                 }
             }
-
-            FreeRoom(1, size);
         }
 
-        Interlocked.Increment(ref _processed);
+        Interlocked.Increment(ref _released);
+        AfterRoomFreed(size);
         LoadLevelingMetrics.Processed(Name);
-    }
-
-    private void Arrived(int count)
-    {
-        Interlocked.Add(ref _arrived, count);
-        LoadLevelingMetrics.Arrived(Name, count);
     }
 
     private void SignalMover()
@@ -912,7 +999,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             int room;
             lock (_lock)
             {
-                room = (int)Math.Min(Math.Min(_capacity - _depth, _overflowCount), buffer.Length);
+                room = (int)Math.Min(Math.Min(_capacity - Depth, _overflowCount), buffer.Length);
             }
 
             if (room <= 0)
@@ -928,11 +1015,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 bool fits;
                 lock (_lock)
                 {
-                    fits = HasRoom(1, size);
-                    if (fits)
-                    {
-                        Reserve(1, size);
-                    }
+                    fits = TryReserve(1, size);
                 }
 
                 if (!fits)
@@ -956,9 +1039,11 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                     throw;
                 }
 
+                Interlocked.Increment(ref _moved);
                 lock (_lock)
                 {
                     _overflowCount--;
+                    UpdateSlowPath();
                 }
 
                 // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
@@ -969,8 +1054,15 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
     }
 
+    /// <summary>
+    /// Arrivals are admissions other than moves from overflow and redrives, plus spills; processed are releases other
+    /// than drops. Deriving them keeps the hot path at one interlocked operation per publish and per settle.
+    /// </summary>
     private RateSampler.Totals ReadTotals() => new(
-        Interlocked.Read(ref _arrived), Interlocked.Read(ref _processed), Interlocked.Read(ref _waitTicks), Interlocked.Read(ref _waitCount));
+        Volatile.Read(ref _admitted) - Volatile.Read(ref _moved) - Volatile.Read(ref _redriven) + Volatile.Read(ref _totalOverflowed),
+        Volatile.Read(ref _released) - Volatile.Read(ref _droppedRemoved),
+        Volatile.Read(ref _waitTicks),
+        Volatile.Read(ref _waitCount));
 
     private long SizeOf(Message<TMessage> message, string paramName)
     {
