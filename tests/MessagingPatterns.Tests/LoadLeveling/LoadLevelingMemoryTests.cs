@@ -5,9 +5,6 @@ using Xunit.Abstractions;
 
 namespace MessagingPatterns.Tests.LoadLeveling;
 
-[CollectionDefinition(nameof(HeapMeasuring), DisableParallelization = true)]
-public sealed class HeapMeasuring;
-
 /// <summary>
 /// Producers at ten times the consumer rate for a sustained (simulated) minute: they are throttled, and the managed
 /// heap stays flat. Runs alone, so other tests' allocations do not blur the measurement.
