@@ -1,0 +1,23 @@
+namespace MessagingPatterns.LoadLeveling;
+
+/// <summary>Defaults and fixed tunings of the load-leveling buffer, in one place.</summary>
+internal static class LoadLevelingDefaults
+{
+    /// <summary>The default capacity in messages.</summary>
+    public const int Capacity = 10_000;
+
+    /// <summary>The lease taken on a message that is about to be dropped or moved; it is settled at once.</summary>
+    public static readonly TimeSpan InternalLease = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the rate window takes a sample.</summary>
+    public static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The samples kept: one second of history plus the current one.</summary>
+    public const int SampleCount = 11;
+
+    /// <summary>The most overflowed messages moved back into the buffer per receive from the overflow store.</summary>
+    public const int MoveBatch = 64;
+
+    /// <summary>The highest rate accepted, in messages per second.</summary>
+    public const double MaxMessagesPerSecond = 1e9;
+}

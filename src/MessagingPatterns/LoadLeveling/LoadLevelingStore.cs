@@ -1,0 +1,1129 @@
+using System.Threading.RateLimiting;
+using MessagingPatterns.Diagnostics;
+
+namespace MessagingPatterns.LoadLeveling;
+
+/// <summary>
+/// The load-leveling buffer: a decorator over any store that bounds what the store holds (messages, and optionally
+/// bytes), applies a <see cref="FullMode"/> or spills to an overflow store when full, and paces receives with a
+/// <see cref="RateLimiter"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Depth counts messages accepted through this buffer and not yet acknowledged or dead-lettered through it, so it
+/// includes messages in flight: a slow consumer holds its room until it settles. Depth is two counters, admitted and
+/// released, so the common case (room, nobody waiting, no overflow, no byte bound) costs one interlocked increment per
+/// publish and one per settle, without the lock: a publish increments admitted, then checks the capacity and takes
+/// the increment back if over. It then enqueues to the inner store, giving the room back if the inner store refuses.
+/// </para>
+/// <para>
+/// Everything else (waiting publishes, overflow, byte accounting) runs under the lock, with <c>_slowPath</c> set so
+/// settles look there too. Both sides write with a full fence and then read the other's variable (a publish sets
+/// <c>_slowPath</c> then re-checks room; a settle increments released then reads <c>_slowPath</c>), so a freed slot is
+/// never missed by a waiting publish.
+/// </para>
+/// <para>
+/// Waiting publishers are served in arrival order: room freed by a settle is handed to the first waiter directly
+/// (reserved for it under the lock), so a new publish cannot overtake a waiting one and waiters are not woken just to
+/// find the room taken.
+/// </para>
+/// <para>
+/// With an overflow store, a publish that finds the buffer full goes to the overflow store instead, and so does every
+/// publish while anything is there, so publish order is kept. One background mover takes messages from the overflow
+/// store in order as room frees, enqueues them into the buffer, and only then acknowledges them in the overflow store
+/// (a crash in between duplicates a message, never loses it).
+/// </para>
+/// </remarks>
+internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource
+{
+    private readonly IMessageStore<TMessage> _inner;
+    private readonly IMessageStore<TMessage>? _overflow;
+    private readonly TimeProvider _time;
+    private readonly int _capacity;
+    private readonly long? _capacityBytes;
+    private readonly Func<object, long>? _sizeOf;
+    private readonly FullMode _fullMode;
+    private readonly TimeSpan? _publishTimeout;
+    private readonly Action<DroppedMessage>? _onDropped;
+    private readonly RateLimiter? _limiter;
+    private readonly PacingRateLimiter? _pacer;
+    private readonly RateSampler _sampler;
+    private readonly Lock _lock = new();
+    private readonly LinkedList<RoomWaiter> _waiters = new();
+    private readonly Dictionary<LeaseToken, LeasedSize>? _leasedSizes;
+    private readonly Dictionary<string, long>? _deadLetterSizes;
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly SemaphoreSlim? _moveSignal;
+    private readonly Task? _overflowCounted;
+    private readonly Task? _mover;
+    private long _admitted;
+    private long _released;
+    private int _slowPath;
+    private long _bytes;
+    private long _overflowCount;
+    private int _overflowPending;
+    private long _moved;
+    private long _redriven;
+    private long _droppedRemoved;
+    private long _dropped;
+    private long _rejected;
+    private long _totalOverflowed;
+    private long _waitTicks;
+    private long _waitCount;
+    private int _disposed;
+
+    public LoadLevelingStore(IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        if (ReferenceEquals(inner, overflow))
+        {
+            throw new ArgumentException("The overflow store must be a different store from the one it overflows.", nameof(overflow));
+        }
+
+        OptionsCheck.ThrowIfInvalid(new LoadLevelingOptionsValidator(), inner.Name, options);
+        if (LoadLevelingOptionsValidator.CheckDurability(options, inner, overflow) is { } durability)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(inner.Name, typeof(LoadLevelingOptions), [durability]);
+        }
+
+        // Options are copied once, so changing the options object later does not change a running buffer.
+        _inner = inner;
+        _overflow = overflow;
+        _time = timeProvider;
+        _capacity = options.Capacity;
+        _capacityBytes = options.CapacityBytes;
+        _sizeOf = options.CapacityBytes is null ? null : options.MessageSize;
+        _fullMode = options.FullMode;
+        _publishTimeout = options.PublishTimeout;
+        _onDropped = options.OnDropped;
+        if (options.RateLimiter is not null)
+        {
+            _limiter = options.RateLimiter;
+        }
+        else if (options.MessagesPerSecond is { } rate)
+        {
+            _pacer = new PacingRateLimiter(rate, options.Burst, timeProvider);
+            _limiter = _pacer;
+        }
+
+        if (_sizeOf is not null)
+        {
+            // Bytes are counted under the lock, so a byte bound turns the lock-free fast path off.
+            _slowPath = 1;
+            _leasedSizes = [];
+            _deadLetterSizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        }
+
+        _sampler = new RateSampler(timeProvider, ReadTotals);
+        LoadLevelingMetrics.Register(this);
+        if (overflow is not null)
+        {
+            _moveSignal = new SemaphoreSlim(0);
+            _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
+            _mover = Task.Run(MoveFromOverflowAsync);
+        }
+    }
+
+    public string Name => _inner.Name;
+
+    long LoadLevelingMetrics.IDepthSource.Depth => Depth;
+
+    long LoadLevelingMetrics.IDepthSource.OverflowDepth => Volatile.Read(ref _overflowCount);
+
+    public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        var size = SizeOf(message, nameof(message));
+        if (Volatile.Read(ref _slowPath) != 0 || !TryReserveCount(1))
+        {
+            return EnqueueWhenFullAsync(new SingleMessage(message), 1, size, cancellationToken);
+        }
+
+        try
+        {
+            var enqueue = _inner.EnqueueAsync(message, cancellationToken);
+            if (enqueue.IsCompletedSuccessfully)
+            {
+                LoadLevelingMetrics.Arrived(Name, 1);
+                return ValueTask.CompletedTask;
+            }
+
+            return AwaitEnqueueAsync(enqueue, 1, size);
+        }
+        catch
+        {
+            Unreserve(1, size);
+            throw;
+        }
+    }
+
+    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        long size = 0;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i] is null)
+            {
+                throw new ArgumentNullException(nameof(messages), $"The message at index {i} is null.");
+            }
+
+            size += SizeOf(messages[i], nameof(messages));
+        }
+
+        if (messages.Count > _capacity)
+        {
+            throw new ArgumentException($"A batch of {messages.Count} messages can never fit in queue '{Name}' of capacity {_capacity}.", nameof(messages));
+        }
+
+        if (size > _capacityBytes)
+        {
+            throw new ArgumentException($"A batch of {size} bytes can never fit in queue '{Name}' of capacity {_capacityBytes} bytes.", nameof(messages));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        if (messages.Count == 0)
+        {
+            return _inner.EnqueueBatchAsync(messages, cancellationToken);
+        }
+
+        if (Volatile.Read(ref _slowPath) != 0 || !TryReserveCount(messages.Count))
+        {
+            return EnqueueWhenFullAsync(new MessageBatch(messages), messages.Count, size, cancellationToken);
+        }
+
+        return EnqueueBatchReservedAsync(messages, size, cancellationToken);
+    }
+
+    public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+        {
+            throw new ArgumentException("The buffer must have room for at least one delivery.", nameof(buffer));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        if (_limiter is not null)
+        {
+            return ReceivePacedAsync(buffer, leaseDuration, cancellationToken);
+        }
+
+        var receive = _inner.ReceiveAsync(buffer, leaseDuration, cancellationToken);
+        if (receive.IsCompletedSuccessfully)
+        {
+            var received = receive.Result;
+            OnReceived(buffer.Span[..received]);
+            return new ValueTask<int>(received);
+        }
+
+        return AwaitReceiveAsync(receive, buffer);
+    }
+
+    public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ack = _inner.AckAsync(lease, cancellationToken);
+        if (ack.IsCompletedSuccessfully)
+        {
+            if (ack.Result)
+            {
+                Settled(lease, deadLettered: false);
+            }
+
+            return ack;
+        }
+
+        return AwaitSettleAsync(ack, lease, deadLettered: false);
+    }
+
+    public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        ThrowIfDisposed();
+        return AwaitSettleAsync(_inner.DeadLetterAsync(lease, reason, cancellationToken), lease, deadLettered: true);
+    }
+
+    public async ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        ThrowIfDisposed();
+        var released = await _inner.ReleaseAsync(lease, delay, cancellationToken).ConfigureAwait(false);
+        if (released && _leasedSizes is not null)
+        {
+            // The message stays in the buffer (its bytes stay counted); its next lease records its size again.
+            lock (_lock)
+            {
+                _leasedSizes.Remove(lease);
+            }
+        }
+
+        return released;
+    }
+
+    public async ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        ThrowIfDisposed();
+        var renewed = await _inner.RenewLeaseAsync(lease, leaseDuration, cancellationToken).ConfigureAwait(false);
+        if (renewed && _leasedSizes is not null)
+        {
+            lock (_lock)
+            {
+                // A renewed lease must outlive the pruning of expired leases, or its bytes would never be given back.
+                if (_leasedSizes.TryGetValue(lease, out var leased))
+                {
+                    _leasedSizes[lease] = leased with { ExpiresTicks = (_time.GetUtcNow() + leaseDuration).UtcTicks };
+                }
+            }
+        }
+
+        return renewed;
+    }
+
+    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ThrowIfDisposed();
+        return _inner.GetDeadLettersAsync(maxCount, cancellationToken);
+    }
+
+    public async ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        ThrowIfDisposed();
+        var redriven = await _inner.RedriveAsync(messageIds, cancellationToken).ConfigureAwait(false);
+        if (redriven > 0)
+        {
+            // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its capacity.
+            Interlocked.Add(ref _admitted, redriven);
+            Interlocked.Add(ref _redriven, redriven);
+            lock (_lock)
+            {
+                if (_deadLetterSizes is not null)
+                {
+                    foreach (var id in messageIds)
+                    {
+                        if (_deadLetterSizes.Remove(id, out var size))
+                        {
+                            _bytes += size;
+                        }
+                    }
+                }
+            }
+        }
+
+        return redriven;
+    }
+
+    public async ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var statistics = await _inner.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
+
+        // Messages waiting in the overflow store are accepted and not yet delivered: ready, from the caller's view.
+        return statistics with { Ready = statistics.Ready + Volatile.Read(ref _overflowCount) };
+    }
+
+    public LoadLevelingSnapshot GetSnapshot()
+    {
+        ThrowIfDisposed();
+        long depth, bytes, overflowed;
+        int waiting;
+        lock (_lock)
+        {
+            depth = Depth;
+            bytes = _bytes;
+            overflowed = _overflowCount;
+            waiting = _waiters.Count;
+        }
+
+        var totals = ReadTotals();
+        var (arrivalRate, processingRate, averageWait) = _sampler.Rates(totals);
+        return new LoadLevelingSnapshot
+        {
+            QueueName = Name,
+            Timestamp = _time.GetUtcNow(),
+            Depth = depth,
+            Capacity = _capacity,
+            Bytes = _capacityBytes is null ? null : bytes,
+            CapacityBytes = _capacityBytes,
+            WaitingPublishers = waiting,
+            Overflowed = overflowed,
+            ArrivalRate = arrivalRate,
+            ProcessingRate = processingRate,
+            AverageWait = averageWait,
+            TotalArrived = totals.Arrived,
+            TotalProcessed = totals.Processed,
+            Dropped = Interlocked.Read(ref _dropped),
+            Rejected = Interlocked.Read(ref _rejected),
+            TotalOverflowed = Interlocked.Read(ref _totalOverflowed),
+        };
+    }
+
+    /// <summary>
+    /// Disposes the buffer, its inner store and its overflow store. Waiting publishes and receives fail with
+    /// <see cref="ObjectDisposedException"/>. A user-supplied rate limiter is not disposed.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        LoadLevelingMetrics.Unregister(this);
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        lock (_lock)
+        {
+            var error = new ObjectDisposedException(GetType().Name);
+            foreach (var waiter in _waiters)
+            {
+                waiter.TrySetException(error);
+            }
+
+            _waiters.Clear();
+        }
+
+        if (_mover is not null)
+        {
+            // The mover ends on the disposing token; anything it held goes back to the overflow store by its lease.
+            await _mover.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _sampler.Dispose();
+        _pacer?.Dispose();
+        _moveSignal?.Dispose();
+        await _inner.DisposeAsync().ConfigureAwait(false);
+        if (_overflow is not null)
+        {
+            await _overflow.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _disposing.Dispose();
+    }
+
+    private bool MustOverflow => _overflow is not null && (_overflowCount > 0 || _overflowPending > 0);
+
+    private long Depth => Volatile.Read(ref _admitted) - Volatile.Read(ref _released);
+
+    /// <summary>
+    /// Takes room for <paramref name="count"/> messages if there is some: increment first, then check, so concurrent
+    /// publishes never overfill. A failed attempt inflates the depth for a moment, which may make the lock holder find
+    /// no room; so, outside the lock, taking the increment back serves waiters like any freed room.
+    /// </summary>
+    private bool TryReserveCount(int count, bool underLock = false)
+    {
+        if (Interlocked.Add(ref _admitted, count) - Volatile.Read(ref _released) <= _capacity)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _admitted, -count);
+        if (!underLock)
+        {
+            AfterRoomFreed(0);
+        }
+
+        return false;
+    }
+
+    /// <summary>Takes room for messages and bytes (under the lock).</summary>
+    private bool TryReserve(int count, long size)
+    {
+        if (_capacityBytes is { } limit && _bytes + size > limit)
+        {
+            return false;
+        }
+
+        if (!TryReserveCount(count, underLock: true))
+        {
+            return false;
+        }
+
+        _bytes += size;
+        return true;
+    }
+
+    /// <summary>Hands freed room to waiting publishes in order (under the lock), then updates the fast-path flag.</summary>
+    private void ServeWaiters()
+    {
+        while (_waiters.First is { } first && TryReserve(first.Value.Count, first.Value.Size))
+        {
+            _waiters.RemoveFirst();
+            first.Value.TrySetResult();
+        }
+
+        if (_overflowCount > 0)
+        {
+            SignalMover();
+        }
+
+        UpdateSlowPath();
+    }
+
+    /// <summary>Sets whether publishes and settles must take the lock (under the lock); a full fence either way.</summary>
+    private void UpdateSlowPath() =>
+        Interlocked.Exchange(ref _slowPath, _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null ? 1 : 0);
+
+    /// <summary>After room was freed (by a full-fence update of a counter): serve waiters and the mover if any, and give back bytes.</summary>
+    private void AfterRoomFreed(long size)
+    {
+        if (Volatile.Read(ref _slowPath) == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _bytes -= size;
+            ServeWaiters();
+        }
+    }
+
+    private void Unreserve(int count, long size)
+    {
+        Interlocked.Add(ref _admitted, -count);
+        AfterRoomFreed(size);
+    }
+
+    private async ValueTask AwaitEnqueueAsync(ValueTask enqueue, int count, long size)
+    {
+        try
+        {
+            await enqueue.ConfigureAwait(false);
+        }
+        catch
+        {
+            Unreserve(count, size);
+            throw;
+        }
+
+        LoadLevelingMetrics.Arrived(Name, count);
+    }
+
+    private async ValueTask EnqueueReservedAsync(Message<TMessage> message, long size, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _inner.EnqueueAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Unreserve(1, size);
+            throw;
+        }
+
+        LoadLevelingMetrics.Arrived(Name, 1);
+    }
+
+    private async ValueTask EnqueueBatchReservedAsync(IReadOnlyList<Message<TMessage>> messages, long size, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _inner.EnqueueBatchAsync(messages, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Unreserve(messages.Count, size);
+            throw;
+        }
+
+        LoadLevelingMetrics.Arrived(Name, messages.Count);
+    }
+
+    private ValueTask EnqueueReservedAsync(IPublish publish, long size, CancellationToken cancellationToken) => publish switch
+    {
+        SingleMessage single => EnqueueReservedAsync(single.Message, size, cancellationToken),
+        MessageBatch batch => EnqueueBatchReservedAsync(batch.Messages, size, cancellationToken),
+        _ => throw new ArgumentOutOfRangeException(nameof(publish)),
+    };
+
+    private async ValueTask EnqueueWhenFullAsync(IPublish publish, int count, long size, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            FullStep step;
+            RoomWaiter? waiter = null;
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                if (_overflow is not null && MustOverflow)
+                {
+                    // Counted before the enqueue to the overflow store starts, so later publishes queue up behind it.
+                    _overflowPending++;
+                    UpdateSlowPath();
+                    step = FullStep.Spill;
+                }
+                else if (_waiters.Count == 0 && TryReserve(count, size))
+                {
+                    step = FullStep.Enqueue;
+                }
+                else if (_overflow is not null)
+                {
+                    _overflowPending++;
+                    UpdateSlowPath();
+                    step = FullStep.Spill;
+                }
+                else
+                {
+                    switch (_fullMode)
+                    {
+                        case FullMode.Wait:
+                            waiter = new RoomWaiter(this, count, size);
+                            waiter.Node = _waiters.AddLast(waiter);
+
+                            // Room freed between the check above and the flag going up is found here.
+                            ServeWaiters();
+                            step = FullStep.Wait;
+                            break;
+                        case FullMode.Reject:
+                            Interlocked.Increment(ref _rejected);
+                            LoadLevelingMetrics.Rejected(Name);
+                            throw new QueueFullException(Name, _capacity, $"the publish was rejected ({nameof(FullMode)}.{nameof(FullMode.Reject)}).");
+                        case FullMode.DropNewest:
+                            step = FullStep.DropNewest;
+                            break;
+                        default:
+                            step = FullStep.DropOldest;
+                            break;
+                    }
+                }
+            }
+
+            switch (step)
+            {
+                case FullStep.Enqueue:
+                    await EnqueueReservedAsync(publish, size, cancellationToken).ConfigureAwait(false);
+                    return;
+                case FullStep.Spill:
+                    await SpillAsync(publish, count, cancellationToken).ConfigureAwait(false);
+                    return;
+                case FullStep.Wait:
+                    await WaitForRoomAsync(waiter!, cancellationToken).ConfigureAwait(false);
+                    await EnqueueReservedAsync(publish, size, cancellationToken).ConfigureAwait(false);
+                    return;
+                case FullStep.DropNewest:
+                    Drop(publish, $"dropped: queue '{Name}' was full (capacity {_capacity} messages) and {nameof(FullMode)} is {nameof(FullMode.DropNewest)}.");
+                    return;
+                default:
+                    // Make room by dropping what the store would deliver next, then try again: another publish may take the room first.
+                    if (!await TryDropOldestAsync().ConfigureAwait(false))
+                    {
+                        Drop(publish, $"dropped: queue '{Name}' was full (capacity {_capacity} messages), {nameof(FullMode)} is {nameof(FullMode.DropOldest)}, and every message it held was in flight.");
+                        return;
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private async ValueTask SpillAsync(IPublish publish, int count, CancellationToken cancellationToken)
+    {
+        var overflow = _overflow!;
+        try
+        {
+            await _overflowCounted!.ConfigureAwait(false);
+            if (publish is SingleMessage single)
+            {
+                await overflow.EnqueueAsync(single.Message, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await overflow.EnqueueBatchAsync(((MessageBatch)publish).Messages, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _overflowPending--;
+                UpdateSlowPath();
+            }
+
+            throw;
+        }
+
+        Interlocked.Add(ref _totalOverflowed, count);
+        lock (_lock)
+        {
+            _overflowPending--;
+            _overflowCount += count;
+            SignalMover();
+            UpdateSlowPath();
+        }
+
+        LoadLevelingMetrics.Overflowed(Name, count);
+        LoadLevelingMetrics.Arrived(Name, count);
+    }
+
+    private async ValueTask WaitForRoomAsync(RoomWaiter waiter, CancellationToken cancellationToken)
+    {
+        using var timeout = _publishTimeout is { } limit ? new CancellationTokenSource(limit, _time) : null;
+        using var cancelled = cancellationToken.UnsafeRegister(static (s, _) => ((RoomWaiter)s!).Owner.CancelWaiter((RoomWaiter)s!), waiter);
+        using var timedOut = (timeout?.Token ?? default).UnsafeRegister(static (s, _) => ((RoomWaiter)s!).Owner.CancelWaiter((RoomWaiter)s!), waiter);
+        try
+        {
+            await waiter.Task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is { IsCancellationRequested: true })
+        {
+            Interlocked.Increment(ref _rejected);
+            LoadLevelingMetrics.Rejected(Name);
+            throw new QueueFullException(
+                Name, _capacity, $"it was still full after the publish waited {_publishTimeout} ({nameof(LoadLevelingOptions.PublishTimeout)}).", new TimeoutException());
+        }
+        catch (OperationCanceledException)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    private void CancelWaiter(RoomWaiter waiter)
+    {
+        lock (_lock)
+        {
+            // A waiter already handed room keeps it: its publish goes on (and gives the room back if it then fails).
+            if (waiter.Node?.List is not null)
+            {
+                _waiters.Remove(waiter.Node);
+                waiter.TrySetCanceled();
+                ServeWaiters();
+            }
+        }
+    }
+
+    private async ValueTask<bool> TryDropOldestAsync()
+    {
+        // Receive without waiting: a cancelled receive leases nothing, so cancelling one that did not complete at once
+        // either takes nothing or (if the store leased in the meantime) still returns what it leased.
+        var buffer = new Delivery<TMessage>[1];
+        using var noWait = new CancellationTokenSource();
+        var receive = _inner.ReceiveAsync(buffer, LoadLevelingDefaults.InternalLease, noWait.Token);
+        if (!receive.IsCompleted)
+        {
+            await noWait.CancelAsync().ConfigureAwait(false);
+        }
+
+        int received;
+        try
+        {
+            received = await receive.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (noWait.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (received == 0)
+        {
+            return false;
+        }
+
+        var delivery = buffer[0];
+        try
+        {
+            Report(delivery.Message, $"dropped: queue '{Name}' was full (capacity {_capacity} messages) and {nameof(FullMode)} is {nameof(FullMode.DropOldest)}; this was its oldest message.");
+        }
+        catch
+        {
+            // The callback failed: the message is not dropped, it goes back as it was.
+            await _inner.ReleaseAsync(delivery.Lease, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        if (await _inner.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref _droppedRemoved);
+            Interlocked.Increment(ref _released);
+            AfterRoomFreed(SizeOfBody(delivery.Message));
+        }
+
+        return true;
+    }
+
+    private void Drop(IPublish publish, string reason)
+    {
+        switch (publish)
+        {
+            case SingleMessage single:
+                Report(single.Message, reason);
+                break;
+            case MessageBatch batch:
+                foreach (var message in batch.Messages)
+                {
+                    Report(message, reason);
+                }
+
+                break;
+        }
+    }
+
+    private void Report(Message<TMessage> message, string reason)
+    {
+        _onDropped!(new DroppedMessage(Name, message.Id, message.Priority, message.Headers, message.Body!, reason, _time.GetUtcNow()));
+        Interlocked.Increment(ref _dropped);
+        LoadLevelingMetrics.Dropped(Name);
+    }
+
+    private async ValueTask<int> ReceivePacedAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var limiter = _limiter!;
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token) : null;
+        var token = linked?.Token ?? _disposing.Token;
+        RateLimitLease permit;
+        try
+        {
+            permit = await limiter.AcquireAsync(1, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(GetType().Name);
+        }
+
+        using (permit)
+        {
+            if (!permit.IsAcquired)
+            {
+                ThrowIfDisposed();
+                var reason = permit.TryGetMetadata(MetadataName.ReasonPhrase, out var phrase) ? $": {phrase}" : ".";
+                throw new InvalidOperationException($"The rate limiter of queue '{Name}' refused a permit{reason}");
+            }
+        }
+
+        // One permit per message: take more only if they are there now, so a batch never waits for permits it may not use.
+        var granted = 1;
+        if (buffer.Length > 1 && limiter.GetStatistics()?.CurrentAvailablePermits is > 0 and var available)
+        {
+            var extra = (int)Math.Min(available, buffer.Length - 1);
+            using var more = limiter.AttemptAcquire(extra);
+            if (more.IsAcquired)
+            {
+                granted += extra;
+            }
+        }
+
+        var received = await _inner.ReceiveAsync(buffer[..granted], leaseDuration, cancellationToken).ConfigureAwait(false);
+        OnReceived(buffer.Span[..received]);
+        return received;
+    }
+
+    private async ValueTask<int> AwaitReceiveAsync(ValueTask<int> receive, Memory<Delivery<TMessage>> buffer)
+    {
+        var received = await receive.ConfigureAwait(false);
+        OnReceived(buffer.Span[..received]);
+        return received;
+    }
+
+    private void OnReceived(ReadOnlySpan<Delivery<TMessage>> deliveries)
+    {
+        var now = _time.GetUtcNow();
+        long waitTicks = 0;
+        var waits = 0;
+        var record = LoadLevelingMetrics.IsWaitEnabled;
+        foreach (var delivery in deliveries)
+        {
+            if (delivery.DeliveryCount == 1 && delivery.Message.EnqueuedAt != default)
+            {
+                var wait = now - delivery.Message.EnqueuedAt;
+                waitTicks += wait.Ticks;
+                waits++;
+                if (record)
+                {
+                    LoadLevelingMetrics.Waited(Name, wait);
+                }
+            }
+        }
+
+        if (waits > 0)
+        {
+            Interlocked.Add(ref _waitTicks, waitTicks);
+            Interlocked.Add(ref _waitCount, waits);
+        }
+
+        if (_leasedSizes is not null)
+        {
+            lock (_lock)
+            {
+                foreach (var delivery in deliveries)
+                {
+                    _leasedSizes[delivery.Lease] = new LeasedSize(delivery.Message.Id, SizeOfBody(delivery.Message), delivery.LeaseExpiresAt.UtcTicks);
+                }
+
+                PruneExpiredLeases(now.UtcTicks);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Forgets the sizes of leases that ended without a settle (a consumer that stopped without releasing): their
+    /// messages were redelivered under new leases, which recorded the size again. Runs only when the map has grown
+    /// well past the depth, so it costs nothing in the common case.
+    /// </summary>
+    private void PruneExpiredLeases(long nowTicks)
+    {
+        if (_leasedSizes!.Count <= (2 * Depth) + 64)
+        {
+            return;
+        }
+
+        foreach (var (lease, leased) in _leasedSizes)
+        {
+            if (leased.ExpiresTicks < nowTicks)
+            {
+                _leasedSizes.Remove(lease);
+            }
+        }
+    }
+
+    private async ValueTask<bool> AwaitSettleAsync(ValueTask<bool> settle, LeaseToken lease, bool deadLettered)
+    {
+        var settled = await settle.ConfigureAwait(false);
+        if (settled)
+        {
+            Settled(lease, deadLettered);
+        }
+
+        return settled;
+    }
+
+    private void Settled(LeaseToken lease, bool deadLettered)
+    {
+        long size = 0;
+        if (_leasedSizes is not null)
+        {
+            lock (_lock)
+            {
+                if (_leasedSizes.Remove(lease, out var leased))
+                {
+                    size = leased.Size;
+                    if (deadLettered)
+                    {
+                        _deadLetterSizes![leased.Id] = size;
+                    }
+                }
+            }
+        }
+
+        Interlocked.Increment(ref _released);
+        AfterRoomFreed(size);
+        LoadLevelingMetrics.Processed(Name);
+    }
+
+    private void SignalMover()
+    {
+        if (_moveSignal is { CurrentCount: 0 })
+        {
+            _moveSignal.Release();
+        }
+    }
+
+    private async Task CountOverflowLeftoversAsync()
+    {
+        try
+        {
+            // Messages a durable overflow store kept from an earlier run are accepted messages too: they drain first.
+            // Spills wait for this count, so it cannot include them.
+            var left = await _overflow!.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
+            lock (_lock)
+            {
+                _overflowCount += left.Ready + left.Delayed + left.InFlight;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Not counted: leftovers then move only when later spills make room for them, and nothing is lost.
+        }
+    }
+
+    private async Task MoveFromOverflowAsync()
+    {
+        var overflow = _overflow!;
+        var token = _disposing.Token;
+        var buffer = new Delivery<TMessage>[LoadLevelingDefaults.MoveBatch];
+        try
+        {
+            await _overflowCounted!.ConfigureAwait(false);
+            lock (_lock)
+            {
+                SignalMover();
+            }
+
+            while (true)
+            {
+                await _moveSignal!.WaitAsync(token).ConfigureAwait(false);
+                try
+                {
+                    await MoveWhileRoomAsync(overflow, buffer, token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && ex is not ObjectDisposedException)
+                {
+                    // A store failed (e.g. a broker connection): what was leased comes back by its lease; try again shortly.
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, token).ConfigureAwait(false);
+                    lock (_lock)
+                    {
+                        SignalMover();
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && token.IsCancellationRequested)
+        {
+            // Disposed: the mover stops; the overflow store keeps what was not moved.
+        }
+    }
+
+    private async Task MoveWhileRoomAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, CancellationToken token)
+    {
+        while (true)
+        {
+            int room;
+            lock (_lock)
+            {
+                room = (int)Math.Min(Math.Min(_capacity - Depth, _overflowCount), buffer.Length);
+            }
+
+            if (room <= 0)
+            {
+                return;
+            }
+
+            var received = await overflow.ReceiveAsync(buffer.AsMemory(0, room), LoadLevelingDefaults.InternalLease, token).ConfigureAwait(false);
+            for (var i = 0; i < received; i++)
+            {
+                var message = buffer[i].Message;
+                var size = SizeOfBody(message);
+                bool fits;
+                lock (_lock)
+                {
+                    fits = TryReserve(1, size);
+                }
+
+                if (!fits)
+                {
+                    // Out of bytes: give the rest back in order and wait for room.
+                    for (var j = received - 1; j >= i; j--)
+                    {
+                        await overflow.ReleaseAsync(buffer[j].Lease, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+
+                try
+                {
+                    await _inner.EnqueueAsync(message, token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    Unreserve(1, size);
+                    throw;
+                }
+
+                Interlocked.Increment(ref _moved);
+                lock (_lock)
+                {
+                    _overflowCount--;
+                    UpdateSlowPath();
+                }
+
+                // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
+                await overflow.AckAsync(buffer[i].Lease, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            Array.Clear(buffer, 0, received);
+        }
+    }
+
+    /// <summary>
+    /// Arrivals are admissions other than moves from overflow and redrives, plus spills; processed are releases other
+    /// than drops. Deriving them keeps the hot path at one interlocked operation per publish and per settle.
+    /// </summary>
+    private RateSampler.Totals ReadTotals() => new(
+        Volatile.Read(ref _admitted) - Volatile.Read(ref _moved) - Volatile.Read(ref _redriven) + Volatile.Read(ref _totalOverflowed),
+        Volatile.Read(ref _released) - Volatile.Read(ref _droppedRemoved),
+        Volatile.Read(ref _waitTicks),
+        Volatile.Read(ref _waitCount));
+
+    private long SizeOf(Message<TMessage> message, string paramName)
+    {
+        if (_sizeOf is null)
+        {
+            return 0;
+        }
+
+        var size = SizeOfBody(message);
+        if (size > _capacityBytes)
+        {
+            throw new ArgumentException($"A message of {size} bytes can never fit in queue '{Name}' of capacity {_capacityBytes} bytes.", paramName);
+        }
+
+        return size;
+    }
+
+    private long SizeOfBody(Message<TMessage> message)
+    {
+        if (_sizeOf is null)
+        {
+            return 0;
+        }
+
+        var size = _sizeOf(message.Body!);
+        if (size < 0)
+        {
+            throw new InvalidOperationException($"{nameof(LoadLevelingOptions.MessageSize)} returned {size} for message '{message.Id}' of queue '{Name}'; sizes must be at least 0.");
+        }
+
+        return size;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+
+    private enum FullStep
+    {
+        Enqueue,
+        Spill,
+        Wait,
+        DropNewest,
+        DropOldest,
+    }
+
+    /// <summary>A publish on its way through the slow path: one message or a batch.</summary>
+    private interface IPublish;
+
+    private sealed record SingleMessage(Message<TMessage> Message) : IPublish;
+
+    private sealed record MessageBatch(IReadOnlyList<Message<TMessage>> Messages) : IPublish;
+
+    private readonly record struct LeasedSize(string Id, long Size, long ExpiresTicks);
+
+    private sealed class RoomWaiter(LoadLevelingStore<TMessage> owner, int count, long size) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public LoadLevelingStore<TMessage> Owner { get; } = owner;
+
+        public int Count { get; } = count;
+
+        public long Size { get; } = size;
+
+        public LinkedListNode<RoomWaiter>? Node { get; set; }
+    }
+}
