@@ -1,0 +1,47 @@
+// The README's code fragments, compiled here so they cannot rot; a test checks the README shows them verbatim.
+using MessagingPatterns;
+using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.LoadLeveling;
+using MessagingPatterns.Priority;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+/// <summary>Holds the README's fragments; never run by the quick start itself.</summary>
+internal static class ReadmeSnippets
+{
+    public static async Task PriorityQueueAsync(HostApplicationBuilder builder, IProducer<Order> producer, Order order)
+    {
+        #region priority-queue
+        builder.Services.AddInMemoryMultiQueue<Order>("orders", options =>
+            {
+                options.Levels = 3;
+                options.Scheduling = LevelScheduling.Deadline;
+                options.LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)];
+            })
+            .AddLevelConsumer<Order, OrderConsumer>(2, options => options.Concurrency = 8)   // premium
+            .AddLevelConsumer<Order, OrderConsumer>(0, options => options.Concurrency = 2);  // free
+
+        await producer.PublishAsync(new Message<Order>(order, priority: 2));
+        #endregion
+    }
+
+    public static void LoadLeveling(HostApplicationBuilder builder, IHost host)
+    {
+        #region load-leveling
+        builder.Services.AddInMemoryQueue<Order>("orders")
+            .WithLoadLeveling(options =>
+            {
+                options.Capacity = 10_000;                      // messages held, in flight included
+                options.FullMode = FullMode.Wait;               // or Reject; DropOldest/DropNewest need OnDropped
+                options.PublishTimeout = TimeSpan.FromSeconds(5);
+                options.MessagesPerSecond = 200;                // consumers: at most 200 messages/s...
+                options.Burst = 20;                             // ...in bursts of at most 20
+            })
+            .AddConsumer<OrderConsumer>();
+
+        // Depth, arrival and processing rates, average wait, dropped and rejected counts:
+        var snapshot = host.Services.GetRequiredKeyedService<ILoadLevelingStore<Order>>("orders").GetSnapshot();
+        #endregion
+        _ = snapshot;
+    }
+}
