@@ -5,6 +5,29 @@ using Microsoft.Extensions.Options;
 namespace MessagingPatterns.Sqlite;
 
 /// <summary>Creates SQLite stores: the embedded durable default for surviving a crash on one machine.</summary>
+/// <remarks>
+/// <para>
+/// Guarantees: a publish returns only after its transaction committed (with
+/// <see cref="SqliteSynchronousMode.Full"/>, flushed to disk); a message is removed only by an ack from its
+/// current lease holder or a move to the dead-letter table; a leased message whose holder died is
+/// delivered again, with a higher delivery count, once its lease ends. Concurrent publishes, receives and
+/// acks of one store are coalesced into shared transactions (group commit), each caller released only
+/// after the commit.
+/// </para>
+/// <para>
+/// Several stores and processes may share one database file (on a local file system) and compete for
+/// its messages. Lease ends and release delays are written with the clock of the process that wrote
+/// them, so processes sharing a file need synchronized clocks. A receiver waiting on an empty queue wakes
+/// at once for publishes through the same store, and within
+/// <see cref="SqliteStoreOptions.PollInterval"/> for publishes by other processes.
+/// </para>
+/// <para>
+/// A stored body that cannot be deserialized is moved to the dead-letter table at once, with the
+/// exception as the reason, and is not returned or retried. Such an entry is counted in the statistics
+/// and can be redriven by id, but is not listed by <see cref="IMessageStore{TMessage}.GetDeadLettersAsync"/>,
+/// which returns typed messages.
+/// </para>
+/// </remarks>
 public static class SqliteMessageStore
 {
     /// <summary>

@@ -55,12 +55,15 @@ internal static class SqliteSchema
         var queue = QueueTable(name);
         var deadLetters = DeadLetterTable(name);
 
-        // The ready index covers the receive query's filter and order: ready rows are found in priority
-        // and arrival order without touching the table, and a LIMIT stops the scan early.
+        // seq is the rowid without AUTOINCREMENT (which costs a write to sqlite_sequence per insert): a new
+        // row still gets a seq above every live row, so arrival order holds, and a reused seq is harmless
+        // because leases are fenced by their random token. The ready index gives priority-then-arrival
+        // order, so a receive walks it and stops at its LIMIT instead of sorting the table; it leaves out
+        // visible_at so that leasing, renewing and releasing never touch the index.
         Execute(connection, $"""
             BEGIN IMMEDIATE;
             CREATE TABLE IF NOT EXISTS {queue} (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                seq INTEGER PRIMARY KEY,
                 id TEXT NOT NULL,
                 priority INTEGER NOT NULL,
                 headers TEXT NULL,
@@ -69,7 +72,7 @@ internal static class SqliteSchema
                 visible_at INTEGER NOT NULL,
                 delivery_count INTEGER NOT NULL,
                 lease_token INTEGER NULL);
-            CREATE INDEX IF NOT EXISTS "q:{name}:ready" ON {queue} (priority DESC, seq, visible_at);
+            CREATE INDEX IF NOT EXISTS "q:{name}:ready" ON {queue} (priority DESC, seq);
             CREATE TABLE IF NOT EXISTS {deadLetters} (
                 dseq INTEGER PRIMARY KEY AUTOINCREMENT,
                 id TEXT NOT NULL,
