@@ -42,10 +42,10 @@ public sealed class SqliteStoreOptions : IValidatableObject
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long a write waits for another process's write lock on the file before failing, from 0 to
+    /// How long a write waits for another process's write lock on the file before failing, from 1 ms to
     /// 10 minutes. Default: 30 seconds.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
