@@ -1,0 +1,46 @@
+using MessagingPatterns.Serialization;
+using MessagingPatterns.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace MessagingPatterns.DependencyInjection;
+
+/// <summary>Registers durable SQLite queues in an <see cref="IServiceCollection"/>.</summary>
+public static class SqliteServiceCollectionExtensions
+{
+    /// <summary>Registers a durable SQLite queue named <see cref="QueueNames.Default"/>.</summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Configures the store's options (a database path is required), validated at start.</param>
+    /// <returns>A builder to add consumers and store decorators.</returns>
+    public static MessageQueueBuilder<TMessage> AddSqliteQueue<TMessage>(
+        this IServiceCollection services, Action<SqliteStoreOptions> configure) =>
+        services.AddSqliteQueue<TMessage>(QueueNames.Default, configure);
+
+    /// <summary>
+    /// Registers a durable SQLite queue: published messages are committed to the database file before
+    /// the publish returns and survive a killed process. Bodies are serialized by the
+    /// <see cref="IMessageSerializer{TMessage}"/> registered with the queue's name as key, else the one
+    /// registered without a key, else System.Text.Json.
+    /// </summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The queue's name (see <see cref="QueueNames"/>).</param>
+    /// <param name="configure">Configures the store's options (a database path is required), validated at start.</param>
+    /// <returns>A builder to add consumers and store decorators.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    public static MessageQueueBuilder<TMessage> AddSqliteQueue<TMessage>(
+        this IServiceCollection services, string name, Action<SqliteStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        QueueNames.ThrowIfInvalid(name);
+        services.AddValidatedOptions<SqliteStoreOptions, SqliteStoreOptionsValidator>(name, configure);
+        return services.AddMessageQueue<TMessage>(name, static (provider, queue) => SqliteMessageStore.Create(
+            queue,
+            provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().Get(queue),
+            provider.GetKeyedService<IMessageSerializer<TMessage>>(queue) ?? provider.GetService<IMessageSerializer<TMessage>>(),
+            provider.GetService<TimeProvider>()));
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Data.Sqlite;
+
+namespace MessagingPatterns.Sqlite;
+
+/// <summary>
+/// A queue's statements, prepared once on the writer's connection and reused with new parameter values.
+/// Only the writer thread touches them.
+/// </summary>
+internal sealed class QueueCommands
+{
+    public QueueCommands(SqliteConnection connection, string name)
+    {
+        var q = SqliteSchema.QueueTable(name);
+        var d = SqliteSchema.DeadLetterTable(name);
+
+        // A lease is valid while its token matches and its end (visible_at) is still ahead.
+        const string LeaseHeld = "seq = $seq AND lease_token = $token AND visible_at > $now";
+
+        Insert = Prepare(connection,
+            $"INSERT INTO {q} (id, priority, headers, body, enqueued_at, visible_at, delivery_count) VALUES ($id, $priority, $headers, $body, $now, $now, 0)",
+            ("$id", SqliteType.Text), ("$priority", SqliteType.Integer), ("$headers", SqliteType.Text), ("$body", SqliteType.Blob), ("$now", SqliteType.Integer));
+        SelectReady = Prepare(connection,
+            $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count FROM {q} WHERE visible_at <= $now ORDER BY priority DESC, seq LIMIT $limit",
+            ("$now", SqliteType.Integer), ("$limit", SqliteType.Integer));
+        Lease = Prepare(connection,
+            $"UPDATE {q} SET lease_token = $token, visible_at = $expires, delivery_count = delivery_count + 1 WHERE seq = $seq",
+            ("$token", SqliteType.Integer), ("$expires", SqliteType.Integer), ("$seq", SqliteType.Integer));
+        NextVisible = Prepare(connection, $"SELECT MIN(visible_at) FROM {q}");
+        Ack = Prepare(connection,
+            $"DELETE FROM {q} WHERE {LeaseHeld}",
+            ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer));
+        Release = Prepare(connection,
+            $"UPDATE {q} SET lease_token = NULL, visible_at = $visible WHERE {LeaseHeld}",
+            ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer), ("$visible", SqliteType.Integer));
+        Renew = Prepare(connection,
+            $"UPDATE {q} SET visible_at = $visible WHERE {LeaseHeld}",
+            ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer), ("$visible", SqliteType.Integer));
+        DeadLetter = Prepare(connection,
+            $"INSERT INTO {d} (id, priority, headers, body, reason, delivery_count, enqueued_at, dead_lettered_at) " +
+            $"SELECT id, priority, headers, body, $reason, delivery_count, enqueued_at, $now FROM {q} WHERE {LeaseHeld}",
+            ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer), ("$reason", SqliteType.Text));
+        DeadLetterUnreadable = Prepare(connection,
+            $"INSERT INTO {d} (id, priority, headers, body, reason, delivery_count, enqueued_at, dead_lettered_at) " +
+            $"SELECT id, priority, headers, body, $reason, delivery_count + 1, enqueued_at, $now FROM {q} WHERE seq = $seq",
+            ("$seq", SqliteType.Integer), ("$reason", SqliteType.Text), ("$now", SqliteType.Integer));
+        DeleteBySeq = Prepare(connection, $"DELETE FROM {q} WHERE seq = $seq", ("$seq", SqliteType.Integer));
+        ListDeadLetters = Prepare(connection,
+            $"SELECT id, priority, headers, body, reason, delivery_count, enqueued_at, dead_lettered_at FROM {d} ORDER BY dseq");
+        RedriveInsert = Prepare(connection,
+            $"INSERT INTO {q} (id, priority, headers, body, enqueued_at, visible_at, delivery_count) " +
+            $"SELECT id, priority, headers, body, enqueued_at, $now, 0 FROM {d} WHERE id = $id ORDER BY dseq",
+            ("$id", SqliteType.Text), ("$now", SqliteType.Integer));
+        RedriveDelete = Prepare(connection, $"DELETE FROM {d} WHERE id = $id", ("$id", SqliteType.Text));
+        Statistics = Prepare(connection,
+            $"SELECT COALESCE(SUM(visible_at <= $now), 0), " +
+            $"COALESCE(SUM(lease_token IS NULL AND visible_at > $now), 0), " +
+            $"COALESCE(SUM(lease_token IS NOT NULL AND visible_at > $now), 0), " +
+            $"(SELECT COUNT(*) FROM {d}) FROM {q}",
+            ("$now", SqliteType.Integer));
+    }
+
+    public SqliteCommand Insert { get; }
+
+    public SqliteCommand SelectReady { get; }
+
+    public SqliteCommand Lease { get; }
+
+    public SqliteCommand NextVisible { get; }
+
+    public SqliteCommand Ack { get; }
+
+    public SqliteCommand Release { get; }
+
+    public SqliteCommand Renew { get; }
+
+    public SqliteCommand DeadLetter { get; }
+
+    public SqliteCommand DeadLetterUnreadable { get; }
+
+    public SqliteCommand DeleteBySeq { get; }
+
+    public SqliteCommand ListDeadLetters { get; }
+
+    public SqliteCommand RedriveInsert { get; }
+
+    public SqliteCommand RedriveDelete { get; }
+
+    public SqliteCommand Statistics { get; }
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params (string Name, SqliteType Type)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (parameterName, type) in parameters)
+        {
+            command.Parameters.Add(parameterName, type);
+        }
+
+        command.Prepare();
+        return command;
+    }
+}

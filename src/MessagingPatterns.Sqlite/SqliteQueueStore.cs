@@ -1,0 +1,620 @@
+using System.Buffers;
+using System.Text.Json;
+using MessagingPatterns.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace MessagingPatterns.Sqlite;
+
+/// <summary>
+/// The SQLite store: one table per queue plus a dead-letter table, in a database file that several
+/// stores and processes may share. Every operation runs on the store's <see cref="GroupCommitWriter"/>,
+/// which commits (and flushes, with <c>synchronous=FULL</c>) before any caller is released.
+/// </summary>
+/// <remarks>
+/// <para>
+/// One column, <c>visible_at</c>, says when a row may be received: its enqueue time, the end of a release
+/// delay, or — while leased — the lease's end. A lease that ran out is therefore ready again without any
+/// sweeper, and one index serves both fresh and expired messages. A lease is fenced by a random 64-bit
+/// <c>lease_token</c>; ack, release, renew and dead-letter match it and the lease's end, so a stale token
+/// changes nothing.
+/// </para>
+/// <para>
+/// Times are ticks from the store's <see cref="TimeProvider"/>: a lease's end is written with the clock of
+/// the process that leased, so processes sharing a file need synchronized clocks.
+/// </para>
+/// </remarks>
+internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>
+{
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? s_threadBuffer;
+
+    private readonly TimeProvider _time;
+    private readonly IMessageSerializer<TMessage> _serializer;
+    private readonly int _maxMessageBytes;
+    private readonly TimeSpan _pollInterval;
+    private readonly QueueCommands _commands;
+    private readonly GroupCommitWriter _writer;
+    private TaskCompletionSource? _readySignal;
+    private int _disposed;
+
+    public SqliteQueueStore(string name, SqliteStoreOptions options, IMessageSerializer<TMessage> serializer, TimeProvider timeProvider)
+    {
+        QueueNames.ThrowIfInvalid(name);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(serializer);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        Name = name;
+        _time = timeProvider;
+        _serializer = serializer;
+        _maxMessageBytes = options.MaxMessageBytes;
+        _pollInterval = options.PollInterval;
+
+        var connection = SqliteSchema.Open(options);
+        try
+        {
+            SqliteSchema.EnsureQueue(connection, name);
+            _commands = new QueueCommands(connection, name);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        _writer = new GroupCommitWriter(connection, options.MaxOperationsPerTransaction, name);
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var row = ToRow(message, nameof(message));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return new ValueTask(SubmitAsync(new EnqueueOperation(this, [row]), cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var rows = new PendingRow[messages.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var message = messages[i] ?? throw new ArgumentNullException(nameof(messages), $"The message at index {i} is null.");
+            rows[i] = ToRow(message, nameof(messages));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return rows.Length == 0
+            ? ValueTask.CompletedTask
+            : new ValueTask(SubmitAsync(new EnqueueOperation(this, rows), cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+        {
+            throw new ArgumentException("The buffer must have room for at least one delivery.", nameof(buffer));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return ReceiveLoopAsync(buffer, leaseDuration, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default) =>
+        Settle(new SettleOperation(this, SettleKind.Ack, lease, TimeSpan.Zero, null), lease, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        return Settle(new SettleOperation(this, SettleKind.Release, lease, delay, null), lease, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        return Settle(new SettleOperation(this, SettleKind.Renew, lease, leaseDuration, null), lease, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        return Settle(new SettleOperation(this, SettleKind.DeadLetter, lease, TimeSpan.Zero, reason), lease, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<IReadOnlyList<DeadLetter<TMessage>>>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return new ValueTask<IReadOnlyList<DeadLetter<TMessage>>>(SubmitAsync(new DeadLetterListOperation(this, maxCount), cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        var ids = messageIds.Where(id => id is not null).Distinct(StringComparer.Ordinal).ToArray();
+        return ids.Length == 0
+            ? new ValueTask<int>(0)
+            : new ValueTask<int>(SubmitAsync(new RedriveOperation(this, ids), cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<StoreStatistics>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return new ValueTask<StoreStatistics>(SubmitAsync(new StatisticsOperation(this), cancellationToken));
+    }
+
+    /// <summary>
+    /// Disposes the store: waiting receivers fail with <see cref="ObjectDisposedException"/>, operations
+    /// already queued still commit, then the connection closes. Messages stay in the database file.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        SignalReady();
+        await _writer.StopAsync().ConfigureAwait(false);
+    }
+
+    private ValueTask<bool> Settle(SettleOperation operation, LeaseToken lease, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+
+        // A token another store issued can never match a row here; answering at once spares a transaction.
+        if (lease.Owner is not null && !ReferenceEquals(lease.Owner, this))
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        return new ValueTask<bool>(SubmitAsync(operation, cancellationToken));
+    }
+
+    private async ValueTask<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Taken before looking, so a publish that commits after the look still wakes this receiver.
+            var ready = ReadySignal();
+            var operation = new ReceiveOperation(this, buffer, leaseDuration);
+            var taken = await SubmitAsync(operation, cancellationToken).ConfigureAwait(false);
+            if (taken > 0)
+            {
+                return taken;
+            }
+
+            await WaitForWorkAsync(ready, operation.NextVisibleTicks, cancellationToken).ConfigureAwait(false);
+            ThrowIfDisposed();
+        }
+    }
+
+    private async Task WaitForWorkAsync(Task ready, long? nextVisibleTicks, CancellationToken cancellationToken)
+    {
+        var wait = _pollInterval;
+        if (nextVisibleTicks is { } due)
+        {
+            var untilDue = TimeSpan.FromTicks(Math.Max(0, due - _time.GetUtcNow().UtcTicks));
+            if (untilDue < wait)
+            {
+                wait = untilDue;
+            }
+        }
+
+        if (wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(wait, _time, stopDelay.Token);
+
+        // The delay counts from when its timer was made; if the clock passed the due time in between,
+        // the timer would fire late (with a manual clock, never), so look again at once instead.
+        if (nextVisibleTicks is { } dueAgain && _time.GetUtcNow().UtcTicks >= dueAgain)
+        {
+            await stopDelay.CancelAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
+        await Task.WhenAny(ready, delay).ConfigureAwait(false);
+        await stopDelay.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private Task ReadySignal()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _readySignal);
+            if (current is not null)
+            {
+                return current.Task;
+            }
+
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (Interlocked.CompareExchange(ref _readySignal, created, null) is null)
+            {
+                if (IsDisposed)
+                {
+                    created.TrySetResult();
+                }
+
+                return created.Task;
+            }
+        }
+    }
+
+    /// <summary>Wakes every receiver waiting on this store, after a commit that made messages ready.</summary>
+    private void SignalReady() => Interlocked.Exchange(ref _readySignal, null)?.TrySetResult();
+
+    private Task<TResult> SubmitAsync<TResult>(WriteOperation<TResult> operation, CancellationToken cancellationToken)
+    {
+        _writer.Submit(operation);
+        return cancellationToken.CanBeCanceled ? WithCancellationAsync(operation, cancellationToken) : operation.Task;
+    }
+
+    private static async Task<TResult> WithCancellationAsync<TResult>(WriteOperation<TResult> operation, CancellationToken cancellationToken)
+    {
+        // Only an operation the writer has not taken yet can be withdrawn; once taken it runs to its
+        // commit, and the caller hears the real outcome rather than an uncertain "cancelled".
+        using var registration = cancellationToken.UnsafeRegister(
+            static (state, token) =>
+            {
+                var pending = (WriteOperation)state!;
+                if (pending.TryCancel())
+                {
+                    pending.Cancel(token);
+                }
+            },
+            operation);
+        return await operation.Task.ConfigureAwait(false);
+    }
+
+    private PendingRow ToRow(Message<TMessage> message, string paramName)
+    {
+        var buffer = s_threadBuffer ??= new ArrayBufferWriter<byte>(256);
+        buffer.ResetWrittenCount();
+        _serializer.Serialize(message.Body, buffer);
+        if (buffer.WrittenCount > _maxMessageBytes)
+        {
+            throw new ArgumentException(
+                $"Message '{message.Id}' is {buffer.WrittenCount} bytes serialized, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
+                paramName);
+        }
+
+        var body = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > 64 * 1024)
+        {
+            // Do not keep a large buffer alive on every thread that once published a big message.
+            s_threadBuffer = null;
+        }
+
+        string? headers = message.Headers.Count == 0
+            ? null
+            : JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers, StringComparer.Ordinal), HeadersJsonContext.Default.DictionaryStringString);
+        return new PendingRow(message.Id, message.Priority, headers, body);
+    }
+
+    private Message<TMessage> ToMessage(string id, int priority, string? headers, byte[] body, long enqueuedTicks)
+    {
+        var value = _serializer.Deserialize(body);
+        var headerMap = headers is null ? null : JsonSerializer.Deserialize(headers, HeadersJsonContext.Default.DictionaryStringString);
+        return new Message<TMessage>(value, id, priority, headerMap)
+        {
+            EnqueuedAt = new DateTimeOffset(enqueuedTicks, TimeSpan.Zero),
+        };
+    }
+
+    private long NowTicks() => _time.GetUtcNow().UtcTicks;
+
+    private static long AddClamped(long ticks, TimeSpan by) =>
+        ticks > DateTimeOffset.MaxValue.UtcTicks - by.Ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + by.Ticks;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    private readonly record struct PendingRow(string Id, int Priority, string? Headers, byte[] Body);
+
+    private enum SettleKind
+    {
+        Ack,
+        Release,
+        Renew,
+        DeadLetter,
+    }
+
+    private sealed class EnqueueOperation(SqliteQueueStore<TMessage> store, PendingRow[] rows) : WriteOperation<bool>
+    {
+        public override void Execute()
+        {
+            var now = store.NowTicks();
+            var insert = store._commands.Insert;
+            foreach (var row in rows)
+            {
+                insert.Parameters[0].Value = row.Id;
+                insert.Parameters[1].Value = row.Priority;
+                insert.Parameters[2].Value = (object?)row.Headers ?? DBNull.Value;
+                insert.Parameters[3].Value = row.Body;
+                insert.Parameters[4].Value = now;
+                insert.ExecuteNonQuery();
+            }
+
+            Result = true;
+        }
+
+        protected override void OnCommitted() => store.SignalReady();
+    }
+
+    private sealed class ReceiveOperation(SqliteQueueStore<TMessage> store, Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration)
+        : WriteOperation<int>
+    {
+        private readonly List<StoredRow> _rows = [];
+
+        /// <summary>When nothing was ready: the earliest time a stored row becomes visible, if any.</summary>
+        public long? NextVisibleTicks { get; private set; }
+
+        public override void Execute()
+        {
+            var commands = store._commands;
+            var now = store.NowTicks();
+            var expires = AddClamped(now, leaseDuration);
+            var expiresAt = new DateTimeOffset(expires, TimeSpan.Zero);
+            var span = buffer.Span;
+            var taken = 0;
+            NextVisibleTicks = null;
+            while (taken < span.Length)
+            {
+                var wanted = span.Length - taken;
+                ReadReady(commands.SelectReady, now, wanted);
+                foreach (var row in _rows)
+                {
+                    Message<TMessage> message;
+                    try
+                    {
+                        message = store.ToMessage(row.Id, row.Priority, row.Headers, row.Body, row.EnqueuedTicks);
+                    }
+                    catch (Exception exception) when (exception is not OutOfMemoryException)
+                    {
+                        // A body that cannot be read will never be readable: dead-letter it now, in this
+                        // transaction, rather than retry it or drop it.
+                        var reason = $"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}";
+                        commands.DeadLetterUnreadable.Parameters[0].Value = row.Seq;
+                        commands.DeadLetterUnreadable.Parameters[1].Value = reason;
+                        commands.DeadLetterUnreadable.Parameters[2].Value = now;
+                        commands.DeadLetterUnreadable.ExecuteNonQuery();
+                        commands.DeleteBySeq.Parameters[0].Value = row.Seq;
+                        commands.DeleteBySeq.ExecuteNonQuery();
+                        continue;
+                    }
+
+                    var token = NewLeaseToken();
+                    commands.Lease.Parameters[0].Value = token;
+                    commands.Lease.Parameters[1].Value = expires;
+                    commands.Lease.Parameters[2].Value = row.Seq;
+                    commands.Lease.ExecuteNonQuery();
+                    span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, store), row.DeliveryCount + 1, expiresAt);
+                }
+
+                if (_rows.Count < wanted)
+                {
+                    break;
+                }
+            }
+
+            if (taken == 0)
+            {
+                var next = commands.NextVisible.ExecuteScalar();
+                NextVisibleTicks = next is long ticks ? ticks : null;
+            }
+
+            Result = taken;
+        }
+
+        private void ReadReady(SqliteCommand select, long now, int limit)
+        {
+            // Read the whole page before updating, so the updates never race the open cursor.
+            _rows.Clear();
+            select.Parameters[0].Value = now;
+            select.Parameters[1].Value = limit;
+            using var reader = select.ExecuteReader();
+            while (reader.Read())
+            {
+                _rows.Add(new StoredRow(
+                    reader.GetInt64(0),
+                    reader.GetString(1),
+                    reader.GetInt32(2),
+                    reader.IsDBNull(3) ? null : reader.GetString(3),
+                    reader.GetFieldValue<byte[]>(4),
+                    reader.GetInt64(5),
+                    reader.GetInt32(6)));
+            }
+        }
+
+        private static long NewLeaseToken()
+        {
+            long token;
+            do
+            {
+                token = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+            }
+            while (token == 0);
+            return token;
+        }
+    }
+
+    private readonly record struct StoredRow(long Seq, string Id, int Priority, string? Headers, byte[] Body, long EnqueuedTicks, int DeliveryCount);
+
+    private sealed class SettleOperation(SqliteQueueStore<TMessage> store, SettleKind kind, LeaseToken lease, TimeSpan span, string? reason)
+        : WriteOperation<bool>
+    {
+        public override void Execute()
+        {
+            var commands = store._commands;
+            var now = store.NowTicks();
+            var command = kind switch
+            {
+                SettleKind.Ack => commands.Ack,
+                SettleKind.Release => commands.Release,
+                SettleKind.Renew => commands.Renew,
+                _ => commands.DeadLetter,
+            };
+
+            // Every settle statement takes $seq, $token, $now first; release and renew add the new
+            // visibility time, dead-letter the reason.
+            command.Parameters[0].Value = lease.Id;
+            command.Parameters[1].Value = lease.Version;
+            command.Parameters[2].Value = now;
+            switch (kind)
+            {
+                case SettleKind.Release:
+                case SettleKind.Renew:
+                    command.Parameters[3].Value = AddClamped(now, span);
+                    break;
+                case SettleKind.DeadLetter:
+                    command.Parameters[3].Value = reason;
+                    break;
+            }
+
+            var changed = command.ExecuteNonQuery() == 1;
+            if (changed && kind == SettleKind.DeadLetter)
+            {
+                commands.DeleteBySeq.Parameters[0].Value = lease.Id;
+                commands.DeleteBySeq.ExecuteNonQuery();
+            }
+
+            Result = changed;
+        }
+
+        protected override void OnCommitted()
+        {
+            if (Result && kind == SettleKind.Release && span == TimeSpan.Zero)
+            {
+                store.SignalReady();
+            }
+        }
+    }
+
+    private sealed class DeadLetterListOperation(SqliteQueueStore<TMessage> store, int maxCount)
+        : WriteOperation<IReadOnlyList<DeadLetter<TMessage>>>
+    {
+        public override void Execute()
+        {
+            var list = new List<DeadLetter<TMessage>>();
+            using var reader = store._commands.ListDeadLetters.ExecuteReader();
+            while (list.Count < maxCount && reader.Read())
+            {
+                Message<TMessage> message;
+                try
+                {
+                    message = store.ToMessage(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetFieldValue<byte[]>(3), reader.GetInt64(6));
+                }
+                catch (Exception exception) when (exception is not OutOfMemoryException)
+                {
+                    // A body that cannot be read cannot be shown as a typed message; it stays in the
+                    // dead-letter table, counted in the statistics and redrivable by id.
+                    continue;
+                }
+
+                list.Add(new DeadLetter<TMessage>(message, reader.GetString(4), reader.GetInt32(5), new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero)));
+            }
+
+            Result = list;
+        }
+    }
+
+    private sealed class RedriveOperation(SqliteQueueStore<TMessage> store, string[] ids) : WriteOperation<int>
+    {
+        public override void Execute()
+        {
+            var commands = store._commands;
+            var now = store.NowTicks();
+            var moved = 0;
+            foreach (var id in ids)
+            {
+                commands.RedriveInsert.Parameters[0].Value = id;
+                commands.RedriveInsert.Parameters[1].Value = now;
+                var inserted = commands.RedriveInsert.ExecuteNonQuery();
+                if (inserted > 0)
+                {
+                    commands.RedriveDelete.Parameters[0].Value = id;
+                    commands.RedriveDelete.ExecuteNonQuery();
+                    moved += inserted;
+                }
+            }
+
+            Result = moved;
+        }
+
+        protected override void OnCommitted()
+        {
+            if (Result > 0)
+            {
+                store.SignalReady();
+            }
+        }
+    }
+
+    private sealed class StatisticsOperation(SqliteQueueStore<TMessage> store) : WriteOperation<StoreStatistics>
+    {
+        public override void Execute()
+        {
+            var commands = store._commands;
+            commands.Statistics.Parameters[0].Value = store.NowTicks();
+            using var reader = commands.Statistics.ExecuteReader();
+            reader.Read();
+            Result = new StoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+        }
+    }
+}

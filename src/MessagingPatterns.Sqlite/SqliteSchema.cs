@@ -1,0 +1,104 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace MessagingPatterns.Sqlite;
+
+/// <summary>Opens store connections with the durability settings and creates a queue's tables.</summary>
+/// <remarks>
+/// Table names come from the queue name, which <see cref="QueueNames"/> allow-lists (no quotes possible),
+/// and are always double-quoted; the <c>q:</c> and <c>dlq:</c> prefixes use a character queue names cannot
+/// contain, so no queue's table can collide with another's dead-letter table. Every value is a parameter.
+/// </remarks>
+internal static class SqliteSchema
+{
+    public static string QueueTable(string name) => $"\"q:{name}\"";
+
+    public static string DeadLetterTable(string name) => $"\"dlq:{name}\"";
+
+    public static SqliteConnection Open(SqliteStoreOptions options)
+    {
+        var builder = options.ConnectionString is { Length: > 0 } connectionString
+            ? new SqliteConnectionStringBuilder(connectionString)
+            : new SqliteConnectionStringBuilder { DataSource = options.DatabasePath };
+
+        // The store holds its one connection for life; a pooled connection would keep the file open
+        // after disposal.
+        builder.Pooling = false;
+        builder.Mode = builder.Mode == SqliteOpenMode.Memory ? SqliteOpenMode.Memory : SqliteOpenMode.ReadWriteCreate;
+        builder.DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
+
+        var connection = new SqliteConnection(builder.ToString());
+        try
+        {
+            connection.Open();
+            var busyMilliseconds = ((long)options.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+            Execute(connection, $"PRAGMA busy_timeout = {busyMilliseconds};");
+            var journalMode = Scalar(connection, "PRAGMA journal_mode = WAL;");
+            if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase) && builder.Mode != SqliteOpenMode.Memory)
+            {
+                throw new InvalidOperationException($"The SQLite database could not switch to WAL mode (journal mode is '{journalMode}'); the store needs WAL for durable, concurrent access.");
+            }
+
+            Execute(connection, options.Synchronous == SqliteSynchronousMode.Full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public static void EnsureQueue(SqliteConnection connection, string name)
+    {
+        QueueNames.ThrowIfInvalid(name);
+        var queue = QueueTable(name);
+        var deadLetters = DeadLetterTable(name);
+
+        // seq is the rowid without AUTOINCREMENT (which costs a write to sqlite_sequence per insert): a new
+        // row still gets a seq above every live row, so arrival order holds, and a reused seq is harmless
+        // because leases are fenced by their random token. The ready index gives priority-then-arrival
+        // order, so a receive walks it and stops at its LIMIT instead of sorting the table; it leaves out
+        // visible_at so that leasing, renewing and releasing never touch the index.
+        Execute(connection, $"""
+            BEGIN IMMEDIATE;
+            CREATE TABLE IF NOT EXISTS {queue} (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                headers TEXT NULL,
+                body BLOB NOT NULL,
+                enqueued_at INTEGER NOT NULL,
+                visible_at INTEGER NOT NULL,
+                delivery_count INTEGER NOT NULL,
+                lease_token INTEGER NULL);
+            CREATE INDEX IF NOT EXISTS "q:{name}:ready" ON {queue} (priority DESC, seq);
+            CREATE TABLE IF NOT EXISTS {deadLetters} (
+                dseq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                headers TEXT NULL,
+                body BLOB NOT NULL,
+                reason TEXT NOT NULL,
+                delivery_count INTEGER NOT NULL,
+                enqueued_at INTEGER NOT NULL,
+                dead_lettered_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS "dlq:{name}:id" ON {deadLetters} (id);
+            COMMIT;
+            """);
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static string? Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() as string;
+    }
+}

@@ -1,0 +1,71 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MessagingPatterns.Sqlite;
+
+/// <summary>Options of the SQLite store. Set exactly one of <see cref="DatabasePath"/> and <see cref="ConnectionString"/>.</summary>
+public sealed class SqliteStoreOptions : IValidatableObject
+{
+    /// <summary>The default of <see cref="MaxMessageBytes"/>: 256 KiB.</summary>
+    public const int DefaultMaxMessageBytes = 256 * 1024;
+
+    /// <summary>
+    /// The database file. It is created if missing; several queues and several processes may share it
+    /// (on a local file system; network file systems break SQLite's locking). Default: <see langword="null"/>.
+    /// </summary>
+    public string? DatabasePath { get; set; }
+
+    /// <summary>
+    /// A full Microsoft.Data.Sqlite connection string, instead of <see cref="DatabasePath"/>. Pooling is
+    /// turned off, since the store keeps one connection open for its life. Default: <see langword="null"/>.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// How hard commits are flushed. <see cref="SqliteSynchronousMode.Normal"/> survives a process crash but
+    /// may lose the last commits on power loss. Default: <see cref="SqliteSynchronousMode.Full"/>.
+    /// </summary>
+    [EnumDataType(typeof(SqliteSynchronousMode))]
+    public SqliteSynchronousMode Synchronous { get; set; } = SqliteSynchronousMode.Full;
+
+    /// <summary>
+    /// The largest serialized body accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
+    /// with an <see cref="ArgumentException"/> before anything is written. Default: 262144 (256 KiB).
+    /// </summary>
+    [Range(1, 64 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = DefaultMaxMessageBytes;
+
+    /// <summary>
+    /// How often a receiver waiting on an empty queue looks again, to see messages published by other
+    /// processes (publishes in this process wake it at once), from 1 ms to 1 hour. Default: 1 second.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a write waits for another process's write lock on the file before failing, from 1 ms to
+    /// 10 minutes. Default: 30 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most operations (publishes, receives, acks, releases) coalesced into one transaction, so that
+    /// concurrent callers share one disk flush; 1 gives every operation its own transaction (1 to 10000).
+    /// Default: 512.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxOperationsPerTransaction { get; set; } = 512;
+
+    /// <inheritdoc/>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        var hasPath = !string.IsNullOrWhiteSpace(DatabasePath);
+        var hasConnectionString = !string.IsNullOrWhiteSpace(ConnectionString);
+        if (hasPath == hasConnectionString)
+        {
+            yield return new ValidationResult(
+                $"Set exactly one of {nameof(DatabasePath)} and {nameof(ConnectionString)}.",
+                [nameof(DatabasePath), nameof(ConnectionString)]);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+using MessagingPatterns.Conformance;
+using MessagingPatterns.Serialization;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MessagingPatterns.Sqlite.Tests;
+
+/// <summary>What the SQLite store adds to the shared contract: durability, priority order, serialization limits, safe names.</summary>
+public sealed class SqliteQueueStoreTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_lease = TimeSpan.FromSeconds(30);
+    private readonly TempDatabase _database = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly List<IAsyncDisposable> _stores = [];
+
+    [Fact]
+    public async Task Receive_MixedPriorities_ComeByPriorityThenPublishOrder()
+    {
+        var store = Open<ConformanceMessage>();
+        var priorities = new[] { 0, 5, 0, 9, 5, 0, 9 };
+        for (var i = 0; i < priorities.Length; i++)
+        {
+            await store.EnqueueAsync(new Message<ConformanceMessage>(new(i), $"m-{i}", priorities[i]));
+        }
+
+        var received = await ReceiveAsync(store, 10);
+
+        received.Select(d => d.Message.Body.Number).Should().Equal(3, 6, 1, 4, 0, 2, 5);
+        received.Select(d => d.Message.Priority).Should().Equal(9, 9, 5, 5, 0, 0, 0);
+    }
+
+    [Fact]
+    public async Task Reopen_AfterDispose_KeepsReadyAndLeasedMessages()
+    {
+        var first = Open<ConformanceMessage>();
+        await first.EnqueueBatchAsync([new(new(1), "a"), new(new(2), "b")]);
+        var leased = await ReceiveAsync(first, 1);
+        await first.DisposeAsync();
+
+        var reopened = Open<ConformanceMessage>();
+        (await reopened.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 1, 0));
+        (await reopened.AckAsync(leased[0].Lease)).Should().BeFalse("a token belongs to the store instance that issued it");
+
+        _time.Advance(s_lease + TimeSpan.FromSeconds(1));
+        var redelivered = await ReceiveAsync(reopened, 10);
+        redelivered.Select(d => (d.Message.Id, d.DeliveryCount)).Should().Equal(("a", 2), ("b", 1));
+    }
+
+    [Fact]
+    public async Task Receive_UnreadableBody_DeadLettersItAtOnceWithTheReason()
+    {
+        var writer = Open<string>();
+        await writer.EnqueueAsync(new Message<string>("not a ConformanceMessage", "bad"));
+        await writer.EnqueueAsync(new Message<string>("{\"number\":7}", "unused"));
+        var reader = Open<ConformanceMessage>();
+        await writer.DisposeAsync();
+
+        var buffer = new Delivery<ConformanceMessage>[10];
+        var act = () => reader.ReceiveAsync(buffer, s_lease).AsTask().WaitAsync(TimeSpan.FromMilliseconds(1));
+
+        await act.Should().ThrowAsync<TimeoutException>("neither stored body is a ConformanceMessage");
+        (await reader.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 2));
+        await using var connection = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, reason, delivery_count FROM \"dlq:queue\" ORDER BY dseq";
+        using var rows = command.ExecuteReader();
+        rows.Read().Should().BeTrue();
+        rows.GetString(0).Should().Be("bad");
+        rows.GetString(1).Should().Contain("could not be deserialized").And.Contain(nameof(MessageSerializationException));
+        rows.GetInt32(2).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Enqueue_OverTheSizeLimit_ThrowsNamingTheMessageAndLimit_AndStoresNothing()
+    {
+        var options = _database.Options();
+        options.MaxMessageBytes = 100;
+        var store = Open<ConformanceMessage>(options);
+
+        var single = () => store.EnqueueAsync(new(new(1, new string('x', 200)), "big")).AsTask();
+        var batch = () => store.EnqueueBatchAsync([new(new(2), "small"), new(new(3, new string('x', 200)), "big2")]).AsTask();
+
+        (await single.Should().ThrowAsync<ArgumentException>().WithParameterName("message"))
+            .Which.Message.Should().Contain("'big'").And.Contain("100 bytes").And.Contain(nameof(SqliteStoreOptions.MaxMessageBytes));
+        await batch.Should().ThrowAsync<ArgumentException>().WithParameterName("messages");
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("1starts-with-digit")]
+    [InlineData("q\"; DROP TABLE x; --")]
+    [InlineData("has space")]
+    public void Create_WithAnInvalidQueueName_ThrowsArgumentException(string name)
+    {
+        var act = () => SqliteMessageStore.Create<ConformanceMessage>(name, _database.Options());
+
+        act.Should().Throw<ArgumentException>().WithParameterName(nameof(name));
+        File.Exists(_database.Path).Should().BeFalse("nothing is opened for a rejected name");
+    }
+
+    [Fact]
+    public void Create_WithInvalidOptions_ThrowsNamingEachProblem()
+    {
+        var options = new SqliteStoreOptions { MaxMessageBytes = 0, PollInterval = TimeSpan.Zero, MaxOperationsPerTransaction = 0 };
+
+        var act = () => SqliteMessageStore.Create<ConformanceMessage>("queue", options);
+
+        var failures = act.Should().Throw<OptionsValidationException>().Which.Failures.ToList();
+        failures.Should().Contain(f => f.Contains(nameof(SqliteStoreOptions.DatabasePath), StringComparison.Ordinal));
+        failures.Should().Contain(f => f.Contains(nameof(SqliteStoreOptions.MaxMessageBytes), StringComparison.Ordinal));
+        failures.Should().Contain(f => f.Contains(nameof(SqliteStoreOptions.PollInterval), StringComparison.Ordinal));
+        failures.Should().Contain(f => f.Contains(nameof(SqliteStoreOptions.MaxOperationsPerTransaction), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Create_TwoQueuesInOneFile_KeepsThemApart()
+    {
+        var orders = Open<ConformanceMessage>(name: "orders");
+        var emails = Open<ConformanceMessage>(name: "emails.v2");
+        await orders.EnqueueAsync(new(new(1), "order"));
+
+        (await emails.GetStatisticsAsync()).Ready.Should().Be(0);
+        (await ReceiveAsync(orders, 5)).Should().ContainSingle().Which.Message.Id.Should().Be("order");
+    }
+
+    [Fact]
+    public async Task Enqueue_ManyConcurrentSinglePublishes_AreAllCommitted()
+    {
+        var store = Open<ConformanceMessage>();
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(p => Task.Run(async () =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await store.EnqueueAsync(new(new(p * 100 + i), $"p{p}-{i}"));
+            }
+        }))).WaitAsync(s_patience);
+
+        (await store.GetStatisticsAsync()).Ready.Should().Be(800);
+    }
+
+    [Fact]
+    public async Task Receive_PublishedByAnotherStoreOnTheFile_WakesWithinThePollInterval()
+    {
+        var options = _database.Options();
+        options.PollInterval = TimeSpan.FromMilliseconds(50);
+        var consumer = SqliteMessageStore.Create<ConformanceMessage>("queue", options);
+        _stores.Add(consumer);
+        var producer = SqliteMessageStore.Create<ConformanceMessage>("queue", options);
+        _stores.Add(producer);
+
+        var buffer = new Delivery<ConformanceMessage>[1];
+        var receive = consumer.ReceiveAsync(buffer, s_lease).AsTask();
+        await producer.EnqueueAsync(new(new(1), "other-process"));
+
+        (await receive.WaitAsync(s_patience)).Should().Be(1);
+        buffer[0].Message.Id.Should().Be("other-process");
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        _database.Dispose();
+    }
+
+    private IDurableMessageStore<T> Open<T>(SqliteStoreOptions? options = null, string name = "queue")
+    {
+        var store = SqliteMessageStore.Create<T>(name, options ?? _database.Options(), timeProvider: _time);
+        _stores.Add(store);
+        return store;
+    }
+
+    private static async Task<Delivery<T>[]> ReceiveAsync<T>(IMessageStore<T> store, int max)
+    {
+        var buffer = new Delivery<T>[max];
+        var received = await store.ReceiveAsync(buffer, s_lease).AsTask().WaitAsync(s_patience);
+        return buffer[..received];
+    }
+}

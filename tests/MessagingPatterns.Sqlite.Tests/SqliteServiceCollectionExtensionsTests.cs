@@ -1,0 +1,39 @@
+using MessagingPatterns.Conformance;
+using MessagingPatterns.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace MessagingPatterns.Sqlite.Tests;
+
+public sealed class SqliteServiceCollectionExtensionsTests : IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    [Fact]
+    public async Task AddSqliteQueue_RegistersADurableStoreAndProducer()
+    {
+        var services = new ServiceCollection();
+        services.AddSqliteQueue<ConformanceMessage>("orders", options => options.DatabasePath = _database.Path);
+        await using var provider = services.BuildServiceProvider();
+
+        var store = provider.GetRequiredKeyedService<IMessageStore<ConformanceMessage>>("orders");
+        await provider.GetRequiredService<IProducer<ConformanceMessage>>().PublishAsync(new ConformanceMessage(1));
+
+        store.Should().BeAssignableTo<IDurableMessageStore<ConformanceMessage>>();
+        (await store.GetStatisticsAsync()).Ready.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task AddSqliteQueue_WithoutADatabase_FailsValidationNamingTheOption()
+    {
+        var services = new ServiceCollection();
+        services.AddSqliteQueue<ConformanceMessage>("orders", _ => { });
+        await using var provider = services.BuildServiceProvider();
+
+        var act = () => provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().Get("orders");
+
+        act.Should().Throw<OptionsValidationException>().WithMessage($"*{nameof(SqliteStoreOptions.DatabasePath)}*");
+    }
+
+    public void Dispose() => _database.Dispose();
+}
