@@ -3,6 +3,7 @@ using MessagingPatterns;
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Priority;
+using MessagingPatterns.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -43,5 +44,17 @@ internal static class ReadmeSnippets
         var snapshot = host.Services.GetRequiredKeyedService<ILoadLevelingStore<Order>>("orders").GetSnapshot();
         #endregion
         _ = snapshot;
+    }
+
+    public static void Sqlite(HostApplicationBuilder builder)
+    {
+        #region sqlite
+        builder.Services.AddSqliteQueue<Order>("orders", options =>
+            {
+                options.DatabasePath = "messages.db";
+                options.Synchronous = SqliteSynchronousMode.Full;   // the default: flushed before publish returns
+            })
+            .AddConsumer<OrderConsumer>(options => options.MaxDeliveryAttempts = 5);
+        #endregion
     }
 }
