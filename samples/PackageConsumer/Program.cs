@@ -11,18 +11,29 @@ var handled = new Handled();
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddSingleton(handled);
+var database = Path.Combine(Path.GetTempPath(), $"package-check-{Guid.NewGuid():N}.db");
 builder.Services.AddInMemoryQueue<Greeting>("greetings").AddConsumer<GreetingConsumer>();
-using var host = builder.Build();
+builder.Services.AddSqliteQueue<Greeting>("durable-greetings", options => options.DatabasePath = database)
+    .AddConsumer<GreetingConsumer>();
+var host = builder.Build();
 
 await host.StartAsync();
-var producer = host.Services.GetRequiredService<IProducer<Greeting>>();
+// Half through the in-memory store, half through the durable one: both packages work as packages.
+var inMemory = host.Services.GetRequiredKeyedService<IProducer<Greeting>>("greetings");
+var durable = host.Services.GetRequiredKeyedService<IProducer<Greeting>>("durable-greetings");
 for (var i = 0; i < Messages; i++)
 {
+    var producer = i % 2 == 0 ? inMemory : durable;
     await producer.PublishAsync(new Message<Greeting>(new Greeting($"hello {i}"), $"greeting-{i}"));
 }
 
 await handled.All.Task.WaitAsync(TimeSpan.FromSeconds(30));
 await host.StopAsync();
+host.Dispose();
+foreach (var suffix in new[] { "", "-wal", "-shm" })
+{
+    File.Delete(database + suffix);
+}
 
 var lost = Messages - handled.Ids.Count;
 Console.WriteLine($"package check: published {Messages}, handled {handled.Ids.Count}, lost {lost}");
