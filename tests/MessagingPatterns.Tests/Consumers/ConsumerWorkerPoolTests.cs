@@ -77,6 +77,38 @@ public sealed class ConsumerWorkerPoolTests
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
     }
 
+    [Theory]
+    [InlineData(2, 1, "ack")]
+    [InlineData(3, 1, "dead-letter")]
+    public async Task DefaultPipeline_RetriesWithinOneDelivery_ThenSettles(int failures, int maxDeliveries, string settlement)
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("retries", timeProvider: _time));
+        await using var disposeStore = store;
+        var attempts = new ConcurrentQueue<int>();
+        var options = new ConsumerOptions
+        {
+            Concurrency = 1,
+            MaxDeliveryAttempts = maxDeliveries,
+            RetryCount = 2,
+            RetryBaseDelay = TimeSpan.Zero,
+        };
+        await using var pool = PoolFactory.Create<string>(store, (context, _) =>
+        {
+            attempts.Enqueue(context.DeliveryCount);
+            return attempts.Count <= failures ? throw new IOException($"attempt {attempts.Count}") : Task.CompletedTask;
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be((settlement, true));
+        attempts.Should().Equal(1, 1, 1);
+        if (settlement == "dead-letter")
+        {
+            (await store.GetDeadLettersAsync(1)).Single().Reason.Should().Be("System.IO.IOException: attempt 3");
+        }
+    }
+
     [Fact]
     public async Task Context_DeadLetter_DeadLettersAtOnceWithTheGivenReason()
     {
