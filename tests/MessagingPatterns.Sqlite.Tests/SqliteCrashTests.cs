@@ -104,7 +104,7 @@ public sealed class SqliteCrashTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"handled: {string.Join(", ", hosts.Select(h => h.Handled))}");
             report.Handled.Keys.Order(StringComparer.Ordinal).Should().Equal(ids.Order(StringComparer.Ordinal), "nothing is lost");
             report.Handled.Values.Should().AllSatisfy(counts => counts.Should().Equal([1], "without faults nothing is handled twice"));
-            hosts.Should().AllSatisfy(host => host.Handled.Should().BePositive("both processes compete for the messages"));
+            // How the work splits between the two processes depends on scheduling, so it is reported, not asserted.
             (await store.GetStatisticsAsync().AsTask().WaitAsync(s_patience)).Should().Be(new StoreStatistics(0, 0, 0, 0));
         }
         finally

@@ -150,20 +150,34 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             return ValueTask.FromCanceled<int>(cancellationToken);
         }
 
-        ReceiveWaiter waiter;
-        lock (_lock)
+        var spinner = default(SpinWait);
+        while (true)
         {
-            ThrowIfDisposed();
-            var taken = TakeBatch(buffer.Span, leaseDuration, level);
-            if (taken > 0)
+            long published;
+            lock (_lock)
             {
-                return new ValueTask<int>(taken);
+                ThrowIfDisposed();
+                var taken = TakeBatch(buffer.Span, leaseDuration, level);
+                if (taken > 0)
+                {
+                    return new ValueTask<int>(taken);
+                }
+
+                if (spinner.NextSpinWillYield)
+                {
+                    return WaitThenReceiveAsync(Park(level), buffer, leaseDuration, level, cancellationToken);
+                }
+
+                published = _sequence;
             }
 
-            waiter = Park(level);
+            // A producer on another core is often mid-publish: spinning a moment for its message costs far
+            // less than parking and being woken through the thread pool, which dominated a busy queue's cost.
+            while (!spinner.NextSpinWillYield && Volatile.Read(ref _sequence) == published)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
         }
-
-        return WaitThenReceiveAsync(waiter, buffer, leaseDuration, level, cancellationToken);
     }
 
     /// <inheritdoc/>
