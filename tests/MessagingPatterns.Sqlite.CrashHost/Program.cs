@@ -52,6 +52,8 @@ if (mode == "drain")
             break;
         }
 
+        // Messages leased by killed runs come back only when their leases end (real time, in this child
+        // process), so the drain checks the store's counts now and then rather than waiting on a signal.
         await Task.WhenAny(stdinClosed, Task.Delay(50));
     }
 }
