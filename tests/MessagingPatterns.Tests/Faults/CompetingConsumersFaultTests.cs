@@ -76,7 +76,16 @@ public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
         deadLetters.Should().AllSatisfy(d =>
         {
             d.Reason.Should().Be($"System.InvalidOperationException: poison {d.Message.Body}");
-            d.DeliveryCount.Should().Be(options.MaxDeliveryAttempts);
+            if (renewLeases)
+            {
+                d.DeliveryCount.Should().Be(options.MaxDeliveryAttempts);
+            }
+            else
+            {
+                // Without renewal the last holder's lease may end first; the redelivered copy is then the
+                // one dead-lettered, one delivery later.
+                d.DeliveryCount.Should().BeGreaterThanOrEqualTo(options.MaxDeliveryAttempts);
+            }
         });
         statistics.Should().Be(new StoreStatistics(0, 0, 0, Messages / PoisonEvery), "everything else was acknowledged");
 
