@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using MessagingPatterns.Serialization;
+using MessagingPatterns.Stores;
 using Microsoft.Data.Sqlite;
 
 namespace MessagingPatterns.Sqlite;
@@ -108,12 +109,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     /// <inheritdoc/>
     public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
     {
-        if (buffer.IsEmpty)
-        {
-            throw new ArgumentException("The buffer must have room for at least one delivery.", nameof(buffer));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        StoreArguments.ThrowIfInvalidReceive(buffer, leaseDuration);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(cancellationToken);

@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using MessagingPatterns.Diagnostics;
+using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.LoadLeveling;
 
@@ -210,12 +211,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
     {
-        if (buffer.IsEmpty)
-        {
-            throw new ArgumentException("The buffer must have room for at least one delivery.", nameof(buffer));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        StoreArguments.ThrowIfInvalidReceive(buffer, leaseDuration);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(cancellationToken);

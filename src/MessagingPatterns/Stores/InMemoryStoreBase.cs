@@ -145,12 +145,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Receives only messages of <paramref name="level"/> (or any level with <see cref="AnyLevel"/>).</summary>
     protected ValueTask<int> ReceiveCoreAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken)
     {
-        if (buffer.IsEmpty)
-        {
-            throw new ArgumentException("The buffer must have room for at least one delivery.", nameof(buffer));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        StoreArguments.ThrowIfInvalidReceive(buffer, leaseDuration);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(cancellationToken);
