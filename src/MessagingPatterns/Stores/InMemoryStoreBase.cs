@@ -9,9 +9,8 @@ namespace MessagingPatterns.Stores;
 /// (FIFO, by priority, one queue per level), through three members called under the store's lock.
 /// </summary>
 /// <remarks>
-/// One lock guards the queues, and a second the lease table, so acks never contend with publishes.
-/// Receives take a batch per lock acquisition, and a publish wakes a parked receiver only when one is
-/// parked, so the locks are held briefly and rarely contended on the hot path.
+/// One lock guards all state. Receives take a batch per lock acquisition, and a publish wakes a parked
+/// receiver only when one is parked, so the lock is held briefly and rarely contended on the hot path.
 /// Lease expiry is driven by one timer set to the earliest lease end or delayed release, so nothing polls.
 /// </remarks>
 internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, IDisposable
@@ -20,10 +19,6 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     public const int AnyLevel = -1;
 
     private readonly Lock _lock = new();
-
-    // The lease table has its own lock so that acks, the commonest call, never contend with publishes.
-    // Lock order: _lock, then _leaseLock.
-    private readonly Lock _leaseLock = new();
     private readonly TimeProvider _time;
     private readonly int _capacity;
     private readonly LeaseTable<TMessage> _leases = new();
@@ -38,7 +33,6 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private long _timerDueTicks = long.MaxValue;
     private long _sequence;
     private int _held;
-    private int _parkedWriterCount;
     private bool _disposed;
 
     protected InMemoryStoreBase(string name, int capacity, TimeProvider timeProvider)
@@ -91,7 +85,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            if (Volatile.Read(ref _held) < _capacity)
+            if (_held < _capacity)
             {
                 Accept(message, _time.GetUtcNow());
                 return ValueTask.CompletedTask;
@@ -128,7 +122,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            if (Volatile.Read(ref _held) + messages.Count <= _capacity)
+            if (_held + messages.Count <= _capacity)
             {
                 AcceptAll(messages);
                 return ValueTask.CompletedTask;
@@ -184,14 +178,17 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <inheritdoc/>
     public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
     {
-        ThrowIfDisposed();
-        if (!IsOwn(lease) || RemoveLease(lease) is null)
+        lock (_lock)
         {
-            return new ValueTask<bool>(false);
-        }
+            ThrowIfDisposed();
+            if (!IsOwn(lease) || _leases.Remove(lease.Id, lease.Version) is null)
+            {
+                return new ValueTask<bool>(false);
+            }
 
-        Removed(1);
-        return new ValueTask<bool>(true);
+            Removed(1);
+            return new ValueTask<bool>(true);
+        }
     }
 
     /// <inheritdoc/>
@@ -201,7 +198,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? RemoveLease(lease) : null;
+            var message = IsOwn(lease) ? _leases.Remove(lease.Id, lease.Version) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
@@ -226,11 +223,11 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
-        ThrowIfDisposed();
-        var expiresTicks = AddClamped(_time.GetUtcNow().UtcTicks, leaseDuration);
-        lock (_leaseLock)
+        lock (_lock)
         {
-            var renewed = IsOwn(lease) && _leases.TryRenew(lease.Id, lease.Version, expiresTicks);
+            ThrowIfDisposed();
+            var renewed = IsOwn(lease) &&
+                _leases.TryRenew(lease.Id, lease.Version, AddClamped(_time.GetUtcNow().UtcTicks, leaseDuration));
 
             // The scheduled expiry check may now come early; it finds nothing due and re-arms, which is
             // cheaper than tracking each lease's expiry separately.
@@ -245,17 +242,16 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? RemoveLease(lease) : null;
+            var message = IsOwn(lease) ? _leases.Remove(lease.Id, lease.Version) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
             }
 
             _deadLetters.Add(new DeadLetter<TMessage>(message, reason, message.DeliveryCount, _time.GetUtcNow()));
+            Removed(1);
+            return new ValueTask<bool>(true);
         }
-
-        Removed(1);
-        return new ValueTask<bool>(true);
     }
 
     /// <inheritdoc/>
@@ -296,7 +292,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             });
 
             // A redriven message was accepted once already, so it may take the store past its capacity.
-            Interlocked.Add(ref _held, redriven);
+            _held += redriven;
             return new ValueTask<int>(redriven);
         }
     }
@@ -307,7 +303,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            return new ValueTask<StoreStatistics>(new StoreStatistics(ReadyCount, _delayed.Count, LeasedCount(), _deadLetters.Count));
+            return new ValueTask<StoreStatistics>(new StoreStatistics(ReadyCount, _delayed.Count, _leases.Count, _deadLetters.Count));
         }
     }
 
@@ -342,7 +338,6 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
 
             _parkedWriters.Clear();
-            _parkedWriterCount = 0;
         }
 
         _timer.Dispose();
@@ -357,14 +352,11 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         var expiresTicks = AddClamped(nowTicks, leaseDuration);
         var expiresAt = new DateTimeOffset(expiresTicks, TimeSpan.Zero);
         var taken = 0;
-        lock (_leaseLock)
+        while (taken < buffer.Length && TryTakeReady(nowTicks, level, out var message))
         {
-            while (taken < buffer.Length && TryTakeReady(nowTicks, level, out var message))
-            {
-                var count = ++message.DeliveryCount;
-                var (slot, generation) = _leases.Add(message, expiresTicks);
-                buffer[taken++] = new Delivery<TMessage>(message, new LeaseToken(slot, generation, this), count, expiresAt);
-            }
+            var count = ++message.DeliveryCount;
+            var (slot, generation) = _leases.Add(message, expiresTicks);
+            buffer[taken++] = new Delivery<TMessage>(message, new LeaseToken(slot, generation, this), count, expiresAt);
         }
 
         if (taken > 0)
@@ -385,7 +377,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
 
         message.MarkEnqueued(now, ++_sequence);
-        Interlocked.Increment(ref _held);
+        _held++;
         AddReadyAndWake(message, redelivered: false);
     }
 
@@ -406,18 +398,14 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             lock (_lock)
             {
                 ThrowIfDisposed();
-                waiter = new RoomWaiter();
-                waiter.Node = _parkedWriters.AddLast(waiter);
-                Interlocked.Increment(ref _parkedWriterCount);
-
-                // Checked after announcing the wait: an ack frees room without the lock, then looks for
-                // parked writers, so one of the two always sees the other.
-                if (Volatile.Read(ref _held) + messages.Count <= _capacity)
+                if (_held + messages.Count <= _capacity)
                 {
-                    RemoveWriter(waiter);
                     AcceptAll(messages);
                     return;
                 }
+
+                waiter = new RoomWaiter();
+                waiter.Node = _parkedWriters.AddLast(waiter);
             }
 
             await using (cancellationToken.Register(static s => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1]), new object[] { this, waiter }).ConfigureAwait(false))
@@ -433,7 +421,10 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     {
         lock (_lock)
         {
-            RemoveWriter(waiter);
+            if (waiter.Node?.List is not null)
+            {
+                _parkedWriters.Remove(waiter.Node);
+            }
         }
 
         waiter.Completion.TrySetResult();
@@ -542,47 +533,13 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
-    /// <summary>Frees room for <paramref name="count"/> messages and wakes parked writers. Called without the lock.</summary>
     private void Removed(int count)
     {
-        Interlocked.Add(ref _held, -count);
-        if (Volatile.Read(ref _parkedWriterCount) == 0)
+        _held -= count;
+        while (_parkedWriters.First is { } first)
         {
-            return;
-        }
-
-        lock (_lock)
-        {
-            while (_parkedWriters.First is { } first)
-            {
-                RemoveWriter(first.Value);
-                first.Value.Completion.TrySetResult();
-            }
-        }
-    }
-
-    private void RemoveWriter(RoomWaiter waiter)
-    {
-        if (waiter.Node?.List is not null)
-        {
-            _parkedWriters.Remove(waiter.Node);
-            Interlocked.Decrement(ref _parkedWriterCount);
-        }
-    }
-
-    private Message<TMessage>? RemoveLease(LeaseToken lease)
-    {
-        lock (_leaseLock)
-        {
-            return _leases.Remove(lease.Id, lease.Version);
-        }
-    }
-
-    private int LeasedCount()
-    {
-        lock (_leaseLock)
-        {
-            return _leases.Count;
+            _parkedWriters.RemoveFirst();
+            first.Value.Completion.TrySetResult();
         }
     }
 
@@ -599,12 +556,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             AddReadyAndWake(message, redelivered: true);
         }
 
-        long nextLease;
-        lock (_leaseLock)
-        {
-            nextLease = _leases.ExpireDue(nowTicks, _onLeaseExpired, this);
-        }
-
+        var nextLease = _leases.ExpireDue(nowTicks, _onLeaseExpired, this);
         _nextDueTicks = _delayed.TryPeek(out _, out var nextDelayed) ? Math.Min(nextLease, nextDelayed) : nextLease;
         ArmTimer(nowTicks);
     }
@@ -655,7 +607,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
     private bool IsOwn(LeaseToken lease) => ReferenceEquals(lease.Owner, this);
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private static long AddClamped(long ticks, TimeSpan span) =>
         span.Ticks >= DateTimeOffset.MaxValue.UtcTicks - ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + span.Ticks;
