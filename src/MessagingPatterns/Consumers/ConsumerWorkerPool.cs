@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using MessagingPatterns.Diagnostics;
@@ -244,6 +245,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         var context = worker.Context;
         Exception? failure = null;
         var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
+        using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
         var scope = _scopeFactory.CreateAsyncScope();
         try
         {
@@ -273,6 +275,11 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         {
             worker.Consumer = null;
             await scope.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (failure is not null)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
         }
 
         await SettleAsync(context, delivery, failure).ConfigureAwait(false);

@@ -21,10 +21,26 @@ public static class MessagingMetrics
     private static readonly Histogram<double> s_latency = s_meter.CreateHistogram<double>("messaging.latency", "ms", "Time from enqueue to handled.");
     private static readonly Histogram<double> s_handlerDuration = s_meter.CreateHistogram<double>("messaging.handler.duration", "ms", "Time spent handling one delivery.");
 
-    /// <summary>The activity source consumers' handler calls are traced with.</summary>
+    /// <summary>The activity source each handled delivery is traced with (one <c>consume {queue}</c> activity per delivery).</summary>
     public static ActivitySource ActivitySource { get; } = new(Name);
 
     internal static bool IsLatencyEnabled => s_latency.Enabled || s_handlerDuration.Enabled;
+
+    /// <summary>Starts the activity of one handled delivery, or returns <see langword="null"/> (at no cost) when nobody listens.</summary>
+    internal static Activity? StartConsumeActivity<TMessage>(string queue, Message<TMessage> message, int deliveryCount)
+    {
+        if (!ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = ActivitySource.StartActivity("consume " + queue, ActivityKind.Consumer);
+        activity?.SetTag("messaging.destination.name", queue);
+        activity?.SetTag("messaging.message.id", message.Id);
+        activity?.SetTag("messaging.priority", message.Priority);
+        activity?.SetTag("messaging.delivery_count", deliveryCount);
+        return activity;
+    }
 
     internal static void Published(string queue, int priority, int count = 1)
     {
