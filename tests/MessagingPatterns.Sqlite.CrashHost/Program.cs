@@ -24,6 +24,7 @@ using var ledger = new Ledger(args[1]);
 var options = new SqliteStoreOptions { DatabasePath = databasePath, PollInterval = TimeSpan.FromMilliseconds(50) };
 await using var store = SqliteMessageStore.Create<CrashMessage>("crash", options);
 using var stop = new CancellationTokenSource();
+using var settled = new SemaphoreSlim(0);
 Console.Out.WriteLine("ready");
 
 var stdinClosed = Task.Run(async () =>
@@ -52,9 +53,9 @@ if (mode == "drain")
             break;
         }
 
-        // Messages leased by killed runs come back only when their leases end (real time, in this child
-        // process), so the drain checks the store's counts now and then rather than waiting on a signal.
-        await Task.WhenAny(stdinClosed, Task.Delay(50));
+        // Messages leased by killed runs come back when their leases end and are then handled here:
+        // look again after each batch this process settles.
+        await Task.WhenAny(stdinClosed, settled.WaitAsync());
     }
 }
 else
@@ -114,6 +115,7 @@ async Task ConsumeAsync()
         }
 
         await Task.WhenAll(acks);
+        settled.Release();
     }
 }
 
