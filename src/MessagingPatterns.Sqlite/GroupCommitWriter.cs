@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Data.Sqlite;
 
@@ -16,25 +17,37 @@ namespace MessagingPatterns.Sqlite;
 [SuppressMessage("Design", "CA1001", Justification = "StopAsync is the disposal: the writer thread closes the connection when it exits. The event is left to the GC (it never allocates a kernel handle), so a Submit racing with the stop cannot hit a disposed event.")]
 internal sealed class GroupCommitWriter
 {
+    // Half a millisecond: released callers come back within microseconds, whatever the disk.
+    private static readonly long s_maxCohortWaitTicks = Stopwatch.Frequency / 2_000;
+
     private readonly SqliteConnection _connection;
+    private readonly IDisposable _statements;
     private readonly int _maxOperationsPerTransaction;
     private readonly ConcurrentQueue<WriteOperation> _pending = new();
     private readonly ManualResetEventSlim _available = new(false);
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SqliteCommand _begin;
-    private readonly SqliteCommand _commit;
-    private readonly SqliteCommand _rollback;
+    private readonly NativeStatement _begin;
+    private readonly NativeStatement _commit;
+    private readonly NativeStatement _rollback;
     private readonly Thread _thread;
     private volatile bool _stopping;
     private volatile bool _hasExited;
+    private int _pendingCount;
+    private int _cohortSize;
+    private long _lastTransactionTicks;
 
-    public GroupCommitWriter(SqliteConnection connection, int maxOperationsPerTransaction, string name)
+    /// <param name="connection">The store's connection; the writer closes it when it stops.</param>
+    /// <param name="statements">The statements prepared on <paramref name="connection"/>, disposed before it closes.</param>
+    /// <param name="maxOperationsPerTransaction">The most operations one transaction takes.</param>
+    /// <param name="name">The queue's name, for the thread's name.</param>
+    public GroupCommitWriter(SqliteConnection connection, IDisposable statements, int maxOperationsPerTransaction, string name)
     {
         _connection = connection;
+        _statements = statements;
         _maxOperationsPerTransaction = maxOperationsPerTransaction;
-        _begin = Command("BEGIN IMMEDIATE");
-        _commit = Command("COMMIT");
-        _rollback = Command("ROLLBACK");
+        _begin = new NativeStatement(connection, "BEGIN IMMEDIATE");
+        _commit = new NativeStatement(connection, "COMMIT");
+        _rollback = new NativeStatement(connection, "ROLLBACK");
 
         // A dedicated thread: SQLite calls block (there is no truly asynchronous I/O in it), and a flush
         // can take milliseconds, which must not hold a thread-pool thread.
@@ -46,6 +59,7 @@ internal sealed class GroupCommitWriter
     public void Submit(WriteOperation operation)
     {
         _pending.Enqueue(operation);
+        Interlocked.Increment(ref _pendingCount);
         _available.Set();
 
         // The writer may have made its final sweep just before the enqueue; fail what it left behind.
@@ -74,8 +88,14 @@ internal sealed class GroupCommitWriter
 
                 // Reset before draining: a Submit after this point sets the event again, so nothing is missed.
                 _available.Reset();
-                while (Drain(batch))
+                while (true)
                 {
+                    AwaitCohort();
+                    if (!Drain(batch))
+                    {
+                        break;
+                    }
+
                     RunBatch(batch);
                     batch.Clear();
                 }
@@ -93,8 +113,34 @@ internal sealed class GroupCommitWriter
             _begin.Dispose();
             _commit.Dispose();
             _rollback.Dispose();
+            _statements.Dispose();
             _connection.Dispose();
             _exited.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Gives the callers the last commit released a moment to come back before the next transaction starts.
+    /// Without it the first caller back starts a transaction nearly alone and the rest queue behind its
+    /// flush, so the callers split into small cohorts that each pay a flush (measured: 16 publishers settled
+    /// into transactions of about 8). The wait ends as soon as the whole cohort is pending, and lasts at most
+    /// as long as the last transaction took (so it is short where flushes are cheap), capped at half a
+    /// millisecond. With one caller it is skipped.
+    /// </summary>
+    private void AwaitCohort()
+    {
+        var expected = Math.Min(_cohortSize, _maxOperationsPerTransaction);
+        if (expected < 2 || _stopping)
+        {
+            return;
+        }
+
+        var budget = Math.Min(_lastTransactionTicks, s_maxCohortWaitTicks);
+        var start = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _pendingCount) < expected && Stopwatch.GetTimestamp() - start < budget)
+        {
+            // Yield rather than spin: on a small machine the callers need this core to submit.
+            Thread.Yield();
         }
     }
 
@@ -102,6 +148,7 @@ internal sealed class GroupCommitWriter
     {
         while (batch.Count < _maxOperationsPerTransaction && _pending.TryDequeue(out var operation))
         {
+            Interlocked.Decrement(ref _pendingCount);
             if (operation.TryStart())
             {
                 batch.Add(operation);
@@ -115,13 +162,18 @@ internal sealed class GroupCommitWriter
     {
         try
         {
-            _begin.ExecuteNonQuery();
+            var started = Stopwatch.GetTimestamp();
+            _begin.Execute();
             foreach (var operation in batch)
             {
                 operation.Execute();
             }
 
-            _commit.ExecuteNonQuery();
+            _commit.Execute();
+
+            // The callers this commit releases, plus those already waiting, are the cohort to wait for next.
+            _cohortSize = batch.Count + Volatile.Read(ref _pendingCount);
+            _lastTransactionTicks = Stopwatch.GetTimestamp() - started;
         }
         catch (Exception exception)
         {
@@ -152,9 +204,9 @@ internal sealed class GroupCommitWriter
     {
         try
         {
-            _begin.ExecuteNonQuery();
+            _begin.Execute();
             operation.Execute();
-            _commit.ExecuteNonQuery();
+            _commit.Execute();
         }
         catch (Exception exception)
         {
@@ -170,7 +222,7 @@ internal sealed class GroupCommitWriter
     {
         try
         {
-            _rollback.ExecuteNonQuery();
+            _rollback.Execute();
         }
         catch (SqliteException)
         {
@@ -187,12 +239,5 @@ internal sealed class GroupCommitWriter
                 operation.Fail(new ObjectDisposedException(nameof(SqliteMessageStore)));
             }
         }
-    }
-
-    private SqliteCommand Command(string sql)
-    {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        return command;
     }
 }

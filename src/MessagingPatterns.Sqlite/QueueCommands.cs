@@ -6,7 +6,7 @@ namespace MessagingPatterns.Sqlite;
 /// A queue's statements, prepared once on the writer's connection and reused with new parameter values.
 /// Only the writer thread touches them.
 /// </summary>
-internal sealed class QueueCommands
+internal sealed class QueueCommands : IDisposable
 {
     public QueueCommands(SqliteConnection connection, string name)
     {
@@ -16,9 +16,8 @@ internal sealed class QueueCommands
         // A lease is valid while its token matches and its end (visible_at) is still ahead.
         const string LeaseHeld = "seq = $seq AND lease_token = $token AND visible_at > $now";
 
-        Insert = Prepare(connection,
-            $"INSERT INTO {q} (id, priority, headers, body, enqueued_at, visible_at, delivery_count) VALUES ($id, $priority, $headers, $body, $now, $now, 0)",
-            ("$id", SqliteType.Text), ("$priority", SqliteType.Integer), ("$headers", SqliteType.Text), ("$body", SqliteType.Blob), ("$now", SqliteType.Integer));
+        Insert = new NativeStatement(connection,
+            $"INSERT INTO {q} (id, priority, headers, body, enqueued_at, visible_at, delivery_count) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)");
         SelectReady = Prepare(connection,
             $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count FROM {q} WHERE visible_at <= $now ORDER BY priority DESC, seq LIMIT $limit",
             ("$now", SqliteType.Integer), ("$limit", SqliteType.Integer));
@@ -59,7 +58,8 @@ internal sealed class QueueCommands
             ("$now", SqliteType.Integer));
     }
 
-    public SqliteCommand Insert { get; }
+    /// <summary>Parameters: 1 id, 2 priority, 3 headers, 4 body, 5 now.</summary>
+    public NativeStatement Insert { get; }
 
     public SqliteCommand SelectReady { get; }
 
@@ -86,6 +86,16 @@ internal sealed class QueueCommands
     public SqliteCommand RedriveDelete { get; }
 
     public SqliteCommand Statistics { get; }
+
+    /// <summary>Finalizes the statements; the writer calls it before it closes the connection.</summary>
+    public void Dispose()
+    {
+        Insert.Dispose();
+        foreach (var command in new[] { SelectReady, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, DeleteBySeq, ListDeadLetters, RedriveInsert, RedriveDelete, Statistics })
+        {
+            command.Dispose();
+        }
+    }
 
     private static SqliteCommand Prepare(SqliteConnection connection, string sql, params (string Name, SqliteType Type)[] parameters)
     {

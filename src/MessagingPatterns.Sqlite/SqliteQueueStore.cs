@@ -62,7 +62,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             throw;
         }
 
-        _writer = new GroupCommitWriter(connection, options.MaxOperationsPerTransaction, name);
+        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name);
     }
 
     /// <inheritdoc/>
@@ -379,12 +379,12 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             var insert = store._commands.Insert;
             foreach (var row in rows)
             {
-                insert.Parameters[0].Value = row.Id;
-                insert.Parameters[1].Value = row.Priority;
-                insert.Parameters[2].Value = (object?)row.Headers ?? DBNull.Value;
-                insert.Parameters[3].Value = row.Body;
-                insert.Parameters[4].Value = now;
-                insert.ExecuteNonQuery();
+                insert.BindText(1, row.Id);
+                insert.BindInt64(2, row.Priority);
+                insert.BindText(3, row.Headers);
+                insert.BindBlob(4, row.Body);
+                insert.BindInt64(5, now);
+                insert.Execute();
             }
 
             Result = true;
