@@ -32,9 +32,8 @@ internal sealed class GroupCommitWriter
     private readonly Thread _thread;
     private volatile bool _stopping;
     private volatile bool _hasExited;
-    private int _pendingCount;
     private int _cohortSize;
-    private long _lastTransactionTicks;
+    private long _lastCommitTicks;
 
     /// <param name="connection">The store's connection; the writer closes it when it stops.</param>
     /// <param name="statements">The statements prepared on <paramref name="connection"/>, disposed before it closes.</param>
@@ -59,7 +58,6 @@ internal sealed class GroupCommitWriter
     public void Submit(WriteOperation operation)
     {
         _pending.Enqueue(operation);
-        Interlocked.Increment(ref _pendingCount);
         _available.Set();
 
         // The writer may have made its final sweep just before the enqueue; fail what it left behind.
@@ -88,15 +86,8 @@ internal sealed class GroupCommitWriter
 
                 // Reset before draining: a Submit after this point sets the event again, so nothing is missed.
                 _available.Reset();
-                while (true)
+                while (RunTransaction(batch))
                 {
-                    AwaitCohort();
-                    if (!Drain(batch))
-                    {
-                        break;
-                    }
-
-                    RunBatch(batch);
                     batch.Clear();
                 }
 
@@ -119,61 +110,54 @@ internal sealed class GroupCommitWriter
         }
     }
 
-    /// <summary>
-    /// Gives the callers the last commit released a moment to come back before the next transaction starts.
-    /// Without it the first caller back starts a transaction nearly alone and the rest queue behind its
-    /// flush, so the callers split into small cohorts that each pay a flush (measured: 16 publishers settled
-    /// into transactions of about 8). The wait ends as soon as the whole cohort is pending, and lasts at most
-    /// as long as the last transaction took (so it is short where flushes are cheap), capped at half a
-    /// millisecond. With one caller it is skipped.
-    /// </summary>
-    private void AwaitCohort()
+    /// <summary>Runs one transaction over what is pending; false if nothing was.</summary>
+    /// <remarks>
+    /// The transaction stays open, executing operations as they arrive, until the cohort the last commit
+    /// released is back. Without that, the first caller back would commit nearly alone while the rest queued
+    /// behind its flush, and the callers would settle into small cohorts that each pay a flush (measured:
+    /// 16 publishers settled into transactions of about 8). The wait lasts at most as long as the last
+    /// COMMIT took, because a second flush would cost that much, capped at half a millisecond; callers come
+    /// back within microseconds, whatever the disk. With one caller there is nothing to wait for.
+    /// </remarks>
+    private bool RunTransaction(List<WriteOperation> batch)
     {
-        var expected = Math.Min(_cohortSize, _maxOperationsPerTransaction);
-        if (expected < 2 || _stopping)
+        if (!TryTake(out var first))
         {
-            return;
+            return false;
         }
 
-        var budget = Math.Min(_lastTransactionTicks, s_maxCohortWaitTicks);
-        var start = Stopwatch.GetTimestamp();
-        while (Volatile.Read(ref _pendingCount) < expected && Stopwatch.GetTimestamp() - start < budget)
-        {
-            // Yield rather than spin: on a small machine the callers need this core to submit.
-            Thread.Yield();
-        }
-    }
-
-    private bool Drain(List<WriteOperation> batch)
-    {
-        while (batch.Count < _maxOperationsPerTransaction && _pending.TryDequeue(out var operation))
-        {
-            Interlocked.Decrement(ref _pendingCount);
-            if (operation.TryStart())
-            {
-                batch.Add(operation);
-            }
-        }
-
-        return batch.Count > 0;
-    }
-
-    private void RunBatch(List<WriteOperation> batch)
-    {
+        batch.Add(first);
+        var cohort = Math.Min(_cohortSize, _maxOperationsPerTransaction);
+        var waitBudget = Math.Min(_lastCommitTicks, s_maxCohortWaitTicks);
+        var started = Stopwatch.GetTimestamp();
         try
         {
-            var started = Stopwatch.GetTimestamp();
             _begin.Execute();
-            foreach (var operation in batch)
+            first.Execute();
+            while (batch.Count < _maxOperationsPerTransaction)
             {
-                operation.Execute();
+                if (TryTake(out var operation))
+                {
+                    batch.Add(operation);
+                    operation.Execute();
+                }
+                else if (batch.Count >= cohort || _stopping || Stopwatch.GetTimestamp() - started >= waitBudget)
+                {
+                    break;
+                }
+                else
+                {
+                    // Yield rather than spin: on a small machine the callers need this core to submit.
+                    Thread.Yield();
+                }
             }
 
+            var committing = Stopwatch.GetTimestamp();
             _commit.Execute();
+            _lastCommitTicks = Stopwatch.GetTimestamp() - committing;
 
             // The callers this commit releases, plus those already waiting, are the cohort to wait for next.
-            _cohortSize = batch.Count + Volatile.Read(ref _pendingCount);
-            _lastTransactionTicks = Stopwatch.GetTimestamp() - started;
+            _cohortSize = batch.Count + _pending.Count;
         }
         catch (Exception exception)
         {
@@ -183,7 +167,7 @@ internal sealed class GroupCommitWriter
             if (batch.Count == 1)
             {
                 batch[0].Fail(exception);
-                return;
+                return true;
             }
 
             foreach (var operation in batch)
@@ -191,13 +175,29 @@ internal sealed class GroupCommitWriter
                 RunAlone(operation);
             }
 
-            return;
+            return true;
         }
 
         foreach (var operation in batch)
         {
             operation.Complete();
         }
+
+        return true;
+    }
+
+    /// <summary>Dequeues the next operation its caller has not cancelled.</summary>
+    private bool TryTake([NotNullWhen(true)] out WriteOperation? operation)
+    {
+        while (_pending.TryDequeue(out operation))
+        {
+            if (operation.TryStart())
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void RunAlone(WriteOperation operation)
