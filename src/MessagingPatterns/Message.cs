@@ -19,10 +19,14 @@ public sealed class Message<TMessage>
     /// <summary>The longest message id accepted, in characters.</summary>
     public const int MaxIdLength = 200;
 
+    // Sequence while a publish claims the message and before the store has ordered it.
+    private const long Claimed = -1;
+
     private readonly IReadOnlyDictionary<string, string>? _headers;
     private readonly long _generatedId;
     private string? _id;
-    private DateTimeOffset _enqueuedAt;
+    private long _enqueuedAtTicks;
+    private long _sequence;
 
     /// <summary>Creates a message.</summary>
     /// <param name="body">The payload. Must not be <see langword="null"/>.</param>
@@ -78,27 +82,44 @@ public sealed class Message<TMessage>
     public IReadOnlyDictionary<string, string> Headers => _headers ?? ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>
-    /// When a store accepted the message; <see langword="default"/> before it was published. Stores that
-    /// rebuild messages from storage set it on creation.
+    /// When a store accepted the message, in UTC; <see langword="default"/> before it was published. Stores
+    /// that rebuild messages from storage set it on creation.
     /// </summary>
     public DateTimeOffset EnqueuedAt
     {
-        get => _enqueuedAt;
-        init => _enqueuedAt = value;
+        get => _enqueuedAtTicks == 0 ? default : new DateTimeOffset(_enqueuedAtTicks, TimeSpan.Zero);
+        init => _enqueuedAtTicks = value.UtcTicks;
     }
 
     /// <summary>The store's arrival order; in-memory stores use it to keep FIFO within a priority.</summary>
-    internal long Sequence { get; set; }
+    internal long Sequence
+    {
+        get => _sequence;
+        set => _sequence = value;
+    }
 
     /// <summary>How many leases in-memory stores have granted for this message so far.</summary>
     internal int DeliveryCount { get; set; }
 
+    /// <summary>The next message on an in-memory store's list of publishes not yet ordered.</summary>
+    internal Message<TMessage>? NextPublished { get; set; }
+
     /// <summary>A fresh copy with the same id, body, priority and headers, for publishing an already published message again.</summary>
     internal Message<TMessage> CopyForRepublish() => new(Body, Id, Priority, _headers);
 
-    internal void MarkEnqueued(DateTimeOffset at, long sequence)
+    /// <summary>
+    /// Claims a message never published for one publish and stamps its enqueue time; <see langword="false"/>
+    /// if it was published before (or is being published concurrently), so the caller publishes a copy.
+    /// Atomic because in-memory stores accept publishes without a lock.
+    /// </summary>
+    internal bool TryClaimForPublish(DateTimeOffset at)
     {
-        _enqueuedAt = at;
-        Sequence = sequence;
+        if (_enqueuedAtTicks != 0 || Interlocked.CompareExchange(ref _sequence, Claimed, 0) != 0)
+        {
+            return false;
+        }
+
+        _enqueuedAtTicks = at.UtcTicks;
+        return true;
     }
 }

@@ -58,8 +58,12 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         return ((IPriorityGaugeSource)this).WaitingAt(level);
     }
 
-    // A racy read of two counts: good enough for a gauge, and it never blocks a publish.
-    int IPriorityGaugeSource.WaitingAt(int level) => _redelivered[level].Count + _fresh[level].Count;
+    // A racy read of two counts, good enough for a gauge; publishes never wait for it.
+    int IPriorityGaugeSource.WaitingAt(int level)
+    {
+        IncludeArrivals();
+        return _redelivered[level].Count + _fresh[level].Count;
+    }
 
     /// <summary>Receives from one level only; the per-level views call this.</summary>
     internal ValueTask<int> ReceiveLevelAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken) =>

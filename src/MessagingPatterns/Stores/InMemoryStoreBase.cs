@@ -9,9 +9,18 @@ namespace MessagingPatterns.Stores;
 /// (FIFO, by priority, one queue per level), through three members called under the store's lock.
 /// </summary>
 /// <remarks>
-/// One lock guards all state. Receives take a batch per lock acquisition, and a publish wakes a parked
-/// receiver only when one is parked, so the lock is held briefly and rarely contended on the hot path.
-/// Lease expiry is driven by one timer set to the earliest lease end or delayed release, so nothing polls.
+/// <para>
+/// The hot path takes no lock on the publisher's side: a publish pushes the message onto a lock-free list of
+/// new arrivals, and whoever next holds the lock (usually a receiver taking a batch) moves that list into the
+/// store's order. An ack ends its lease with one compare-and-swap in the <see cref="LeaseTable{TMessage}"/>.
+/// So the lock is taken about once per received batch, and publishers never wait for consumers.
+/// </para>
+/// <para>
+/// A publish takes the lock only when a receiver is parked, to wake it. A receiver parks only after it has
+/// registered itself and then seen no new arrivals, and a publisher looks for parked receivers after pushing,
+/// so one of the two always sees the other (both steps are full fences). Lease expiry is driven by one timer
+/// set to the earliest lease end or delayed release, so nothing polls.
+/// </para>
 /// </remarks>
 internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, IDisposable
 {
@@ -21,6 +30,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly int _capacity;
+    private readonly bool _bounded;
     private readonly LeaseTable<TMessage> _leases = new();
     private readonly PriorityQueue<Message<TMessage>, long> _delayed = new();
     private readonly List<DeadLetter<TMessage>> _deadLetters = [];
@@ -31,8 +41,11 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private readonly Action<Message<TMessage>, InMemoryStoreBase<TMessage>> _onLeaseExpired;
     private long _nextDueTicks = long.MaxValue;
     private long _timerDueTicks = long.MaxValue;
+    private Message<TMessage>? _arrivals;
     private long _sequence;
     private int _held;
+    private int _parkedReceiverCount;
+    private int _parkedWriterCount;
     private bool _disposed;
 
     protected InMemoryStoreBase(string name, int capacity, TimeProvider timeProvider)
@@ -42,6 +55,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         ArgumentNullException.ThrowIfNull(timeProvider);
         Name = name;
         _capacity = capacity;
+        _bounded = capacity != int.MaxValue;
         _time = timeProvider;
         _timer = timeProvider.CreateTimer(static s => ((InMemoryStoreBase<TMessage>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         // Each returning message wakes a receiver of its own level: a bulk wake-up of "any" receivers could
@@ -67,6 +81,23 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Takes the next ready message of <paramref name="level"/> (or any level) in the store's order (under the lock).</summary>
     protected abstract bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message);
 
+    /// <summary>
+    /// Moves publishes not yet ordered into the store's order, so that counts read afterwards include every
+    /// accepted publish (for readers that look at the subclass's state without the lock, such as gauges).
+    /// </summary>
+    protected void IncludeArrivals()
+    {
+        if (Volatile.Read(ref _arrivals) is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            MoveArrivalsIntoOrder();
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a priority the store cannot hold.</summary>
     protected virtual void ValidatePriority(Message<TMessage> message)
     {
@@ -82,17 +113,15 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        lock (_lock)
+        ThrowIfDisposed();
+        if (!TryReserve(1))
         {
-            ThrowIfDisposed();
-            if (_held < _capacity)
-            {
-                Accept(message, _time.GetUtcNow());
-                return ValueTask.CompletedTask;
-            }
+            return WaitForRoomThenEnqueueAsync([message], cancellationToken);
         }
 
-        return WaitForRoomThenEnqueueAsync([message], cancellationToken);
+        Publish(message, _time.GetUtcNow());
+        WakeIfParked();
+        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc/>
@@ -119,17 +148,14 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        lock (_lock)
+        ThrowIfDisposed();
+        if (!TryReserve(messages.Count))
         {
-            ThrowIfDisposed();
-            if (_held + messages.Count <= _capacity)
-            {
-                AcceptAll(messages);
-                return ValueTask.CompletedTask;
-            }
+            return WaitForRoomThenEnqueueAsync(messages, cancellationToken);
         }
 
-        return WaitForRoomThenEnqueueAsync(messages, cancellationToken);
+        PublishAll(messages);
+        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc/>
@@ -148,47 +174,45 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         var spinner = default(SpinWait);
         while (true)
         {
-            long published;
+            var now = _time.GetUtcNow();
             lock (_lock)
             {
                 ThrowIfDisposed();
-                var taken = TakeBatch(buffer.Span, leaseDuration, level);
+                var taken = TakeBatch(buffer.Span, now, leaseDuration, level);
                 if (taken > 0)
                 {
                     return new ValueTask<int>(taken);
                 }
 
-                if (spinner.NextSpinWillYield)
+                if (spinner.NextSpinWillYield && TryPark(level, out var waiter))
                 {
-                    return WaitThenReceiveAsync(Park(level), buffer, leaseDuration, level, cancellationToken);
+                    return WaitThenReceiveAsync(waiter, buffer, leaseDuration, level, cancellationToken);
                 }
-
-                published = _sequence;
             }
 
             // A producer on another core is often mid-publish: spinning a moment for its message costs far
             // less than parking and being woken through the thread pool, which dominated a busy queue's cost.
-            while (!spinner.NextSpinWillYield && Volatile.Read(ref _sequence) == published)
+            do
             {
                 spinner.SpinOnce(sleep1Threshold: -1);
             }
+            while (!spinner.NextSpinWillYield && Volatile.Read(ref _arrivals) is null);
         }
     }
 
     /// <inheritdoc/>
     public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
     {
-        lock (_lock)
+        // No lock: the lease table ends a lease atomically, and the only other state an ack touches is the
+        // count against a bounded capacity.
+        ThrowIfDisposed();
+        if (!IsOwn(lease) || _leases.TryEnd(lease.Id, lease.Version) is null)
         {
-            ThrowIfDisposed();
-            if (!IsOwn(lease) || _leases.Remove(lease.Id, lease.Version) is null)
-            {
-                return new ValueTask<bool>(false);
-            }
-
-            Removed(1);
-            return new ValueTask<bool>(true);
+            return new ValueTask<bool>(false);
         }
+
+        Removed();
+        return new ValueTask<bool>(true);
     }
 
     /// <inheritdoc/>
@@ -198,7 +222,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? _leases.Remove(lease.Id, lease.Version) : null;
+            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
@@ -242,14 +266,14 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? _leases.Remove(lease.Id, lease.Version) : null;
+            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
             }
 
             _deadLetters.Add(new DeadLetter<TMessage>(message, reason, message.DeliveryCount, _time.GetUtcNow()));
-            Removed(1);
+            Removed();
             return new ValueTask<bool>(true);
         }
     }
@@ -275,6 +299,9 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
+
+            // Earlier publishes are ordered first, so redriven messages queue behind them.
+            MoveArrivalsIntoOrder();
             var redriven = 0;
             _deadLetters.RemoveAll(deadLetter =>
             {
@@ -292,7 +319,11 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             });
 
             // A redriven message was accepted once already, so it may take the store past its capacity.
-            _held += redriven;
+            if (_bounded)
+            {
+                Interlocked.Add(ref _held, redriven);
+            }
+
             return new ValueTask<int>(redriven);
         }
     }
@@ -303,6 +334,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
+            MoveArrivalsIntoOrder();
             return new ValueTask<StoreStatistics>(new StoreStatistics(ReadyCount, _delayed.Count, _leases.Count, _deadLetters.Count));
         }
     }
@@ -324,7 +356,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                 return;
             }
 
-            _disposed = true;
+            Volatile.Write(ref _disposed, true);
             var error = new ObjectDisposedException(GetType().Name);
             foreach (var waiter in _parkedReceivers)
             {
@@ -332,21 +364,23 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
 
             _parkedReceivers.Clear();
+            Volatile.Write(ref _parkedReceiverCount, 0);
             foreach (var writer in _parkedWriters)
             {
                 writer.Completion.TrySetException(error);
             }
 
             _parkedWriters.Clear();
+            _parkedWriterCount = 0;
         }
 
         _timer.Dispose();
     }
 
-    private int TakeBatch(Span<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level)
+    private int TakeBatch(Span<Delivery<TMessage>> buffer, DateTimeOffset now, TimeSpan leaseDuration, int level)
     {
-        var now = _time.GetUtcNow();
         var nowTicks = now.UtcTicks;
+        MoveArrivalsIntoOrder();
         ProcessDue(nowTicks);
 
         var expiresTicks = AddClamped(nowTicks, leaseDuration);
@@ -355,8 +389,8 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         while (taken < buffer.Length && TryTakeReady(nowTicks, level, out var message))
         {
             var count = ++message.DeliveryCount;
-            var (slot, generation) = _leases.Add(message, expiresTicks);
-            buffer[taken++] = new Delivery<TMessage>(message, new LeaseToken(slot, generation, this), count, expiresAt);
+            var (slot, version) = _leases.Add(message, expiresTicks);
+            buffer[taken++] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt);
         }
 
         if (taken > 0)
@@ -367,26 +401,105 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         return taken;
     }
 
-    private void Accept(Message<TMessage> message, DateTimeOffset now)
+    /// <summary>Counts messages against a bounded capacity; false if they do not fit now.</summary>
+    private bool TryReserve(int count)
+    {
+        if (!_bounded)
+        {
+            return true;
+        }
+
+        while (true)
+        {
+            var held = Volatile.Read(ref _held);
+            if (held + count > _capacity)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _held, held + count, held) == held)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Pushes a message onto the list of arrivals, without the lock (its room is already reserved).</summary>
+    private void Publish(Message<TMessage> message, DateTimeOffset now)
     {
         // A message object already published is copied, so two stores (or two publishes) never share
         // the delivery bookkeeping an in-memory store keeps on it.
-        if (message.EnqueuedAt != default)
+        if (!message.TryClaimForPublish(now))
         {
             message = message.CopyForRepublish();
+            message.TryClaimForPublish(now);
         }
 
-        message.MarkEnqueued(now, ++_sequence);
-        _held++;
-        AddReadyAndWake(message, redelivered: false);
+        while (true)
+        {
+            var head = Volatile.Read(ref _arrivals);
+            message.NextPublished = head;
+            if (Interlocked.CompareExchange(ref _arrivals, message, head) == head)
+            {
+                return;
+            }
+        }
     }
 
-    private void AcceptAll(IReadOnlyList<Message<TMessage>> messages)
+    private void PublishAll(IReadOnlyList<Message<TMessage>> messages)
     {
         var now = _time.GetUtcNow();
         for (var i = 0; i < messages.Count; i++)
         {
-            Accept(messages[i], now);
+            Publish(messages[i], now);
+        }
+
+        WakeIfParked();
+    }
+
+    /// <summary>After a publish: if a receiver is parked, orders the arrivals under the lock, which wakes it.</summary>
+    private void WakeIfParked()
+    {
+        // Read after the push (a full fence); a receiver registers before its last look at the arrivals.
+        if (Volatile.Read(ref _parkedReceiverCount) == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            MoveArrivalsIntoOrder();
+        }
+    }
+
+    /// <summary>Moves the arrivals into the store's order, oldest first, waking parked receivers (under the lock).</summary>
+    private void MoveArrivalsIntoOrder()
+    {
+        // Looked at first: the exchange would take the cache line from the publishers' core even when idle.
+        if (Volatile.Read(ref _arrivals) is null)
+        {
+            return;
+        }
+
+        var newest = Interlocked.Exchange(ref _arrivals, null)!;
+
+        // The list is newest first: reverse it into publish order.
+        Message<TMessage>? oldest = null;
+        while (newest is not null)
+        {
+            var next = newest.NextPublished;
+            newest.NextPublished = oldest;
+            oldest = newest;
+            newest = next;
+        }
+
+        while (oldest is not null)
+        {
+            var next = oldest.NextPublished;
+            oldest.NextPublished = null;
+            oldest.Sequence = ++_sequence;
+            AddReadyAndWake(oldest, redelivered: false);
+            oldest = next;
         }
     }
 
@@ -398,14 +511,18 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             lock (_lock)
             {
                 ThrowIfDisposed();
-                if (_held + messages.Count <= _capacity)
-                {
-                    AcceptAll(messages);
-                    return;
-                }
 
+                // Registered before looking: an ack that makes room after the look sees this writer and
+                // wakes it (acks count down without the lock).
                 waiter = new RoomWaiter();
                 waiter.Node = _parkedWriters.AddLast(waiter);
+                Interlocked.Increment(ref _parkedWriterCount);
+                if (TryReserve(messages.Count))
+                {
+                    RemoveWriter(waiter);
+                    PublishAll(messages);
+                    return;
+                }
             }
 
             await using (cancellationToken.Register(static s => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1]), new object[] { this, waiter }).ConfigureAwait(false))
@@ -421,13 +538,19 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     {
         lock (_lock)
         {
-            if (waiter.Node?.List is not null)
-            {
-                _parkedWriters.Remove(waiter.Node);
-            }
+            RemoveWriter(waiter);
         }
 
         waiter.Completion.TrySetResult();
+    }
+
+    private void RemoveWriter(RoomWaiter waiter)
+    {
+        if (waiter.Node?.List is not null)
+        {
+            _parkedWriters.Remove(waiter.Node);
+            Interlocked.Decrement(ref _parkedWriterCount);
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -459,39 +582,66 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                 }
             }
 
-            lock (_lock)
+            // Look for messages; park again if there are none (looking once more if a publish slipped in).
+            while (true)
             {
-                ThrowIfDisposed();
-                if (cancellationToken.IsCancellationRequested)
+                var now = _time.GetUtcNow();
+                lock (_lock)
                 {
-                    // We may have been woken for a message we now leave behind: pass the wake-up on. Every
-                    // parked receiver is woken, since the ones first in line may take other levels only.
-                    if (ReadyCount > 0)
+                    ThrowIfDisposed();
+                    if (cancellationToken.IsCancellationRequested)
                     {
-                        WakeReaders(_parkedReceivers.Count, AnyLevel);
+                        // We may have been woken for a message we now leave behind: pass the wake-up on. Every
+                        // parked receiver is woken, since the ones first in line may take other levels only.
+                        MoveArrivalsIntoOrder();
+                        if (ReadyCount > 0)
+                        {
+                            WakeReaders(_parkedReceivers.Count, AnyLevel);
+                        }
+
+                        cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
+                    var taken = TakeBatch(buffer.Span, now, leaseDuration, level);
+                    if (taken > 0)
+                    {
+                        return taken;
+                    }
 
-                var taken = TakeBatch(buffer.Span, leaseDuration, level);
-                if (taken > 0)
-                {
-                    return taken;
+                    if (TryPark(level, out var next))
+                    {
+                        waiter = next;
+                        break;
+                    }
                 }
-
-                waiter = Park(level);
             }
         }
     }
 
-    private ReceiveWaiter Park(int level)
+    /// <summary>
+    /// Parks a receiver that found nothing (under the lock); false, parking nothing, if a publish arrived in
+    /// the meantime, so the caller looks again.
+    /// </summary>
+    private bool TryPark(int level, [NotNullWhen(true)] out ReceiveWaiter? waiter)
     {
-        var waiter = _spareWaiters.Count > 0 ? _spareWaiters.Pop() : new ReceiveWaiter();
+        waiter = _spareWaiters.Count > 0 ? _spareWaiters.Pop() : new ReceiveWaiter();
         waiter.Owner = this;
         waiter.Level = level;
         _parkedReceivers.Add(waiter);
-        return waiter;
+
+        // Registered first, then one last look (the exchange is a full fence): a publish pushed after
+        // this look finds the receiver parked and wakes it.
+        Interlocked.Exchange(ref _parkedReceiverCount, _parkedReceivers.Count);
+        if (Volatile.Read(ref _arrivals) is null)
+        {
+            return true;
+        }
+
+        _parkedReceivers.RemoveAt(_parkedReceivers.Count - 1);
+        Volatile.Write(ref _parkedReceiverCount, _parkedReceivers.Count);
+        _spareWaiters.Push(waiter);
+        waiter = null;
+        return false;
     }
 
     private void CancelReceiver(ReceiveWaiter waiter, CancellationToken token)
@@ -500,6 +650,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         {
             if (_parkedReceivers.Remove(waiter))
             {
+                Volatile.Write(ref _parkedReceiverCount, _parkedReceivers.Count);
                 waiter.Fail(new OperationCanceledException(token));
             }
         }
@@ -523,6 +674,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             if (waiter.Level == AnyLevel || priority == AnyLevel || waiter.Level == priority)
             {
                 _parkedReceivers.RemoveAt(i);
+                Volatile.Write(ref _parkedReceiverCount, _parkedReceivers.Count);
                 waiter.Wake();
                 count--;
             }
@@ -533,13 +685,27 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
-    private void Removed(int count)
+    /// <summary>Counts a message out of the store and, if writers wait for room, wakes them to try again.</summary>
+    private void Removed()
     {
-        _held -= count;
-        while (_parkedWriters.First is { } first)
+        if (!_bounded)
         {
-            _parkedWriters.RemoveFirst();
-            first.Value.Completion.TrySetResult();
+            return;
+        }
+
+        Interlocked.Decrement(ref _held);
+        if (Volatile.Read(ref _parkedWriterCount) == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            while (_parkedWriters.First is { } first)
+            {
+                RemoveWriter(first.Value);
+                first.Value.Completion.TrySetResult();
+            }
         }
     }
 
@@ -607,7 +773,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
     private bool IsOwn(LeaseToken lease) => ReferenceEquals(lease.Owner, this);
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 
     private static long AddClamped(long ticks, TimeSpan span) =>
         span.Ticks >= DateTimeOffset.MaxValue.UtcTicks - ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + span.Ticks;

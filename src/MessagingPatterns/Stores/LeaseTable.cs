@@ -1,131 +1,169 @@
 namespace MessagingPatterns.Stores;
 
 /// <summary>
-/// The in-flight messages of an in-memory store, in reusable slots. A lease token is (slot, generation):
-/// settling checks the generation instead of looking the message up in a dictionary, and bumping the
-/// generation when a lease ends makes every older token stale at once. Not thread-safe: the owning store
-/// calls it under its lock.
+/// The in-flight messages of an in-memory store, in reusable slots. A lease token is (slot, version), where
+/// the version is the slot's state while that lease holds it: settling compares the state instead of
+/// looking the message up in a dictionary, and every state change makes older tokens stale at once.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Leases are added, renewed and expired under the owning store's lock, but <see cref="TryEnd"/> needs no
+/// lock: it claims the slot with one compare-and-swap, so an ack never waits for a publisher. Slots live in
+/// fixed-size segments that never move, so a lock-free end never writes to a stale copy when the table grows.
+/// </para>
+/// <para>
+/// A slot's state is (generation &lt;&lt; 2) | <see cref="Free"/>, <see cref="Leased"/> or
+/// <see cref="Ending"/>. Ending lasts from the winning compare-and-swap until the message reference is
+/// cleared, so a slot is never handed out while its last lease is still being ended.
+/// </para>
+/// </remarks>
 internal sealed class LeaseTable<TMessage>
 {
-    private Slot[] _slots = new Slot[64];
-    private int[] _freeSlots = new int[64];
-    private int _freeCount;
-    private int _usedSlots;
+    private const int Free = 0;
+    private const int Leased = 1;
+    private const int Ending = 2;
+    private const int FlagMask = 3;
+    private const int NextGeneration = 4;
+    private const int SegmentShift = 8;
+    private const int SegmentSize = 1 << SegmentShift;
+    private const int SegmentMask = SegmentSize - 1;
+
+    private Slot[][] _segments = [new Slot[SegmentSize]];
+    private int _cursor;
+    private int _count;
 
     /// <summary>How many messages are leased.</summary>
-    public int Count { get; private set; }
+    public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Leases a message until <paramref name="expiresAtTicks"/> and returns its slot and generation.</summary>
-    public (int Slot, int Generation) Add(Message<TMessage> message, long expiresAtTicks)
+    /// <summary>Leases a message until <paramref name="expiresAtTicks"/> and returns its slot and version (under the store's lock).</summary>
+    public (int Slot, int Version) Add(Message<TMessage> message, long expiresAtTicks)
     {
-        int slot;
-        if (_freeCount > 0)
+        var segments = _segments;
+        var capacity = segments.Length * SegmentSize;
+
+        // Keep at least half the slots free, so the scan below finds one within a step or two.
+        if (Volatile.Read(ref _count) >= capacity / 2)
         {
-            slot = _freeSlots[--_freeCount];
+            segments = [.. segments, new Slot[SegmentSize]];
+            Volatile.Write(ref _segments, segments);
+            _cursor = capacity;
+            capacity += SegmentSize;
         }
-        else
+
+        while (true)
         {
-            if (_usedSlots == _slots.Length)
+            var slot = _cursor;
+            _cursor = slot + 1 == capacity ? 0 : slot + 1;
+            ref var entry = ref segments[slot >> SegmentShift][slot & SegmentMask];
+            var state = Volatile.Read(ref entry.State);
+            if ((state & FlagMask) != Free)
             {
-                Array.Resize(ref _slots, _slots.Length * 2);
+                continue;
             }
 
-            slot = _usedSlots++;
-        }
+            entry.Message = message;
+            entry.ExpiresAtTicks = expiresAtTicks;
+            var version = state | Leased;
+            Interlocked.Increment(ref _count);
 
-        ref var entry = ref _slots[slot];
-        entry.Message = message;
-        entry.ExpiresAtTicks = expiresAtTicks;
-        Count++;
-        return (slot, entry.Generation);
+            // Published last: a token for this lease can match only once the message is in place.
+            Volatile.Write(ref entry.State, version);
+            return (slot, version);
+        }
     }
 
-    /// <summary>Returns the message of a live lease, or <see langword="null"/> if the token is stale or unknown.</summary>
-    public Message<TMessage>? Find(long slot, long generation)
+    /// <summary>Extends a live lease; <see langword="false"/> if the token is stale (under the store's lock).</summary>
+    public bool TryRenew(long slot, long version, long expiresAtTicks)
     {
-        if ((ulong)slot >= (ulong)_usedSlots)
-        {
-            return null;
-        }
-
-        ref var entry = ref _slots[slot];
-        return entry.Generation == generation ? entry.Message : null;
-    }
-
-    /// <summary>Extends a live lease; <see langword="false"/> if the token is stale.</summary>
-    public bool TryRenew(long slot, long generation, long expiresAtTicks)
-    {
-        if (Find(slot, generation) is null)
+        if (!TryGetSlot(slot, out var segment) || Volatile.Read(ref segment[slot & SegmentMask].State) != version)
         {
             return false;
         }
 
-        _slots[slot].ExpiresAtTicks = expiresAtTicks;
+        // An ack racing this renewal may end the lease anyway; the new expiry is then simply unused.
+        segment[slot & SegmentMask].ExpiresAtTicks = expiresAtTicks;
         return true;
     }
 
-    /// <summary>Ends a live lease and returns its message; <see langword="null"/> if the token is stale.</summary>
-    public Message<TMessage>? Remove(long slot, long generation)
+    /// <summary>
+    /// Ends a live lease and returns its message; <see langword="null"/> if the token is stale. Safe without
+    /// the store's lock: of several callers ending one lease, exactly one gets the message.
+    /// </summary>
+    public Message<TMessage>? TryEnd(long slot, long version)
     {
-        var message = Find(slot, generation);
-        if (message is not null)
+        if ((version & FlagMask) != Leased || !TryGetSlot(slot, out var segment))
         {
-            Free((int)slot);
+            return null;
         }
 
+        ref var entry = ref segment[slot & SegmentMask];
+        var leased = (int)version;
+        if (Interlocked.CompareExchange(ref entry.State, (leased & ~FlagMask) | Ending, leased) != leased)
+        {
+            return null;
+        }
+
+        var message = entry.Message;
+        entry.Message = null;
+        Volatile.Write(ref entry.State, (leased & ~FlagMask) + NextGeneration);
+
+        // Counted down only once the slot is free again, so Add's "half free" rule always holds.
+        Interlocked.Decrement(ref _count);
         return message;
     }
 
     /// <summary>
     /// Ends every lease that expired at <paramref name="nowTicks"/>, handing its message to
     /// <paramref name="onExpired"/>, and returns the earliest expiry still pending
-    /// (<see cref="long.MaxValue"/> when none).
+    /// (<see cref="long.MaxValue"/> when none). Under the store's lock.
     /// </summary>
     public long ExpireDue<TState>(long nowTicks, Action<Message<TMessage>, TState> onExpired, TState state)
     {
         var next = long.MaxValue;
-        for (var slot = 0; slot < _usedSlots; slot++)
+        var segments = _segments;
+        for (var s = 0; s < segments.Length; s++)
         {
-            ref var entry = ref _slots[slot];
-            if (entry.Message is null)
+            var segment = segments[s];
+            for (var i = 0; i < segment.Length; i++)
             {
-                continue;
-            }
+                var version = Volatile.Read(ref segment[i].State);
+                if ((version & FlagMask) != Leased)
+                {
+                    continue;
+                }
 
-            if (entry.ExpiresAtTicks <= nowTicks)
-            {
-                var message = entry.Message;
-                Free(slot);
-                onExpired(message, state);
-            }
-            else if (entry.ExpiresAtTicks < next)
-            {
-                next = entry.ExpiresAtTicks;
+                var expiresAt = segment[i].ExpiresAtTicks;
+                if (expiresAt > nowTicks)
+                {
+                    next = Math.Min(next, expiresAt);
+                }
+                else if (TryEnd(((long)s << SegmentShift) | (long)i, version) is { } message)
+                {
+                    onExpired(message, state);
+                }
             }
         }
 
         return next;
     }
 
-    private void Free(int slot)
+    private bool TryGetSlot(long slot, out Slot[] segment)
     {
-        ref var entry = ref _slots[slot];
-        entry.Message = null;
-        entry.Generation++;
-        if (_freeCount == _freeSlots.Length)
+        var segments = Volatile.Read(ref _segments);
+        if ((ulong)slot >= (ulong)segments.Length * SegmentSize)
         {
-            Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
+            segment = [];
+            return false;
         }
 
-        _freeSlots[_freeCount++] = slot;
-        Count--;
+        segment = segments[slot >> SegmentShift];
+        return true;
     }
 
     private struct Slot
     {
         public Message<TMessage>? Message;
         public long ExpiresAtTicks;
-        public int Generation;
+        public int State;
     }
 }

@@ -150,4 +150,21 @@ public sealed class MultiQueueSchedulingTests
 
         return null;
     }
+
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("multi-queue")]
+    public async Task GetReadyCount_WithNoReceiver_CountsEveryPublishOfTheLevel(string kind)
+    {
+        await using var store = kind == "priority"
+            ? MessageStore.CreatePriority<int>("counts", new PriorityQueueOptions { Levels = 3 }, NewTime())
+            : MessageStore.CreateMultiQueue<int>("counts", new MultiQueueOptions { Levels = 3 }, NewTime());
+
+        await store.EnqueueAsync(new Message<int>(1, priority: 2));
+        await store.EnqueueBatchAsync([new Message<int>(2, priority: 0), new Message<int>(3, priority: 2)]);
+
+        store.GetReadyCount(2).Should().Be(2);
+        store.GetReadyCount(0).Should().Be(1);
+        store.GetReadyCount(1).Should().Be(0);
+    }
 }

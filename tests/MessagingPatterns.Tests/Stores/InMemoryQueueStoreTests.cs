@@ -4,7 +4,10 @@ using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.Tests.Stores;
 
-/// <summary>What the in-memory FIFO store adds to the conformance suite: bounded capacity.</summary>
+/// <summary>
+/// What the in-memory FIFO store adds to the conformance suite: bounded capacity, and the races its
+/// lock-free publish and ack must win.
+/// </summary>
 public sealed class InMemoryQueueStoreTests
 {
     [Fact]
@@ -71,5 +74,61 @@ public sealed class InMemoryQueueStoreTests
 
         (await second.AckAsync(buffer[0].Lease)).Should().BeFalse();
         (await first.AckAsync(buffer[0].Lease)).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Enqueue_OneMessageObjectFromManyThreadsAtOnce_DeliversEveryPublishSeparately()
+    {
+        const int threads = 8;
+        const int publishesPerThread = 200;
+        await using var store = MessageStore.CreateInMemory<int>("shared");
+        var message = new Message<int>(42);
+        using var start = new Barrier(threads);
+
+        await Task.WhenAll(Enumerable.Range(0, threads).Select(_ => Task.Run(async () =>
+        {
+            start.SignalAndWait();
+            for (var i = 0; i < publishesPerThread; i++)
+            {
+                await store.EnqueueAsync(message);
+            }
+        }))).Within();
+
+        var buffer = new Delivery<int>[threads * publishesPerThread];
+        var received = await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within();
+        received.Should().Be(buffer.Length, "each publish is a message of its own");
+        buffer.Select(d => d.Message).Distinct().Should().HaveCount(buffer.Length, "no two publishes share one delivery's bookkeeping");
+        buffer.Should().AllSatisfy(d => d.DeliveryCount.Should().Be(1));
+        foreach (var delivery in buffer)
+        {
+            (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+        }
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Ack_OneLeaseFromManyThreadsAtOnce_SucceedsExactlyOnce()
+    {
+        const int threads = 4;
+        await using var store = MessageStore.CreateInMemory<int>("acks");
+        var buffer = new Delivery<int>[1];
+        for (var round = 0; round < 200; round++)
+        {
+            await store.EnqueueAsync(new Message<int>(round));
+            await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within();
+            var lease = buffer[0].Lease;
+            using var start = new Barrier(threads);
+
+            var results = await Task.WhenAll(Enumerable.Range(0, threads).Select(_ => Task.Run(async () =>
+            {
+                start.SignalAndWait();
+                return await store.AckAsync(lease);
+            }))).Within();
+
+            results.Count(acked => acked).Should().Be(1, $"round {round}: a lease ends once");
+        }
+
+        (await store.GetStatisticsAsync()).InFlight.Should().Be(0);
     }
 }
