@@ -19,6 +19,7 @@ public class CompetingConsumersBenchmarks
     private static readonly TimeSpan s_lease = TimeSpan.FromMinutes(5);
 
     private ServiceProvider _services = null!;
+    private IMessageStore<int> _store = null!;
 
     /// <summary>Producers × consumers: 1×1 and 2×2.</summary>
     [Params(1, 2)]
@@ -28,12 +29,21 @@ public class CompetingConsumersBenchmarks
     public void Setup()
     {
         var services = new ServiceCollection();
-        services.AddScoped<CountingConsumer>();
+        // The lifetime AddConsumer gives a handler: transient, resolved from each message's scope.
+        services.AddTransient<CountingConsumer>();
         _services = services.BuildServiceProvider();
+
+        // One store for every invocation of the store path (each ends with the store empty), so the figures
+        // are the steady state rather than a new store's queues growing to the first backlog.
+        _store = MessageStore.CreateInMemory<int>("bench");
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _services.Dispose();
+    public async Task CleanupAsync()
+    {
+        await _store.DisposeAsync();
+        await _services.DisposeAsync();
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Messages, Description = "raw Channel<T>")]
     public async Task RawChannel()
@@ -65,7 +75,7 @@ public class CompetingConsumersBenchmarks
     [Benchmark(OperationsPerInvoke = Messages, Description = "store: publish+receive+ack")]
     public async Task StorePath()
     {
-        await using var store = MessageStore.CreateInMemory<int>("bench");
+        var store = _store;
         var remaining = Messages;
         using var done = new CancellationTokenSource();
         var consumers = Enumerable.Range(0, Parallelism).Select(_ => Task.Run(async () =>

@@ -41,7 +41,11 @@ public sealed class MessageQueueBuilder<TMessage>
 
     /// <summary>
     /// Adds a consumer worker pool (a hosted service) that runs <typeparamref name="TConsumer"/> for this
-    /// queue's messages, one scoped instance per message. Call it again to add another competing pool.
+    /// queue's messages: a new instance per message, resolved from that message's own DI scope (so its scoped
+    /// dependencies are per message too, and a disposable handler is disposed with the scope). Registered as
+    /// transient unless the queue already has a handler registered: within a one-message scope that is the same
+    /// as scoped, without the scope's per-message table of resolved services. Call it again to add another
+    /// competing pool.
     /// </summary>
     /// <typeparam name="TConsumer">The handler type.</typeparam>
     /// <param name="configure">Configures the pool's options, validated at start.</param>
@@ -49,7 +53,7 @@ public sealed class MessageQueueBuilder<TMessage>
     public MessageQueueBuilder<TMessage> AddConsumer<TConsumer>(Action<ConsumerOptions>? configure = null)
         where TConsumer : class, IConsumer<TMessage>
     {
-        Services.TryAddKeyedScoped<IConsumer<TMessage>, TConsumer>(Name);
+        Services.TryAddKeyedTransient<IConsumer<TMessage>, TConsumer>(Name);
         return AddConsumerPool(configure, Name, static (services, key) => services.GetRequiredKeyedService<IConsumer<TMessage>>(key));
     }
 
@@ -71,7 +75,7 @@ public sealed class MessageQueueBuilder<TMessage>
     {
         ArgumentNullException.ThrowIfNull(storeSelector);
         ArgumentException.ThrowIfNullOrWhiteSpace(optionsName);
-        Services.TryAddKeyedScoped<IConsumer<TMessage>, TConsumer>(Name);
+        Services.TryAddKeyedTransient<IConsumer<TMessage>, TConsumer>(Name);
         return AddConsumerPool(configure, optionsName, static (services, key) => services.GetRequiredKeyedService<IConsumer<TMessage>>(key), storeSelector);
     }
 

@@ -5,11 +5,16 @@ namespace MessagingPatterns.Stores;
 /// <summary>
 /// A parked receiver, reused across waits so that parking allocates nothing. The store completes it
 /// (under its lock) when a matching message becomes ready, when the wait is cancelled, or on disposal.
-/// Continuations run asynchronously so a producer never runs a consumer's code on its own thread.
 /// </summary>
-internal sealed class ReceiveWaiter : IValueTaskSource<bool>
+/// <remarks>
+/// The completion is handed to the thread pool with the waiter itself as the work item, so a producer never
+/// runs a consumer's code on its own thread and a wake-up allocates nothing (letting the value-task core
+/// schedule its continuation would allocate a work item per wake-up, which on a busy queue is often).
+/// </remarks>
+internal sealed class ReceiveWaiter : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<bool> _core;
+    private Exception? _failure;
 
     /// <summary>The store that parked this receiver.</summary>
     public object? Owner { get; set; }
@@ -25,16 +30,34 @@ internal sealed class ReceiveWaiter : IValueTaskSource<bool>
 
     public ValueTask<bool> WaitAsync() => new(this, _core.Version);
 
-    /// <summary>Wakes the receiver: <see langword="true"/> to look for messages.</summary>
-    public void Wake() => _core.SetResult(true);
+    /// <summary>Wakes the receiver, on a thread-pool thread, to look for messages.</summary>
+    public void Wake() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 
-    public void Fail(Exception exception) => _core.SetException(exception);
+    /// <summary>Ends the wait with <paramref name="exception"/>, on a thread-pool thread.</summary>
+    public void Fail(Exception exception)
+    {
+        _failure = exception;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
 
     public void Reset()
     {
         _core.Reset();
+        _failure = null;
         Registration = default;
         CancellationToken = default;
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (_failure is { } failure)
+        {
+            _core.SetException(failure);
+        }
+        else
+        {
+            _core.SetResult(true);
+        }
     }
 
     bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token);

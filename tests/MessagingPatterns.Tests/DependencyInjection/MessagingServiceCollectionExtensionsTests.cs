@@ -34,6 +34,31 @@ public sealed class MessagingServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task AddConsumer_DisposableHandlerWithScopedDependency_GetsFreshOnesPerMessageAndDisposesThem()
+    {
+        var lifetimes = new Lifetimes();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(lifetimes);
+        builder.Services.AddScoped<UnitOfWork>();
+        builder.Services.AddInMemoryQueue<Order>("orders").AddConsumer<DisposableOrderConsumer>();
+        using var host = builder.Build();
+
+        await host.StartAsync().Within();
+        var producer = host.Services.GetRequiredKeyedService<IProducer<Order>>("orders");
+        for (var i = 0; i < 5; i++)
+        {
+            await producer.PublishAsync(new Order(i));
+        }
+
+        await lifetimes.DisposedHandlers(5).Within();
+        await host.StopAsync().Within();
+
+        lifetimes.Handlers.Distinct().Should().HaveCount(5, "each message gets a new handler");
+        lifetimes.UnitsOfWork.Distinct().Should().HaveCount(5, "scoped dependencies are per message");
+        lifetimes.UnitsOfWork.Should().AllSatisfy(unit => unit.Disposed.Should().BeTrue("the message's scope disposed it"));
+    }
+
+    [Fact]
     public void AddInMemoryQueue_FirstQueueOfAType_IsAlsoTheUnkeyedDefault()
     {
         var services = new ServiceCollection();
@@ -130,6 +155,57 @@ public sealed class MessagingServiceCollectionExtensionsTests
                 _done.TrySetResult();
             }
         }
+    }
+
+    public sealed class Lifetimes
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _expected = int.MaxValue;
+        private int _disposed;
+
+        public ConcurrentBag<DisposableOrderConsumer> Handlers { get; } = [];
+
+        public ConcurrentBag<UnitOfWork> UnitsOfWork { get; } = [];
+
+        public Task DisposedHandlers(int count)
+        {
+            Volatile.Write(ref _expected, count);
+            Check();
+            return _done.Task;
+        }
+
+        public void HandlerDisposed()
+        {
+            Interlocked.Increment(ref _disposed);
+            Check();
+        }
+
+        private void Check()
+        {
+            if (Volatile.Read(ref _disposed) >= Volatile.Read(ref _expected))
+            {
+                _done.TrySetResult();
+            }
+        }
+    }
+
+    public sealed class UnitOfWork : IDisposable
+    {
+        public bool Disposed { get; private set; }
+
+        public void Dispose() => Disposed = true;
+    }
+
+    public sealed class DisposableOrderConsumer(Lifetimes lifetimes, UnitOfWork unitOfWork) : IConsumer<Order>, IDisposable
+    {
+        public Task ConsumeAsync(MessageContext<Order> context, CancellationToken cancellationToken)
+        {
+            lifetimes.Handlers.Add(this);
+            lifetimes.UnitsOfWork.Add(unitOfWork);
+            return Task.CompletedTask;
+        }
+
+        public void Dispose() => lifetimes.HandlerDisposed();
     }
 
     public sealed class OrderConsumer(Handled handled, IServiceProvider scope) : IConsumer<Order>
