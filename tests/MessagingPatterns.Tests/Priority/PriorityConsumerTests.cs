@@ -43,8 +43,11 @@ public sealed class PriorityConsumerTests
         (await handler.Started.Reader.ReadAsync().AsTask().WaitAsync(Patience))
             .Should().Be(2, "the urgent message starts as soon as one handler finishes");
 
-        handler.Complete(10);
-        await pool.StopAsync(CancellationToken.None).WaitAsync(Patience);
+        // Stop receiving first, then let the running handlers finish: releasing them first would let the
+        // workers take more of the backlog and block in it until the shutdown timeout.
+        var stopping = pool.StopAsync(CancellationToken.None);
+        handler.Complete(2);
+        await stopping.WaitAsync(Patience);
         (await store.GetStatisticsAsync()).InFlight.Should().Be(0, "nothing is left leased after the pool stops");
     }
 
