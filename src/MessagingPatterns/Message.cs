@@ -91,6 +91,9 @@ public sealed class Message<TMessage>
         init => _enqueuedAtTicks = value.UtcTicks;
     }
 
+    /// <summary><see cref="EnqueuedAt"/> in UTC ticks, for stores' hot paths (0 before it was published).</summary>
+    internal long EnqueuedAtTicks => _enqueuedAtTicks;
+
     /// <summary>The store's arrival order; in-memory stores use it to keep FIFO within a priority.</summary>
     internal long Sequence
     {

@@ -37,6 +37,9 @@ internal static class PriorityMetrics
         }
     }
 
+    /// <summary>Whether anything listens to the per-start instruments, so stores can skip computing their inputs.</summary>
+    public static bool ObservesStarts => s_wait.Enabled || s_breaches.Enabled;
+
     public static void Started(string queue, int level, long waitTicks)
     {
         if (s_wait.Enabled)

@@ -75,7 +75,7 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
         var bestSlack = long.MaxValue;
         for (var level = top; level >= 0; level = NextNonEmptyBelow(level))
         {
-            var slack = _targetTicks[level] - (nowTicks - Head(level).EnqueuedAt.UtcTicks);
+            var slack = _targetTicks[level] - (nowTicks - Head(level).EnqueuedAtTicks);
             if (slack < bestSlack)
             {
                 best = level;

@@ -32,11 +32,11 @@ internal sealed class PriorityQueueStore<TMessage> : PriorityStoreBase<TMessage>
 
         var top = Levels - 1;
         var bestHead = Head(best);
-        var bestEffective = Effective(best, top, nowTicks - bestHead.EnqueuedAt.UtcTicks);
+        var bestEffective = Effective(best, top, nowTicks - bestHead.EnqueuedAtTicks);
         for (var level = NextNonEmptyBelow(best); level >= 0; level = NextNonEmptyBelow(level))
         {
             var head = Head(level);
-            var effective = Effective(level, top, nowTicks - head.EnqueuedAt.UtcTicks);
+            var effective = Effective(level, top, nowTicks - head.EnqueuedAtTicks);
             if (effective > bestEffective || (effective == bestEffective && IsOlder(head, bestHead)))
             {
                 best = level;

@@ -16,6 +16,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     private readonly Queue<Message<TMessage>>[] _redelivered;
     private readonly Queue<Message<TMessage>>[] _fresh;
     private readonly ulong[] _nonEmpty = new ulong[4];
+    private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
     private int _ready;
 
@@ -23,6 +24,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         : base(name, capacity, timeProvider)
     {
         Levels = levels;
+        _topWord = (levels - 1) >> 6;
         _redelivered = new Queue<Message<TMessage>>[levels];
         _fresh = new Queue<Message<TMessage>>[levels];
         _views = new LevelStoreView<TMessage>?[levels];
@@ -111,9 +113,9 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         }
 
         _ready--;
-        if (message.DeliveryCount == 0)
+        if (message.DeliveryCount == 0 && PriorityMetrics.ObservesStarts)
         {
-            OnFirstStart(message, level, nowTicks - message.EnqueuedAt.UtcTicks);
+            OnFirstStart(message, level, nowTicks - message.EnqueuedAtTicks);
         }
 
         return true;
@@ -122,7 +124,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     /// <summary>Picks the non-empty level the next message comes from; called only when a message is ready.</summary>
     protected abstract int SelectLevel(long nowTicks);
 
-    /// <summary>Called when a message is leased for the first time, with its wait since enqueue.</summary>
+    /// <summary>Called when a message is leased for the first time, with its wait since enqueue, if its metrics are listened to.</summary>
     protected virtual void OnFirstStart(Message<TMessage> message, int level, long waitTicks) =>
         PriorityMetrics.Started(Name, level, waitTicks);
 
@@ -135,7 +137,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     /// <summary>The highest non-empty level, or -1 when none.</summary>
     protected int HighestNonEmpty()
     {
-        for (var word = _nonEmpty.Length - 1; word >= 0; word--)
+        for (var word = _topWord; word >= 0; word--)
         {
             var bits = _nonEmpty[word];
             if (bits != 0)
