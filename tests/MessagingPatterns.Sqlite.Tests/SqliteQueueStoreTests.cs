@@ -173,6 +173,18 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
         _database.Dispose();
     }
 
+    [Fact]
+    public async Task Enqueue_ABodyThatSerializesToNoBytes_IsStoredAndDelivered()
+    {
+        var store = SqliteMessageStore.Create("raw", _database.Options(), new Utf8Serializer(), _time);
+        _stores.Add(store);
+
+        await store.EnqueueBatchAsync([new Message<string>(""), new Message<string>("x")]);
+
+        var received = await ReceiveAsync(store, 10);
+        received.Select(d => d.Message.Body).Should().Equal("", "x");
+    }
+
     private IDurableMessageStore<T> Open<T>(SqliteStoreOptions? options = null, string name = "queue")
     {
         var store = SqliteMessageStore.Create<T>(name, options ?? _database.Options(), timeProvider: _time);
@@ -185,5 +197,14 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
         var buffer = new Delivery<T>[max];
         var received = await store.ReceiveAsync(buffer, s_lease).AsTask().WaitAsync(s_patience);
         return buffer[..received];
+    }
+
+    /// <summary>Stores a string as its UTF-8 bytes, so the empty string is an empty body.</summary>
+    private sealed class Utf8Serializer : IMessageSerializer<string>
+    {
+        public void Serialize(string body, System.Buffers.IBufferWriter<byte> destination) =>
+            System.Text.EncodingExtensions.GetBytes(System.Text.Encoding.UTF8, body, destination);
+
+        public string Deserialize(ReadOnlySpan<byte> payload) => System.Text.Encoding.UTF8.GetString(payload);
     }
 }
