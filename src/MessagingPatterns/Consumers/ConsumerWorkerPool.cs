@@ -295,11 +295,18 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// as the pipeline's first attempt, so backoff and retry count are exactly those of running it all
     /// through the pipeline. User pipelines (circuit breakers, timeouts) always see every attempt.
     /// </summary>
-    private async ValueTask RunWithDefaultRetriesAsync(Worker worker)
+    private ValueTask RunWithDefaultRetriesAsync(Worker worker)
+    {
+        // Most attempts succeed synchronously: no state machine for them.
+        var first = RunAttemptAsync(worker, _cancelHandlers.Token);
+        return first.IsCompletedSuccessfully ? ValueTask.CompletedTask : RetryAfterFirstAttemptAsync(worker, first);
+    }
+
+    private async ValueTask RetryAfterFirstAttemptAsync(Worker worker, ValueTask first)
     {
         try
         {
-            await RunAttemptAsync(worker, _cancelHandlers.Token).ConfigureAwait(false);
+            await first.ConfigureAwait(false);
             return;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -323,17 +330,61 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     }
 
     /// <summary>One handler attempt, under the worker's attempt guard (timeout and shutdown cancellation).</summary>
+    private ValueTask RunAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    {
+        if (pipelineToken.CanBeCanceled && pipelineToken != _cancelHandlers.Token)
+        {
+            return RunLinkedAttemptAsync(worker, pipelineToken);
+        }
+
+        // The common case (our own token, a handler that finishes synchronously) without a state machine.
+        var guard = worker.Guard;
+        var attemptToken = guard.Begin(_time.GetTimestamp());
+        Task handling;
+        try
+        {
+            handling = worker.Consumer!.ConsumeAsync(worker.Context, attemptToken);
+        }
+        catch (Exception ex)
+        {
+            handling = Task.FromException(ex);
+        }
+
+        if (handling.IsCompletedSuccessfully)
+        {
+            guard.End();
+            return ValueTask.CompletedTask;
+        }
+
+        return CompleteAttemptAsync(handling, guard);
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RunAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    private async ValueTask CompleteAttemptAsync(Task handling, AttemptGuard guard)
+    {
+        try
+        {
+            await handling.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (guard.TimedOut)
+        {
+            throw new TimeoutException($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
+        }
+        finally
+        {
+            guard.End();
+        }
+    }
+
+    /// <summary>An attempt under a user pipeline's own token (its own timeout), followed as well as ours.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RunLinkedAttemptAsync(Worker worker, CancellationToken pipelineToken)
     {
         var guard = worker.Guard;
         var attemptToken = guard.Begin(_time.GetTimestamp());
 
-        // A user pipeline may hand us its own token (its own timeout); follow it too. Ours needs no link:
-        // shutdown cancels the guards directly.
-        var link = pipelineToken.CanBeCanceled && pipelineToken != _cancelHandlers.Token
-            ? pipelineToken.UnsafeRegister(static s => ((AttemptGuard)s!).CancelCurrent(), guard)
-            : default;
+        // Ours needs no link: shutdown cancels the guards directly.
+        var link = pipelineToken.UnsafeRegister(static s => ((AttemptGuard)s!).CancelCurrent(), guard);
         try
         {
             await worker.Consumer!.ConsumeAsync(worker.Context, attemptToken).ConfigureAwait(false);
@@ -367,7 +418,60 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private async ValueTask SettleAsync(MessageContext<TMessage> context, Delivery<TMessage> delivery, Exception? failure)
+    private ValueTask SettleAsync(MessageContext<TMessage> context, Delivery<TMessage> delivery, Exception? failure)
+    {
+        if (failure is not null || context.Settlement != Settlement.Ack)
+        {
+            return SettleOtherwiseAsync(context, delivery, failure);
+        }
+
+        // The common case, an ack the store completes at once, without a state machine.
+        ValueTask<bool> acking;
+        try
+        {
+            acking = _store.AckAsync(delivery.Lease, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+            return ValueTask.CompletedTask;
+        }
+
+        if (acking.IsCompletedSuccessfully)
+        {
+            Acked(delivery, acking.Result);
+            return ValueTask.CompletedTask;
+        }
+
+        return AwaitAckAsync(acking, delivery);
+    }
+
+    private async ValueTask AwaitAckAsync(ValueTask<bool> acking, Delivery<TMessage> delivery)
+    {
+        try
+        {
+            Acked(delivery, await acking.ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+        }
+    }
+
+    private void Acked(Delivery<TMessage> delivery, bool acked)
+    {
+        if (acked)
+        {
+            MessagingMetrics.Consumed(QueueName, delivery.Message.Priority);
+        }
+        else
+        {
+            LeaseLost(delivery);
+        }
+    }
+
+    /// <summary>Every settlement but a plain ack: retry, dead-letter, a failed or cancelled attempt.</summary>
+    private async ValueTask SettleOtherwiseAsync(MessageContext<TMessage> context, Delivery<TMessage> delivery, Exception? failure)
     {
         var lastAttempt = delivery.DeliveryCount >= _options.MaxDeliveryAttempts;
         try
@@ -386,15 +490,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                         await ReleaseAsync(delivery, context.RetryDelay).ConfigureAwait(false);
                         return;
                     default:
-                        if (await _store.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
-                        {
-                            MessagingMetrics.Consumed(QueueName, delivery.Message.Priority);
-                        }
-                        else
-                        {
-                            LeaseLost(delivery);
-                        }
-
+                        Acked(delivery, await _store.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false));
                         return;
                 }
             }
