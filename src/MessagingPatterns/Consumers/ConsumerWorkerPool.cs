@@ -368,13 +368,16 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
         catch (OperationCanceledException) when (guard.TimedOut)
         {
-            throw new TimeoutException($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
+            throw HandlerTimedOut();
         }
         finally
         {
             guard.End();
         }
     }
+
+    private TimeoutException HandlerTimedOut() =>
+        new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
 
     /// <summary>An attempt under a user pipeline's own token (its own timeout), followed as well as ours.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -391,7 +394,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
         catch (OperationCanceledException) when (guard.TimedOut)
         {
-            throw new TimeoutException($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
+            throw HandlerTimedOut();
         }
         finally
         {
