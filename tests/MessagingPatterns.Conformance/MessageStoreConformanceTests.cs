@@ -20,6 +20,13 @@ public abstract class MessageStoreConformanceTests : IAsyncLifetime
 
     private readonly List<IMessageStore<ConformanceMessage>> _stores = [];
 
+    /// <summary>
+    /// How many messages each producer publishes in the concurrent producers and consumers test. A durable
+    /// store, where each of a lone consumer's acks waits for a disk flush, may lower it so the suite stays fast
+    /// on a slow disk.
+    /// </summary>
+    protected virtual int MessagesPerConcurrentProducer => 2_000;
+
     /// <summary>The clock every store under test must use for leases, delays and enqueue times.</summary>
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
@@ -369,7 +376,7 @@ public abstract class MessageStoreConformanceTests : IAsyncLifetime
     [InlineData(4, 4)]
     public async Task ConcurrentProducersAndConsumers_DeliverEveryMessageExactlyOnce(int producers, int consumers)
     {
-        const int perProducer = 2_000;
+        var perProducer = MessagesPerConcurrentProducer;
         var store = CreateStore();
         var total = producers * perProducer;
         var seen = new ConcurrentDictionary<string, int>();

@@ -5,25 +5,12 @@ using MessagingPatterns.Stores;
 namespace MessagingPatterns.Sqlite.Tests;
 
 /// <summary>The load-leveling buffer over the SQLite store keeps the whole store contract.</summary>
-public sealed class LoadLevelingOverSqliteConformanceTests : MessageStoreConformanceTests
+public sealed class LoadLevelingOverSqliteConformanceTests : SqliteConformanceTestsBase
 {
-    private readonly List<TempDatabase> _databases = [];
-
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider)
     {
-        var database = new TempDatabase();
-        _databases.Add(database);
-        var sqlite = SqliteMessageStore.Create<ConformanceMessage>(name, database.Options(), timeProvider: timeProvider);
+        var sqlite = SqliteMessageStore.Create<ConformanceMessage>(name, NewDatabaseOptions(), timeProvider: timeProvider);
         return MessageStore.WithLoadLeveling(sqlite, new LoadLevelingOptions { Capacity = 100_000, RequireNoDataLoss = true }, timeProvider);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        foreach (var database in _databases)
-        {
-            database.Dispose();
-        }
     }
 }
 

@@ -272,12 +272,17 @@ public sealed class ConsumerWorkerPoolTests
     {
         await using var store = MessageStore.CreateInMemory<int>("shutdown", timeProvider: _time);
         await store.EnqueueBatchAsync(Enumerable.Range(0, 20).Select(i => new Message<int>(i)).ToArray());
-        var started = new CountdownEvent(2);
+        var startedCount = 0;
+        var bothStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sawCancellation = new ConcurrentBag<int>();
         var options = new ConsumerOptions { Concurrency = 2, PrefetchCount = 5, ShutdownTimeout = TimeSpan.Zero, HandlerTimeout = TimeSpan.FromHours(1) };
         var pool = PoolFactory.Create<int>(store, async (context, token) =>
         {
-            started.Signal();
+            if (Interlocked.Increment(ref startedCount) == 2)
+            {
+                bothStarted.TrySetResult();
+            }
+
             try
             {
                 await Task.Delay(Timeout.Infinite, token);
@@ -290,7 +295,7 @@ public sealed class ConsumerWorkerPoolTests
         }, options, _time);
 
         await pool.StartAsync(default);
-        await Task.Run(() => started.Wait(Bounded.Patience)).Within();
+        await bothStarted.Task.Within();
         await pool.StopAsync(default).Within();
 
         sawCancellation.Should().HaveCount(2, "both handlers running at the deadline see their token cancelled");

@@ -85,14 +85,14 @@ public sealed class InMemoryQueueStoreTests
         var message = new Message<int>(42);
         using var start = new Barrier(threads);
 
-        await Task.WhenAll(Enumerable.Range(0, threads).Select(_ => Task.Run(async () =>
+        await DedicatedThreads.Run(threads, _ =>
         {
             start.SignalAndWait();
             for (var i = 0; i < publishesPerThread; i++)
             {
-                await store.EnqueueAsync(message);
+                store.EnqueueAsync(message).AsTask().GetAwaiter().GetResult();
             }
-        }))).Within();
+        }).Within();
 
         var buffer = new Delivery<int>[threads * publishesPerThread];
         var received = await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within();
@@ -112,23 +112,37 @@ public sealed class InMemoryQueueStoreTests
     {
         const int threads = 4;
         await using var store = MessageStore.CreateInMemory<int>("acks");
+        const int rounds = 200;
         var buffer = new Delivery<int>[1];
-        for (var round = 0; round < 200; round++)
-        {
-            await store.EnqueueAsync(new Message<int>(round));
-            await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within();
-            var lease = buffer[0].Lease;
-            using var start = new Barrier(threads);
+        var acked = new int[rounds];
+        var lease = NextLease();
 
-            var results = await Task.WhenAll(Enumerable.Range(0, threads).Select(_ => Task.Run(async () =>
+        // Each round: all threads pass the barrier, ack the same lease, and meet again; the last one
+        // through the second barrier leases the next message before anyone can start the next round.
+        using var start = new Barrier(threads);
+        using var done = new Barrier(threads, _ => lease = NextLease());
+        await DedicatedThreads.Run(threads, _ =>
+        {
+            for (var round = 0; round < rounds; round++)
             {
                 start.SignalAndWait();
-                return await store.AckAsync(lease);
-            }))).Within();
+                if (store.AckAsync(lease).AsTask().GetAwaiter().GetResult())
+                {
+                    Interlocked.Increment(ref acked[round]);
+                }
 
-            results.Count(acked => acked).Should().Be(1, $"round {round}: a lease ends once");
+                done.SignalAndWait();
+            }
+        }).Within();
+
+        acked.Should().AllSatisfy(count => count.Should().Be(1, "a lease ends once"));
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 1, 0), "only the message leased after the last round is still in flight");
+
+        LeaseToken NextLease()
+        {
+            store.EnqueueAsync(new Message<int>(0)).AsTask().GetAwaiter().GetResult();
+            store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).AsTask().GetAwaiter().GetResult().Should().Be(1);
+            return buffer[0].Lease;
         }
-
-        (await store.GetStatisticsAsync()).InFlight.Should().Be(0);
     }
 }
