@@ -104,8 +104,11 @@ public sealed class Message<TMessage>
     /// <summary>How many leases in-memory stores have granted for this message so far.</summary>
     internal int DeliveryCount { get; set; }
 
-    /// <summary>The next message on an in-memory store's list of publishes not yet ordered.</summary>
-    internal Message<TMessage>? NextPublished { get; set; }
+    /// <summary>
+    /// The next message on whichever of an in-memory store's lists holds this one: the publishes not yet
+    /// ordered, or a queue of ready messages (see <c>MessageList</c>).
+    /// </summary>
+    internal Message<TMessage>? Next { get; set; }
 
     /// <summary>A fresh copy with the same id, body, priority and headers, for publishing an already published message again.</summary>
     internal Message<TMessage> CopyForRepublish() => new(Body, Id, Priority, _headers);

@@ -13,8 +13,8 @@ namespace MessagingPatterns.Priority;
 /// </summary>
 internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPriorityGaugeSource
 {
-    private readonly Queue<Message<TMessage>>[] _redelivered;
-    private readonly Queue<Message<TMessage>>[] _fresh;
+    private readonly MessageList<TMessage>[] _redelivered;
+    private readonly MessageList<TMessage>[] _fresh;
     private readonly ulong[] _nonEmpty = new ulong[4];
     private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
@@ -25,14 +25,9 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     {
         Levels = levels;
         _topWord = (levels - 1) >> 6;
-        _redelivered = new Queue<Message<TMessage>>[levels];
-        _fresh = new Queue<Message<TMessage>>[levels];
+        _redelivered = new MessageList<TMessage>[levels];
+        _fresh = new MessageList<TMessage>[levels];
         _views = new LevelStoreView<TMessage>?[levels];
-        for (var i = 0; i < levels; i++)
-        {
-            _redelivered[i] = new Queue<Message<TMessage>>();
-            _fresh[i] = new Queue<Message<TMessage>>();
-        }
 
         PriorityMetrics.Register(this);
     }
@@ -83,7 +78,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     protected override void AddReady(Message<TMessage> message, bool redelivered)
     {
         var level = message.Priority;
-        (redelivered ? _redelivered[level] : _fresh[level]).Enqueue(message);
+        (redelivered ? ref _redelivered[level] : ref _fresh[level]).Enqueue(message);
         _nonEmpty[level >> 6] |= 1UL << (level & 63);
         _ready++;
     }
@@ -106,8 +101,11 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
             return false;
         }
 
-        message = _redelivered[level].TryDequeue(out var redelivered) ? redelivered : _fresh[level].Dequeue();
-        if (_redelivered[level].Count == 0 && _fresh[level].Count == 0)
+        ref var redeliveredAtLevel = ref _redelivered[level];
+        ref var freshAtLevel = ref _fresh[level];
+        message = redeliveredAtLevel.Count != 0 ? redeliveredAtLevel.Dequeue() : freshAtLevel.Dequeue();
+
+        if (redeliveredAtLevel.Count == 0 && freshAtLevel.Count == 0)
         {
             _nonEmpty[level >> 6] &= ~(1UL << (level & 63));
         }
@@ -130,7 +128,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
 
     /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
     protected Message<TMessage> Head(int level) =>
-        _redelivered[level].TryPeek(out var redelivered) ? redelivered : _fresh[level].Peek();
+        _redelivered[level].Count != 0 ? _redelivered[level].Head : _fresh[level].Head;
 
     protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
 

@@ -8,8 +8,8 @@ namespace MessagingPatterns.Stores;
 /// </summary>
 internal sealed class InMemoryQueueStore<TMessage> : InMemoryStoreBase<TMessage>
 {
-    private readonly Queue<Message<TMessage>> _redelivered = new();
-    private readonly Queue<Message<TMessage>> _fresh = new();
+    private MessageList<TMessage> _redelivered;
+    private MessageList<TMessage> _fresh;
 
     public InMemoryQueueStore(string name, InMemoryQueueOptions options, TimeProvider timeProvider)
         : base(name, options.Capacity ?? int.MaxValue, timeProvider)
@@ -18,8 +18,17 @@ internal sealed class InMemoryQueueStore<TMessage> : InMemoryStoreBase<TMessage>
 
     protected override int ReadyCount => _redelivered.Count + _fresh.Count;
 
-    protected override void AddReady(Message<TMessage> message, bool redelivered) =>
-        (redelivered ? _redelivered : _fresh).Enqueue(message);
+    protected override void AddReady(Message<TMessage> message, bool redelivered)
+    {
+        if (redelivered)
+        {
+            _redelivered.Enqueue(message);
+        }
+        else
+        {
+            _fresh.Enqueue(message);
+        }
+    }
 
     protected override bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message) =>
         _redelivered.TryDequeue(out message) || _fresh.TryDequeue(out message);

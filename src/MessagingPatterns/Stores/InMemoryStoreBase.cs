@@ -438,7 +438,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         while (true)
         {
             var head = Volatile.Read(ref _arrivals);
-            message.NextPublished = head;
+            message.Next = head;
             if (Interlocked.CompareExchange(ref _arrivals, message, head) == head)
             {
                 return;
@@ -487,16 +487,16 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         Message<TMessage>? oldest = null;
         while (newest is not null)
         {
-            var next = newest.NextPublished;
-            newest.NextPublished = oldest;
+            var next = newest.Next;
+            newest.Next = oldest;
             oldest = newest;
             newest = next;
         }
 
         while (oldest is not null)
         {
-            var next = oldest.NextPublished;
-            oldest.NextPublished = null;
+            var next = oldest.Next;
+            oldest.Next = null;
             oldest.Sequence = ++_sequence;
             AddReadyAndWake(oldest, redelivered: false);
             oldest = next;

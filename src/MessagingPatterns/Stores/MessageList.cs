@@ -1,0 +1,67 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace MessagingPatterns.Stores;
+
+/// <summary>
+/// A FIFO list of messages linked through <see cref="Message{TMessage}.Next"/> (not thread-safe; stores
+/// use it under their lock).
+/// </summary>
+/// <remarks>
+/// An in-memory store holds a published message in at most one list at a time (arrivals or one ready
+/// list), so the link needs no storage of its own. Compared with <see cref="Queue{T}"/> this saves the
+/// array slot, its type check and, with a backlog, the write barrier's card marking on a long-lived array
+/// that points at young messages.
+/// </remarks>
+internal struct MessageList<TMessage>
+{
+    private Message<TMessage>? _head;
+    private Message<TMessage>? _tail;
+
+    public int Count { get; private set; }
+
+    /// <summary>The oldest message; only valid when <see cref="Count"/> is not 0.</summary>
+    public readonly Message<TMessage> Head => _head!;
+
+    public void Enqueue(Message<TMessage> message)
+    {
+        if (_tail is null)
+        {
+            _head = message;
+        }
+        else
+        {
+            _tail.Next = message;
+        }
+
+        _tail = message;
+        Count++;
+    }
+
+    public bool TryDequeue([MaybeNullWhen(false)] out Message<TMessage> message)
+    {
+        if (_head is null)
+        {
+            message = null;
+            return false;
+        }
+
+        message = Dequeue();
+        return true;
+    }
+
+    /// <summary>Removes the oldest message; only valid when <see cref="Count"/> is not 0.</summary>
+    public Message<TMessage> Dequeue()
+    {
+        var message = _head!;
+        _head = message.Next;
+        if (_head is null)
+        {
+            _tail = null;
+        }
+
+        // Unlinked, so a message a handler keeps does not keep the rest of the list alive.
+        message.Next = null;
+        Count--;
+        return message;
+    }
+}
