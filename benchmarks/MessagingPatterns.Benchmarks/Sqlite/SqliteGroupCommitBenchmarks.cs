@@ -11,7 +11,9 @@ namespace MessagingPatterns.Benchmarks.Sqlite;
 public class SqliteGroupCommitBenchmarks
 {
     private const int Publishers = 16;
-    private const int Messages = 2_000;
+    // Enough for several WAL checkpoints per iteration with group commit (one every ~300 transactions here):
+    // with fewer, whether an iteration happened to include a checkpoint's 10-17 ms dominated its time.
+    private const int Messages = 8_000;
 
     private IMessageStore<BenchMessage> _store = null!;
     private string? _path;
