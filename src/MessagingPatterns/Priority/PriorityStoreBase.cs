@@ -18,7 +18,6 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     private readonly ulong[] _nonEmpty = new ulong[4];
     private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
-    private int _ready;
 
     protected PriorityStoreBase(string name, int levels, int capacity, TimeProvider timeProvider)
         : base(name, capacity, timeProvider)
@@ -37,7 +36,19 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
 
     bool IPriorityGaugeSource.IsDisposed => IsDisposed;
 
-    protected override int ReadyCount => _ready;
+    protected override int ReadyCount
+    {
+        get
+        {
+            var count = 0;
+            for (var level = 0; level < Levels; level++)
+            {
+                count += _redelivered[level].Count + _fresh[level].Count;
+            }
+
+            return count;
+        }
+    }
 
     /// <inheritdoc/>
     public IMessageStore<TMessage> ForLevel(int level)
@@ -79,15 +90,14 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     {
         var level = message.Priority;
         (redelivered ? ref _redelivered[level] : ref _fresh[level]).Enqueue(message);
-        _nonEmpty[level >> 6] |= 1UL << (level & 63);
-        _ready++;
+        MarkNonEmpty(level);
     }
 
     protected override bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message)
     {
         if (level == AnyLevel)
         {
-            if (_ready == 0)
+            if (!AnyNonEmpty())
             {
                 message = null;
                 return false;
@@ -110,7 +120,6 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
             _nonEmpty[level >> 6] &= ~(1UL << (level & 63));
         }
 
-        _ready--;
         if (message.DeliveryCount == 0 && PriorityMetrics.ObservesStarts)
         {
             OnFirstStart(message, level, nowTicks - message.EnqueuedAtTicks);
@@ -131,6 +140,20 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         _redelivered[level].Count != 0 ? _redelivered[level].Head : _fresh[level].Head;
 
     protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
+
+    private bool AnyNonEmpty() => (_nonEmpty[0] | _nonEmpty[1] | _nonEmpty[2] | _nonEmpty[3]) != 0;
+
+    // Written only when the bit changes: a store to the line on every message would make it bounce
+    // between the consumer's core and publishers reading nearby fields.
+    private void MarkNonEmpty(int level)
+    {
+        ref var word = ref _nonEmpty[level >> 6];
+        var bit = 1UL << (level & 63);
+        if ((word & bit) == 0)
+        {
+            word |= bit;
+        }
+    }
 
     /// <summary>The highest non-empty level, or -1 when none.</summary>
     protected int HighestNonEmpty()

@@ -493,14 +493,18 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             newest = next;
         }
 
+        // The sequence is written back once per batch, not per message.
+        var sequence = _sequence;
         while (oldest is not null)
         {
             var next = oldest.Next;
             oldest.Next = null;
-            oldest.Sequence = ++_sequence;
+            oldest.Sequence = ++sequence;
             AddReadyAndWake(oldest, redelivered: false);
             oldest = next;
         }
+
+        _sequence = sequence;
     }
 
     private async ValueTask WaitForRoomThenEnqueueAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken)
