@@ -43,7 +43,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
             var count = 0;
             for (var level = 0; level < Levels; level++)
             {
-                count += _redelivered[level].Count + _fresh[level].Count;
+                count += CountAt(level);
             }
 
             return count;
@@ -70,7 +70,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     int IPriorityGaugeSource.WaitingAt(int level)
     {
         IncludeArrivals();
-        return _redelivered[level].Count + _fresh[level].Count;
+        return CountAt(level);
     }
 
     /// <summary>Receives from one level only; the per-level views call this.</summary>
@@ -138,6 +138,8 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
     protected Message<TMessage> Head(int level) =>
         _redelivered[level].Count != 0 ? _redelivered[level].Head : _fresh[level].Head;
+
+    private int CountAt(int level) => _redelivered[level].Count + _fresh[level].Count;
 
     protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
 
