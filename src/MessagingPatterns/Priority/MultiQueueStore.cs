@@ -9,8 +9,7 @@ namespace MessagingPatterns.Priority;
 internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
 {
     private readonly LevelScheduling _scheduling;
-    private readonly int[] _weights;
-    private readonly long[] _current;
+    private readonly Share[] _shares;
     private readonly long[] _targetTicks;
 
     public MultiQueueStore(string name, MultiQueueOptions options, TimeProvider timeProvider)
@@ -19,17 +18,24 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
         _scheduling = options.Scheduling;
 
         // Copied once, so later changes to the options object do not reach a running store.
-        _weights = options.Weights.Count == options.Levels ? [.. options.Weights] : [];
-        _current = new long[options.Levels];
+        _shares = options.Weights.Count == options.Levels ? [.. options.Weights.Select(w => new Share { Weight = w })] : [];
         _targetTicks = options.LatencyTargets.Count == options.Levels ? [.. options.LatencyTargets.Select(t => t.Ticks)] : [];
     }
 
-    protected override int SelectLevel(long nowTicks) => _scheduling switch
+    protected override int SelectLevel(long nowTicks, int max, out int run)
     {
-        LevelScheduling.Weighted => SelectWeighted(),
-        LevelScheduling.Deadline => SelectDeadline(nowTicks),
-        _ => HighestNonEmpty(),
-    };
+        switch (_scheduling)
+        {
+            case LevelScheduling.Weighted:
+                return SelectWeighted(out run);
+            case LevelScheduling.Deadline:
+                return SelectDeadline(nowTicks, max, out run);
+            default:
+                // The highest level stays the highest until it empties: nothing is added while a receive takes.
+                run = int.MaxValue;
+                return HighestNonEmpty();
+        }
+    }
 
     protected override void OnFirstStart(Message<TMessage> message, int level, long waitTicks)
     {
@@ -43,23 +49,28 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     /// <summary>
     /// Smooth weighted round-robin (as in nginx) over the non-empty levels only, so an idle level's share goes
     /// to the busy ones: each level earns its weight per pick, the richest is picked and pays the total.
-    /// Ties go to the higher level.
+    /// Ties go to the higher level. A level alone earns and pays the same, so it is picked until it empties.
     /// </summary>
-    private int SelectWeighted()
+    private int SelectWeighted(out int run)
     {
+        var shares = _shares;
         var best = -1;
+        var bestCredit = long.MinValue;
         long total = 0;
         for (var level = HighestNonEmpty(); level >= 0; level = NextNonEmptyBelow(level))
         {
-            _current[level] += _weights[level];
-            total += _weights[level];
-            if (best < 0 || _current[level] > _current[best])
+            ref var share = ref shares[level];
+            var credit = share.Credit += share.Weight;
+            total += share.Weight;
+            if (credit > bestCredit)
             {
                 best = level;
+                bestCredit = credit;
             }
         }
 
-        _current[best] -= total;
+        shares[best].Credit -= total;
+        run = total == shares[best].Weight ? int.MaxValue : 1;
         return best;
     }
 
@@ -68,21 +79,62 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     /// target, deadlines can no longer all be met (overload), and serving the latest first would make every level
     /// late; strict order then keeps the higher levels on target and lets the lower ones degrade, in order.
     /// </summary>
-    private int SelectDeadline(long nowTicks)
+    /// <remarks>
+    /// The run is how many of the chosen level's messages this rule picks in a row: within one receive the clock
+    /// stands still and only the chosen level's head moves, so the other levels' slack is fixed and the chosen
+    /// level's next messages are compared with the runner-up's once, here, instead of on every pick.
+    /// </remarks>
+    private int SelectDeadline(long nowTicks, int max, out int run)
     {
         var top = HighestNonEmpty();
-        var best = top;
-        var bestSlack = long.MaxValue;
+        int best = -1, runnerUp = -1;
+        long bestSlack = long.MaxValue, runnerUpSlack = long.MaxValue;
         for (var level = top; level >= 0; level = NextNonEmptyBelow(level))
         {
-            var slack = _targetTicks[level] - (nowTicks - Head(level).EnqueuedAtTicks);
-            if (slack < bestSlack)
+            // Ties go to the higher level, which comes first.
+            var slack = Slack(Head(level), level, nowTicks);
+            if (best < 0 || slack < bestSlack)
             {
-                best = level;
-                bestSlack = slack;
+                (runnerUp, runnerUpSlack) = (best, bestSlack);
+                (best, bestSlack) = (level, slack);
+            }
+            else if (runnerUp < 0 || slack < runnerUpSlack)
+            {
+                (runnerUp, runnerUpSlack) = (level, slack);
             }
         }
 
-        return bestSlack < 0 ? top : best;
+        // Alone, or overloaded by a late message the top level outranks: the top level until it empties.
+        if (runnerUp < 0 || runnerUpSlack < 0 || (bestSlack < 0 && best != top))
+        {
+            run = int.MaxValue;
+            return top;
+        }
+
+        // Count the chosen level's next messages that the rule would still pick over the runner-up.
+        run = 1;
+        for (var next = Head(best).Next; run < max && next is not null; next = next.Next, run++)
+        {
+            var slack = Slack(next, best, nowTicks);
+            var keeps = best == top
+                ? slack <= runnerUpSlack
+                : slack >= 0 && (slack < runnerUpSlack || (slack == runnerUpSlack && best > runnerUp));
+            if (!keeps)
+            {
+                break;
+            }
+        }
+
+        return best;
+    }
+
+    private long Slack(Message<TMessage> message, int level, long nowTicks) =>
+        _targetTicks[level] - (nowTicks - message.EnqueuedAtTicks);
+
+    /// <summary>A level's weight and the credit it has earned so far (weighted scheduling).</summary>
+    private struct Share
+    {
+        public long Credit;
+        public int Weight;
     }
 }

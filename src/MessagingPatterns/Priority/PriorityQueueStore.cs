@@ -22,14 +22,18 @@ internal sealed class PriorityQueueStore<TMessage> : PriorityStoreBase<TMessage>
         _agingMaxWaitTicks = options.AgingMaxWait?.Ticks ?? 0;
     }
 
-    protected override int SelectLevel(long nowTicks)
+    protected override int SelectLevel(long nowTicks, int max, out int run)
     {
         var best = HighestNonEmpty();
         if (_agingMaxWaitTicks == 0)
         {
+            // The highest level stays the highest until it empties: nothing is added while a receive takes.
+            run = int.MaxValue;
             return best;
         }
 
+        // With aging, every take can change which level's oldest message ranks first, unless a level is alone.
+        run = NextNonEmptyBelow(best) < 0 ? int.MaxValue : 1;
         var top = Levels - 1;
         var bestHead = Head(best);
         var bestEffective = Effective(best, top, nowTicks - bestHead.EnqueuedAtTicks);

@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Stores;
@@ -9,7 +8,8 @@ namespace MessagingPatterns.Priority;
 /// What both in-memory priority stores share: one FIFO queue pair per level (released and expired messages
 /// ahead of fresh ones, since they are older), a bitmap of the non-empty levels so the highest one is found
 /// with one bit scan, per-level views, and the per-level metrics. Subclasses only pick the level a receive
-/// takes from (<see cref="SelectLevel"/>). All members but the gauge reads run under the base store's lock.
+/// takes from next, and for how many messages in a row (<see cref="SelectLevel"/>). All members but the
+/// gauge reads run under the base store's lock.
 /// </summary>
 internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPriorityGaugeSource
 {
@@ -93,43 +93,54 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         MarkNonEmpty(level);
     }
 
-    protected override bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message)
+    protected override ref MessageList<TMessage> NextRun(long nowTicks, int level, int max, out int run)
     {
-        if (level == AnyLevel)
+        if (level == AnyLevel && AnyNonEmpty())
         {
-            if (!AnyNonEmpty())
-            {
-                message = null;
-                return false;
-            }
-
-            level = SelectLevel(nowTicks);
+            level = SelectLevel(nowTicks, max, out var selectedRun);
+            max = Math.Min(max, selectedRun);
         }
-        else if (!IsNonEmpty(level))
+        else if (level == AnyLevel || !IsNonEmpty(level))
         {
-            message = null;
-            return false;
+            run = 0;
+            return ref _fresh[0];
         }
 
-        ref var redeliveredAtLevel = ref _redelivered[level];
-        ref var freshAtLevel = ref _fresh[level];
-        message = redeliveredAtLevel.Count != 0 ? redeliveredAtLevel.Dequeue() : freshAtLevel.Dequeue();
+        ref var ready = ref _redelivered[level].Count != 0 ? ref _redelivered[level] : ref _fresh[level];
+        run = Math.Min(max, ready.Count);
 
-        if (redeliveredAtLevel.Count == 0 && freshAtLevel.Count == 0)
+        // The caller takes the whole run, so the level's bit goes now if nothing else is left.
+        if (run == CountAt(level))
         {
             _nonEmpty[level >> 6] &= ~(1UL << (level & 63));
         }
 
-        if (message.DeliveryCount == 0 && PriorityMetrics.ObservesStarts)
+        if (PriorityMetrics.ObservesStarts)
         {
-            OnFirstStart(message, level, nowTicks - message.EnqueuedAtTicks);
+            ObserveFirstStarts(ready.Head, run, level, nowTicks);
         }
 
-        return true;
+        return ref ready;
     }
 
-    /// <summary>Picks the non-empty level the next message comes from; called only when a message is ready.</summary>
-    protected abstract int SelectLevel(long nowTicks);
+    /// <summary>
+    /// Picks the non-empty level the next messages come from and how many in a row (<paramref name="run"/>, at
+    /// least 1) may come from it before the next pick, for a receive that takes up to <paramref name="max"/>
+    /// more; called only when a message is ready.
+    /// </summary>
+    protected abstract int SelectLevel(long nowTicks, int max, out int run);
+
+    /// <summary>Reports the first start of each never-delivered message among the <paramref name="count"/> from <paramref name="first"/>.</summary>
+    private void ObserveFirstStarts(Message<TMessage> first, int count, int level, long nowTicks)
+    {
+        for (var message = first; count-- > 0; message = message.Next!)
+        {
+            if (message.DeliveryCount == 0)
+            {
+                OnFirstStart(message, level, nowTicks - message.EnqueuedAtTicks);
+            }
+        }
+    }
 
     /// <summary>Called when a message is leased for the first time, with its wait since enqueue, if its metrics are listened to.</summary>
     protected virtual void OnFirstStart(Message<TMessage> message, int level, long waitTicks) =>

@@ -1,5 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-
 namespace MessagingPatterns.Stores;
 
 /// <summary>
@@ -30,6 +28,10 @@ internal sealed class InMemoryQueueStore<TMessage> : InMemoryStoreBase<TMessage>
         }
     }
 
-    protected override bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message) =>
-        _redelivered.TryDequeue(out message) || _fresh.TryDequeue(out message);
+    protected override ref MessageList<TMessage> NextRun(long nowTicks, int level, int max, out int run)
+    {
+        ref var ready = ref _redelivered.Count != 0 ? ref _redelivered : ref _fresh;
+        run = Math.Min(max, ready.Count);
+        return ref ready;
+    }
 }

@@ -78,8 +78,13 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Adds a ready message (under the lock). <paramref name="redelivered"/> is true for released and expired ones.</summary>
     protected abstract void AddReady(Message<TMessage> message, bool redelivered);
 
-    /// <summary>Takes the next ready message of <paramref name="level"/> (or any level) in the store's order (under the lock).</summary>
-    protected abstract bool TryTakeReady(long nowTicks, int level, [MaybeNullWhen(false)] out Message<TMessage> message);
+    /// <summary>
+    /// Picks where the next ready messages of <paramref name="level"/> (or any level) come from, in the store's
+    /// order (under the lock): returns the list to take from and sets <paramref name="run"/> to how many of its
+    /// oldest messages to take, from 1 to <paramref name="max"/>, or 0 when none is ready. The caller takes
+    /// exactly that many, so a store orders a run of messages at a time rather than each one.
+    /// </summary>
+    protected abstract ref MessageList<TMessage> NextRun(long nowTicks, int level, int max, out int run);
 
     /// <summary>
     /// Moves publishes not yet ordered into the store's order, so that counts read afterwards include every
@@ -386,11 +391,21 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         var expiresTicks = AddClamped(nowTicks, leaseDuration);
         var expiresAt = new DateTimeOffset(expiresTicks, TimeSpan.Zero);
         var taken = 0;
-        while (taken < buffer.Length && TryTakeReady(nowTicks, level, out var message))
+        while (taken < buffer.Length)
         {
-            var count = ++message.DeliveryCount;
-            var (slot, version) = _leases.Add(message, expiresTicks);
-            buffer[taken++] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt);
+            ref var ready = ref NextRun(nowTicks, level, buffer.Length - taken, out var run);
+            if (run == 0)
+            {
+                break;
+            }
+
+            for (var end = taken + run; taken < end; taken++)
+            {
+                var message = ready.Dequeue();
+                var count = ++message.DeliveryCount;
+                var (slot, version) = _leases.Add(message, expiresTicks);
+                buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt);
+            }
         }
 
         if (taken > 0)

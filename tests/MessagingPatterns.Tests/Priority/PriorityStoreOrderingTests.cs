@@ -52,6 +52,42 @@ public sealed class PriorityStoreOrderingTests
 
     [Theory]
     [InlineData("priority")]
+    [InlineData("aging")]
+    [InlineData("strict")]
+    [InlineData("weighted")]
+    [InlineData("deadline")]
+    public void BatchReceive_TakesWhatOneAtATimeReceivesTake_InTheSameOrder(string kind)
+    {
+        // Two stores with the same history, one received from in batches and one a message at a time. An op is
+        // a publish at level 0..2 after the clock moves on 0..300 ms, or (negative) a receive of up to 16 messages,
+        // every third of which is released, so redelivered messages mix in.
+        Gen.Select(Gen.Int[-16, 2], Gen.Int[0, 300]).Array[0, 150].Sample(ops =>
+        {
+            var (batchTime, singleTime) = (NewTime(), NewTime());
+            var (batched, single) = (CreateScheduled(kind, batchTime), CreateScheduled(kind, singleTime));
+            var published = 0;
+            foreach (var (op, ms) in ops)
+            {
+                if (op >= 0)
+                {
+                    batchTime.Advance(TimeSpan.FromMilliseconds(ms));
+                    singleTime.Advance(TimeSpan.FromMilliseconds(ms));
+                    Publish(batched, new Message<int>(published, priority: op));
+                    Publish(single, new Message<int>(published++, priority: op));
+                    continue;
+                }
+
+                var inBatch = ReceiveUpTo(batched, -op);
+                var oneByOne = Enumerable.Range(0, -op).Select(_ => TryReceive(single)).TakeWhile(d => d is not null).Select(d => d!.Value).ToArray();
+                inBatch.Select(d => d.Message.Body).Should().Equal(oneByOne.Select(d => d.Message.Body));
+                ReleaseEveryThirdAckTheRest(batched, inBatch);
+                ReleaseEveryThirdAckTheRest(single, oneByOne);
+            }
+        }, iter: 300);
+    }
+
+    [Theory]
+    [InlineData("priority")]
     [InlineData("strict")]
     public async Task Enqueue_PriorityOutsideTheLevels_ThrowsNamingTheMessageAndStoresNothing(string kind)
     {
@@ -217,5 +253,37 @@ public sealed class PriorityStoreOrderingTests
         (await topReceive.WaitAsync(Patience)).Should().Be(1);
         topBuffer[0].Message.Id.Should().Be("top");
         lowReceive.IsCompleted.Should().BeFalse();
+    }
+
+    private static IPriorityMessageStore<int> CreateScheduled(string kind, TimeProvider time) => kind switch
+    {
+        "aging" => Create("priority", 3, time, aging: TimeSpan.FromSeconds(1)),
+        "weighted" => MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = [10, 20, 70] }, time),
+        "deadline" => MessageStore.CreateMultiQueue<int>("deadline", new MultiQueueOptions
+        {
+            Scheduling = LevelScheduling.Deadline,
+            LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+        }, time),
+        _ => Create(kind, 3, time),
+    };
+
+    private static Delivery<int>[] ReceiveUpTo(IMessageStore<int> store, int max)
+    {
+        if (Sync(store.GetStatisticsAsync()).Ready == 0)
+        {
+            return [];
+        }
+
+        var buffer = new Delivery<int>[max];
+        return buffer[..Sync(store.ReceiveAsync(buffer, Lease))];
+    }
+
+    private static void ReleaseEveryThirdAckTheRest(IMessageStore<int> store, Delivery<int>[] deliveries)
+    {
+        for (var i = 0; i < deliveries.Length; i++)
+        {
+            var settled = i % 3 == 2 ? store.ReleaseAsync(deliveries[i].Lease) : store.AckAsync(deliveries[i].Lease);
+            Sync(settled).Should().BeTrue();
+        }
     }
 }
