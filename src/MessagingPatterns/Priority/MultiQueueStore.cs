@@ -27,7 +27,7 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
         switch (_scheduling)
         {
             case LevelScheduling.Weighted:
-                return SelectWeighted(out run);
+                return SelectWeighted(max, out run);
             case LevelScheduling.Deadline:
                 return SelectDeadline(nowTicks, max, out run);
             default:
@@ -51,7 +51,14 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     /// to the busy ones: each level earns its weight per pick, the richest is picked and pays the total.
     /// Ties go to the higher level. A level alone earns and pays the same, so it is picked until it empties.
     /// </summary>
-    private int SelectWeighted(out int run)
+    /// <remarks>
+    /// The run is how many picks in a row the same level wins, worked out from the credits (nothing else
+    /// changes within a receive) and paid for at once: after k more wins, the winner leads level i by
+    /// lead − k × (total − its weight + i's weight), and it keeps winning while that lead is positive (or zero,
+    /// when it is the higher level). The run never exceeds what the receive will take, so no pick is paid for
+    /// and not taken.
+    /// </remarks>
+    private int SelectWeighted(int max, out int run)
     {
         var shares = _shares;
         var best = -1;
@@ -69,8 +76,39 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
             }
         }
 
-        shares[best].Credit -= total;
-        run = total == shares[best].Weight ? int.MaxValue : 1;
+        ref var winner = ref shares[best];
+        winner.Credit -= total;
+        if (total == winner.Weight)
+        {
+            run = int.MaxValue;
+            return best;
+        }
+
+        long extra = Math.Min(max, NextRunLength(best)) - 1;
+        for (var level = HighestNonEmpty(); extra > 0 && level >= 0; level = NextNonEmptyBelow(level))
+        {
+            if (level != best)
+            {
+                var lead = winner.Credit + winner.Weight - shares[level].Credit - shares[level].Weight;
+                var step = total - winner.Weight + shares[level].Weight;
+                var wins = best > level
+                    ? (lead < 0 ? 0 : (lead / step) + 1)
+                    : (lead <= 0 ? 0 : ((lead - 1) / step) + 1);
+                extra = Math.Min(extra, wins);
+            }
+        }
+
+        if (extra > 0)
+        {
+            for (var level = HighestNonEmpty(); level >= 0; level = NextNonEmptyBelow(level))
+            {
+                shares[level].Credit += extra * shares[level].Weight;
+            }
+
+            winner.Credit -= extra * total;
+        }
+
+        run = (int)extra + 1;
         return best;
     }
 

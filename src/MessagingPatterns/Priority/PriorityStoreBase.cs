@@ -150,6 +150,10 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     protected Message<TMessage> Head(int level) =>
         _redelivered[level].Count != 0 ? _redelivered[level].Head : _fresh[level].Head;
 
+    /// <summary>How many messages the next run of a non-empty level can hold: its released ones first, then the fresh.</summary>
+    protected int NextRunLength(int level) =>
+        _redelivered[level].Count != 0 ? _redelivered[level].Count : _fresh[level].Count;
+
     private int CountAt(int level) => _redelivered[level].Count + _fresh[level].Count;
 
     protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
