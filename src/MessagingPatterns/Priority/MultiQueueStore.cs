@@ -89,12 +89,17 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
         {
             if (level != best)
             {
+                // Counted rather than divided: runs are short, and a division costs more than a few steps.
                 var lead = winner.Credit + winner.Weight - shares[level].Credit - shares[level].Weight;
                 var step = total - winner.Weight + shares[level].Weight;
-                var wins = best > level
-                    ? (lead < 0 ? 0 : (lead / step) + 1)
-                    : (lead <= 0 ? 0 : ((lead - 1) / step) + 1);
-                extra = Math.Min(extra, wins);
+                var wins = 0L;
+                while (wins < extra && (lead > 0 || (lead == 0 && best > level)))
+                {
+                    wins++;
+                    lead -= step;
+                }
+
+                extra = wins;
             }
         }
 
