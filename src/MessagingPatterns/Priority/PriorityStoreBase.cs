@@ -106,7 +106,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
             return ref _fresh[0];
         }
 
-        ref var ready = ref _redelivered[level].Count != 0 ? ref _redelivered[level] : ref _fresh[level];
+        ref var ready = ref ReadyListOf(level);
         run = Math.Min(max, ready.Count);
 
         // The caller takes the whole run, so the level's bit goes now if nothing else is left.
@@ -147,12 +147,14 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         PriorityMetrics.Started(Name, level, waitTicks);
 
     /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
-    protected Message<TMessage> Head(int level) =>
-        _redelivered[level].Count != 0 ? _redelivered[level].Head : _fresh[level].Head;
+    protected Message<TMessage> Head(int level) => ReadyListOf(level).Head;
 
-    /// <summary>How many messages the next run of a non-empty level can hold: its released ones first, then the fresh.</summary>
-    protected int NextRunLength(int level) =>
-        _redelivered[level].Count != 0 ? _redelivered[level].Count : _fresh[level].Count;
+    /// <summary>How many messages the next run of a non-empty level can hold (runs do not span its two lists).</summary>
+    protected int NextRunLength(int level) => ReadyListOf(level).Count;
+
+    /// <summary>The list a level's next messages come from: its released and expired ones first, then the fresh.</summary>
+    private ref MessageList<TMessage> ReadyListOf(int level) =>
+        ref _redelivered[level].Count != 0 ? ref _redelivered[level] : ref _fresh[level];
 
     private int CountAt(int level) => _redelivered[level].Count + _fresh[level].Count;
 
