@@ -128,6 +128,45 @@ public sealed class MultiQueueSchedulingTests
         breaches.Should().Equal(2);
     }
 
+    [Fact]
+    public async Task Metrics_ABatchReceive_ReportsTheStartOfEachFirstDelivery_AndNoneForARedelivery()
+    {
+        var queue = $"starts-{Guid.NewGuid():N}"[..30];
+        var waits = new List<(double Ms, int Level)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messaging.priority.wait")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            if (Tag(tags, "messaging.queue") as string == queue)
+            {
+                waits.Add((value, (int)Tag(tags, "messaging.priority")!));
+            }
+        });
+        listener.Start();
+
+        var time = NewTime();
+        await using var store = MessageStore.CreateMultiQueue<int>(queue, new MultiQueueOptions { Levels = 3 }, time);
+        Publish(store, new Message<int>(0, priority: 1));
+        Publish(store, new Message<int>(1, priority: 1));
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        var first = TryReceive(store)!.Value;
+        (await store.ReleaseAsync(first.Lease)).Should().BeTrue();
+        Publish(store, new Message<int>(2, priority: 1));
+        time.Advance(TimeSpan.FromMilliseconds(5));
+
+        var buffer = new Delivery<int>[8];
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(3);
+
+        buffer[..3].Select(d => d.Message.Body).Should().Equal([0, 1, 2], "the released message goes ahead of the level's fresh ones");
+        waits.Should().Equal([(10.0, 1), (15.0, 1), (5.0, 1)], "the redelivery of message 0 is not a start");
+    }
+
     private static IPriorityMessageStore<int> CreateDeadlineStore(string name, TimeProvider time) =>
         MessageStore.CreateMultiQueue<int>(
             name,
