@@ -10,6 +10,7 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
 {
     private readonly LevelScheduling _scheduling;
     private readonly Share[] _shares;
+    private readonly WeightedCycle? _cycle;
     private readonly long[] _targetTicks;
 
     public MultiQueueStore(string name, MultiQueueOptions options, TimeProvider timeProvider)
@@ -19,6 +20,7 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
 
         // Copied once, so later changes to the options object do not reach a running store.
         _shares = options.Weights.Count == options.Levels ? [.. options.Weights.Select(w => new Share { Weight = w })] : [];
+        _cycle = _scheduling == LevelScheduling.Weighted ? WeightedCycle.TryCreate([.. options.Weights]) : null;
         _targetTicks = options.LatencyTargets.Count == options.Levels ? [.. options.LatencyTargets.Select(t => t.Ticks)] : [];
     }
 
@@ -26,8 +28,10 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     {
         switch (_scheduling)
         {
+            case LevelScheduling.Weighted when _cycle is not null:
+                return SelectByCycle(_cycle, max, out run);
             case LevelScheduling.Weighted:
-                return SelectWeighted(max, out run);
+                return SelectByCredits(max, out run);
             case LevelScheduling.Deadline:
                 return SelectDeadline(nowTicks, max, out run);
             default:
@@ -47,9 +51,27 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     }
 
     /// <summary>
-    /// Smooth weighted round-robin (as in nginx) over the non-empty levels only, so an idle level's share goes
-    /// to the busy ones: each level earns its weight per pick, the richest is picked and pays the total.
-    /// Ties go to the higher level. A level alone earns and pays the same, so it is picked until it empties.
+    /// Weighted scheduling by table: the next busy level's turn in the smooth weighted round-robin order of all
+    /// levels, and as many of its turns in a row as the receive takes. A level alone takes every turn.
+    /// </summary>
+    private int SelectByCycle(WeightedCycle cycle, int max, out int run)
+    {
+        var level = cycle.NextBusy(NonEmptyLevels);
+        if (IsOnlyNonEmpty(level))
+        {
+            run = int.MaxValue;
+            return level;
+        }
+
+        run = cycle.Take(NonEmptyLevels, level, Math.Min(max, NextRunLength(level)));
+        return level;
+    }
+
+    /// <summary>
+    /// Weighted scheduling for weights whose cycle is too long for a table: smooth weighted round-robin (as in
+    /// nginx) over the non-empty levels only, so an idle level's share goes to the busy ones: each level earns
+    /// its weight per pick, the richest is picked and pays the total. Ties go to the higher level. A level alone
+    /// earns and pays the same, so it is picked until it empties.
     /// </summary>
     /// <remarks>
     /// The run is how many picks in a row the same level wins, worked out from the credits (nothing else
@@ -58,7 +80,7 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     /// when it is the higher level). The run never exceeds what the receive will take, so no pick is paid for
     /// and not taken.
     /// </remarks>
-    private int SelectWeighted(int max, out int run)
+    private int SelectByCredits(int max, out int run)
     {
         var shares = _shares;
         var best = -1;

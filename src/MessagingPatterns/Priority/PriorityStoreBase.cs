@@ -158,6 +158,23 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
 
     private int CountAt(int level) => _redelivered[level].Count + _fresh[level].Count;
 
+    /// <summary>The bitmap of non-empty levels: level <c>i</c> is bit <c>i % 64</c> of word <c>i / 64</c>.</summary>
+    protected ReadOnlySpan<ulong> NonEmptyLevels => _nonEmpty;
+
+    /// <summary>Whether <paramref name="level"/> is the only non-empty level.</summary>
+    protected bool IsOnlyNonEmpty(int level)
+    {
+        for (var word = 0; word <= _topWord; word++)
+        {
+            if (_nonEmpty[word] != (word == level >> 6 ? 1UL << (level & 63) : 0))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
 
     private bool AnyNonEmpty() => (_nonEmpty[0] | _nonEmpty[1] | _nonEmpty[2] | _nonEmpty[3]) != 0;

@@ -35,6 +35,37 @@ public sealed class MultiQueueSchedulingTests
         }
     }
 
+    [Theory]
+    [InlineData(new[] { 10, 20, 70 })]
+    [InlineData(new[] { 1_000, 1_999, 7_001 })]
+    public async Task Weighted_TopLevelIdle_TheBusyLevelsShareInProportionToTheirWeights(int[] weights)
+    {
+        const int receives = 9_000;
+        await using var store = MessageStore.CreateMultiQueue<int>(
+            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = weights }, NewTime());
+        for (var level = 0; level < 2; level++)
+        {
+            await store.EnqueueBatchAsync(Enumerable.Range(0, receives).Select(i => new Message<int>(i, priority: level)).ToArray());
+        }
+
+        var counts = new int[3];
+        var buffer = new Delivery<int>[16];
+        for (var taken = 0; taken < receives;)
+        {
+            var received = Sync(store.ReceiveAsync(buffer.AsMemory(0, Math.Min(buffer.Length, receives - taken)), Lease));
+            foreach (var delivery in buffer[..received])
+            {
+                counts[delivery.Message.Priority]++;
+            }
+
+            taken += received;
+        }
+
+        var lowShare = (double)weights[0] / (weights[0] + weights[1]);
+        counts[0].Should().BeInRange((int)(receives * lowShare * 0.95), (int)Math.Ceiling(receives * lowShare * 1.05));
+        counts[1].Should().Be(receives - counts[0]);
+    }
+
     [Fact]
     public async Task Weighted_IdleLevel_GivesItsShareToTheBusyOnes()
     {
