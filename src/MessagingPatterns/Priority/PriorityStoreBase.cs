@@ -5,16 +5,14 @@ using MessagingPatterns.Stores;
 namespace MessagingPatterns.Priority;
 
 /// <summary>
-/// What both in-memory priority stores share: one FIFO queue pair per level (released and expired messages
-/// ahead of fresh ones, since they are older), a bitmap of the non-empty levels so the highest one is found
-/// with one bit scan, per-level views, and the per-level metrics. Subclasses only pick the level a receive
-/// takes from next, and for how many messages in a row (<see cref="SelectLevel"/>). All members but the
-/// gauge reads run under the base store's lock.
+/// What both in-memory priority stores share: one <see cref="ReadyQueue{TMessage}"/> per level, a bitmap of
+/// the non-empty levels so the highest one is found with one bit scan, per-level views, and the per-level
+/// metrics. Subclasses only pick the level a receive takes from next, and for how many messages in a row
+/// (<see cref="SelectLevel"/>). All members but the gauge reads run under the base store's lock.
 /// </summary>
 internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPriorityGaugeSource
 {
-    private readonly MessageList<TMessage>[] _redelivered;
-    private readonly MessageList<TMessage>[] _fresh;
+    private readonly ReadyQueue<TMessage>[] _ready;
     private readonly ulong[] _nonEmpty = new ulong[4];
     private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
@@ -24,8 +22,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     {
         Levels = levels;
         _topWord = (levels - 1) >> 6;
-        _redelivered = new MessageList<TMessage>[levels];
-        _fresh = new MessageList<TMessage>[levels];
+        _ready = new ReadyQueue<TMessage>[levels];
         _views = new LevelStoreView<TMessage>?[levels];
 
         PriorityMetrics.Register(this);
@@ -89,7 +86,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     protected override void AddReady(Message<TMessage> message, bool redelivered)
     {
         var level = message.Priority;
-        (redelivered ? ref _redelivered[level] : ref _fresh[level]).Enqueue(message);
+        _ready[level].Add(message, redelivered);
         MarkNonEmpty(level);
     }
 
@@ -103,10 +100,10 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         else if (level == AnyLevel || !IsNonEmpty(level))
         {
             run = 0;
-            return ref _fresh[0];
+            return ref _ready[0].Next;
         }
 
-        ref var ready = ref ReadyListOf(level);
+        ref var ready = ref _ready[level].Next;
         run = Math.Min(max, ready.Count);
 
         // The caller takes the whole run, so the level's bit goes now if nothing else is left.
@@ -147,16 +144,12 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         PriorityMetrics.Started(Name, level, waitTicks);
 
     /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
-    protected Message<TMessage> Head(int level) => ReadyListOf(level).Head;
+    protected Message<TMessage> Head(int level) => _ready[level].Next.Head;
 
     /// <summary>How many messages the next run of a non-empty level can hold (runs do not span its two lists).</summary>
-    protected int NextRunLength(int level) => ReadyListOf(level).Count;
+    protected int NextRunLength(int level) => _ready[level].Next.Count;
 
-    /// <summary>The list a level's next messages come from: its released and expired ones first, then the fresh.</summary>
-    private ref MessageList<TMessage> ReadyListOf(int level) =>
-        ref _redelivered[level].Count != 0 ? ref _redelivered[level] : ref _fresh[level];
-
-    private int CountAt(int level) => _redelivered[level].Count + _fresh[level].Count;
+    private int CountAt(int level) => _ready[level].Count;
 
     /// <summary>The bitmap of non-empty levels: level <c>i</c> is bit <c>i % 64</c> of word <c>i / 64</c>.</summary>
     protected ReadOnlySpan<ulong> NonEmptyLevels => _nonEmpty;

@@ -6,31 +6,20 @@ namespace MessagingPatterns.Stores;
 /// </summary>
 internal sealed class InMemoryQueueStore<TMessage> : InMemoryStoreBase<TMessage>
 {
-    private MessageList<TMessage> _redelivered;
-    private MessageList<TMessage> _fresh;
+    private ReadyQueue<TMessage> _ready;
 
     public InMemoryQueueStore(string name, InMemoryQueueOptions options, TimeProvider timeProvider)
         : base(name, options.Capacity ?? int.MaxValue, timeProvider)
     {
     }
 
-    protected override int ReadyCount => _redelivered.Count + _fresh.Count;
+    protected override int ReadyCount => _ready.Count;
 
-    protected override void AddReady(Message<TMessage> message, bool redelivered)
-    {
-        if (redelivered)
-        {
-            _redelivered.Enqueue(message);
-        }
-        else
-        {
-            _fresh.Enqueue(message);
-        }
-    }
+    protected override void AddReady(Message<TMessage> message, bool redelivered) => _ready.Add(message, redelivered);
 
     protected override ref MessageList<TMessage> NextRun(long nowTicks, int level, int max, out int run)
     {
-        ref var ready = ref _redelivered.Count != 0 ? ref _redelivered : ref _fresh;
+        ref var ready = ref _ready.Next;
         run = Math.Min(max, ready.Count);
         return ref ready;
     }

@@ -1,5 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-
 namespace MessagingPatterns.Stores;
 
 /// <summary>
@@ -35,18 +33,6 @@ internal struct MessageList<TMessage>
 
         _tail = message;
         Count++;
-    }
-
-    public bool TryDequeue([MaybeNullWhen(false)] out Message<TMessage> message)
-    {
-        if (_head is null)
-        {
-            message = null;
-            return false;
-        }
-
-        message = Dequeue();
-        return true;
     }
 
     /// <summary>Removes the oldest message; only valid when <see cref="Count"/> is not 0.</summary>

@@ -13,12 +13,7 @@ public sealed class MultiQueueSchedulingTests
     {
         const int receives = 10_000;
         int[] weights = [10, 20, 70];
-        await using var store = MessageStore.CreateMultiQueue<int>(
-            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = weights }, NewTime());
-        for (var level = 0; level < 3; level++)
-        {
-            await store.EnqueueBatchAsync(Enumerable.Range(0, receives).Select(i => new Message<int>(i, priority: level)).ToArray());
-        }
+        await using var store = await CreateBackloggedWeightedStoreAsync(weights, backloggedLevels: 3, receives);
 
         var counts = new int[3];
         var buffer = new Delivery<int>[1];
@@ -41,12 +36,7 @@ public sealed class MultiQueueSchedulingTests
     public async Task Weighted_TopLevelIdle_TheBusyLevelsShareInProportionToTheirWeights(int[] weights)
     {
         const int receives = 9_000;
-        await using var store = MessageStore.CreateMultiQueue<int>(
-            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = weights }, NewTime());
-        for (var level = 0; level < 2; level++)
-        {
-            await store.EnqueueBatchAsync(Enumerable.Range(0, receives).Select(i => new Message<int>(i, priority: level)).ToArray());
-        }
+        await using var store = await CreateBackloggedWeightedStoreAsync(weights, backloggedLevels: 2, receives);
 
         var counts = new int[3];
         var buffer = new Delivery<int>[16];
@@ -196,6 +186,19 @@ public sealed class MultiQueueSchedulingTests
 
         buffer[..3].Select(d => d.Message.Body).Should().Equal([0, 1, 2], "the released message goes ahead of the level's fresh ones");
         waits.Should().Equal([(10.0, 1), (15.0, 1), (5.0, 1)], "the redelivery of message 0 is not a start");
+    }
+
+    /// <summary>A weighted store with <paramref name="perLevel"/> messages on each of the lowest <paramref name="backloggedLevels"/> levels.</summary>
+    private static async Task<IPriorityMessageStore<int>> CreateBackloggedWeightedStoreAsync(int[] weights, int backloggedLevels, int perLevel)
+    {
+        var store = MessageStore.CreateMultiQueue<int>(
+            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = weights }, NewTime());
+        for (var level = 0; level < backloggedLevels; level++)
+        {
+            await store.EnqueueBatchAsync(Enumerable.Range(0, perLevel).Select(i => new Message<int>(i, priority: level)).ToArray());
+        }
+
+        return store;
     }
 
     private static IPriorityMessageStore<int> CreateDeadlineStore(string name, TimeProvider time) =>
