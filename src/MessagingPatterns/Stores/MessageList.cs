@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace MessagingPatterns.Stores;
 
 /// <summary>
@@ -39,15 +42,35 @@ internal struct MessageList<TMessage>
     public Message<TMessage> Dequeue()
     {
         var message = _head!;
-        _head = message.Next;
-        if (_head is null)
+        var next = message.Next;
+        _head = next;
+        if (next is null)
         {
             _tail = null;
+        }
+        else
+        {
+            Prefetch(next);
         }
 
         // Unlinked, so a message a handler keeps does not keep the rest of the list alive.
         message.Next = null;
         Count--;
         return message;
+    }
+
+    /// <summary>
+    /// Starts loading the list's new head into the cache, ahead of the dequeue that reads it. The priority
+    /// stores take short runs from several lists in turn, and with a backlog those messages are no longer in
+    /// the cache; the hardware prefetcher follows one list walked in order (the FIFO store), not this.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch(Message<TMessage> message)
+    {
+        if (Sse.IsSupported)
+        {
+            // Only a hint: if the collector moves the message meanwhile, the load is wasted, never wrong.
+            Sse.Prefetch0((void*)Unsafe.As<Message<TMessage>, nint>(ref message));
+        }
     }
 }
