@@ -100,6 +100,10 @@ internal sealed class GroupCommitWriter
         finally
         {
             _hasExited = true;
+
+            // A full fence between the flag and the sweep, as Submit has between its enqueue and its check
+            // of the flag: otherwise each side could miss the other, and a caller would wait forever.
+            Interlocked.MemoryBarrier();
             FailLeftovers();
             _begin.Dispose();
             _commit.Dispose();

@@ -191,12 +191,12 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            return;
+            SignalReady();
         }
 
-        SignalReady();
+        // Every call waits for the connection to close, not only the first.
         await _writer.StopAsync().ConfigureAwait(false);
     }
 
@@ -535,7 +535,9 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         protected override void OnCommitted()
         {
-            if (Result && kind == SettleKind.Release && span == TimeSpan.Zero)
+            // After a delayed release too: a waiting receiver then works out its wait again, instead of
+            // sleeping until the lease's old end or the poll interval.
+            if (Result && kind == SettleKind.Release)
             {
                 store.SignalReady();
             }

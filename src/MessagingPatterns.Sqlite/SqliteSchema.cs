@@ -24,7 +24,7 @@ internal static class SqliteSchema
         // The store holds its one connection for life; a pooled connection would keep the file open
         // after disposal.
         builder.Pooling = false;
-        builder.Mode = builder.Mode == SqliteOpenMode.Memory ? SqliteOpenMode.Memory : SqliteOpenMode.ReadWriteCreate;
+        builder.Mode = SqliteOpenMode.ReadWriteCreate;
         builder.DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
 
         var connection = new SqliteConnection(builder.ToString());
@@ -34,7 +34,7 @@ internal static class SqliteSchema
             var busyMilliseconds = ((long)options.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
             Execute(connection, $"PRAGMA busy_timeout = {busyMilliseconds};");
             var journalMode = Scalar(connection, "PRAGMA journal_mode = WAL;");
-            if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase) && builder.Mode != SqliteOpenMode.Memory)
+            if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 throw new InvalidOperationException($"The SQLite database could not switch to WAL mode (journal mode is '{journalMode}'); the store needs WAL for durable, concurrent access.");
             }
@@ -60,8 +60,18 @@ internal static class SqliteSchema
         // because leases are fenced by their random token. The ready index gives priority-then-arrival
         // order, so a receive walks it and stops at its LIMIT instead of sorting the table; it leaves out
         // visible_at so that leasing, renewing and releasing never touch the index.
+        Execute(connection, "BEGIN IMMEDIATE;");
+        try
+        {
+            ThrowIfNameTakenInOtherCase(connection, name);
+        }
+        catch
+        {
+            Execute(connection, "ROLLBACK;");
+            throw;
+        }
+
         Execute(connection, $"""
-            BEGIN IMMEDIATE;
             CREATE TABLE IF NOT EXISTS {queue} (
                 seq INTEGER PRIMARY KEY,
                 id TEXT NOT NULL,
@@ -86,6 +96,25 @@ internal static class SqliteSchema
             CREATE INDEX IF NOT EXISTS "dlq:{name}:id" ON {deadLetters} (id);
             COMMIT;
             """);
+    }
+
+    /// <summary>
+    /// SQLite compares table names without case, even quoted, so queues named <c>Orders</c> and <c>orders</c>
+    /// would share one table and receive each other's messages: the second is refused instead.
+    /// </summary>
+    private static void ThrowIfNameTakenInOtherCase(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            "SELECT substr(name, instr(name, ':') + 1) FROM sqlite_master " +
+            "WHERE type = 'table' AND (name = $q COLLATE NOCASE OR name = $d COLLATE NOCASE) AND name <> $q AND name <> $d LIMIT 1";
+        command.Parameters.AddWithValue("$q", "q:" + name);
+        command.Parameters.AddWithValue("$d", "dlq:" + name);
+        if (command.ExecuteScalar() is string existing)
+        {
+            throw new InvalidOperationException(
+                $"Queue '{name}' cannot be created in this database file: it already holds queue '{existing}', and SQLite table names ignore case, so the two would share one table. Rename one of them.");
+        }
     }
 
     private static void Execute(SqliteConnection connection, string sql)

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Data.Sqlite;
 
 namespace MessagingPatterns.Sqlite;
 
@@ -15,7 +16,8 @@ public sealed class SqliteStoreOptions : IValidatableObject
     public string? DatabasePath { get; set; }
 
     /// <summary>
-    /// A full Microsoft.Data.Sqlite connection string, instead of <see cref="DatabasePath"/>. Pooling is
+    /// A full Microsoft.Data.Sqlite connection string, instead of <see cref="DatabasePath"/>. It must name a
+    /// database file: an in-memory or temporary database would lose every message when it closes. Pooling is
     /// turned off, since the store keeps one connection open for its life. Default: <see langword="null"/>.
     /// </summary>
     public string? ConnectionString { get; set; }
@@ -67,5 +69,26 @@ public sealed class SqliteStoreOptions : IValidatableObject
                 $"Set exactly one of {nameof(DatabasePath)} and {nameof(ConnectionString)}.",
                 [nameof(DatabasePath), nameof(ConnectionString)]);
         }
+        else if (hasConnectionString && ConnectionStringProblem(ConnectionString!) is { } problem)
+        {
+            yield return new ValidationResult(problem, [nameof(ConnectionString)]);
+        }
+    }
+
+    private static string? ConnectionStringProblem(string connectionString)
+    {
+        SqliteConnectionStringBuilder builder;
+        try
+        {
+            builder = new SqliteConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException exception)
+        {
+            return $"{nameof(ConnectionString)} is not a valid connection string: {exception.Message}";
+        }
+
+        return builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:"
+            ? $"{nameof(ConnectionString)} names an in-memory or temporary database, which loses every message when it closes; the SQLite store needs a database file."
+            : null;
     }
 }

@@ -128,6 +128,50 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Create_QueueNamedLikeAnotherButForCase_IsRefused_AndTheOtherKeepsItsMessages()
+    {
+        var orders = Open<ConformanceMessage>(name: "orders");
+        await orders.EnqueueAsync(new(new(1), "order"));
+
+        var act = () => Open<ConformanceMessage>(name: "Orders");
+
+        act.Should().Throw<InvalidOperationException>().WithMessage("*'Orders'*'orders'*ignore case*");
+        (await ReceiveAsync(orders, 5)).Should().ContainSingle().Which.Message.Id.Should().Be("order");
+    }
+
+    [Theory]
+    [InlineData("Data Source=:memory:")]
+    [InlineData("Data Source=queue;Mode=Memory")]
+    [InlineData("Data Source=")]
+    public void Create_OnAnInMemoryOrTemporaryDatabase_IsRefused(string connectionString)
+    {
+        var act = () => SqliteMessageStore.Create<ConformanceMessage>("queue", new SqliteStoreOptions { ConnectionString = connectionString });
+
+        act.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle().Which.Should().Contain(nameof(SqliteStoreOptions.ConnectionString));
+    }
+
+    [Fact]
+    public async Task Release_WithDelay_WakesAWaitingReceiverWhenTheDelayEnds()
+    {
+        var options = _database.Options();
+        options.PollInterval = TimeSpan.FromHours(1);
+        var store = Open<ConformanceMessage>(options);
+        await store.EnqueueAsync(new(new(1), "retry-me"));
+        var leased = await ReceiveAsync(store, 1);
+
+        // Waits for the lease's end (30 s) until the release tells it the message is due sooner.
+        var buffer = new Delivery<ConformanceMessage>[1];
+        var waiting = store.ReceiveAsync(buffer, s_lease).AsTask();
+        (await store.ReleaseAsync(leased[0].Lease, TimeSpan.FromSeconds(5))).Should().BeTrue();
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        (await waiting.WaitAsync(s_patience)).Should().Be(1);
+        buffer[0].Message.Id.Should().Be("retry-me");
+        buffer[0].DeliveryCount.Should().Be(2);
+    }
+
+    [Fact]
     public async Task Enqueue_ManyConcurrentSinglePublishes_AreAllCommitted()
     {
         var store = Open<ConformanceMessage>();
