@@ -75,6 +75,12 @@ public sealed class MessageContext<TMessage>
     {
         _delivery = delivery;
         Services = services;
+        ResetSettlement();
+    }
+
+    /// <summary>Forgets what an earlier attempt at this delivery asked for: the attempt that finishes decides.</summary>
+    internal void ResetSettlement()
+    {
         Settlement = Settlement.Ack;
         RetryDelay = TimeSpan.Zero;
         DeadLetterReason = null;

@@ -338,6 +338,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
 
         // The common case (our own token, a handler that finishes synchronously) without a state machine.
+        worker.Context.ResetSettlement();
         var guard = worker.Guard;
         var attemptToken = guard.Begin(_time.GetTimestamp());
         Task handling;
@@ -383,6 +384,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RunLinkedAttemptAsync(Worker worker, CancellationToken pipelineToken)
     {
+        worker.Context.ResetSettlement();
         var guard = worker.Guard;
         var attemptToken = guard.Begin(_time.GetTimestamp());
 

@@ -587,7 +587,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                             waiter = new RoomWaiter(this, count, size);
                             waiter.Node = _waiters.AddLast(waiter);
 
-                            // Room freed between the check above and the flag going up is found here.
+                            // The flag goes up before the look at room (both full fences): a settle either
+                            // frees its room before this look finds it, or sees the flag and serves the waiter.
+                            Interlocked.Exchange(ref _slowPath, 1);
                             ServeWaiters();
                             step = FullStep.Wait;
                             break;
@@ -1004,50 +1006,87 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             }
 
             var received = await overflow.ReceiveAsync(buffer.AsMemory(0, room), LoadLevelingDefaults.InternalLease, token).ConfigureAwait(false);
-            for (var i = 0; i < received; i++)
+            if (!await MoveBatchAsync(overflow, buffer, received, token).ConfigureAwait(false))
             {
-                var message = buffer[i].Message;
-                var size = SizeOfBody(message);
-                bool fits;
-                lock (_lock)
-                {
-                    fits = TryReserve(1, size);
-                }
+                return;
+            }
+        }
+    }
 
-                if (!fits)
-                {
-                    // Out of bytes: give the rest back in order and wait for room.
-                    for (var j = received - 1; j >= i; j--)
-                    {
-                        await overflow.ReleaseAsync(buffer[j].Lease, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-                    }
+    /// <summary>
+    /// Moves leased overflow messages into the buffer's store, in order; false if the buffer ran out of bytes
+    /// (what is left went back to the overflow store, and freed room signals the mover again).
+    /// </summary>
+    /// <remarks>
+    /// The batch's leases run out together. A message still not in the buffer's store by half-time (that store is
+    /// full or slow) goes back with the rest, to be leased again on the next look: an expired lease would have the
+    /// overflow store deliver it again while it is being moved, and it would be moved twice.
+    /// </remarks>
+    private async Task<bool> MoveBatchAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, int received, CancellationToken token)
+    {
+        using var halfLease = new CancellationTokenSource(LoadLevelingDefaults.InternalLease / 2, _time);
+        using var moveToken = CancellationTokenSource.CreateLinkedTokenSource(token, halfLease.Token);
+        for (var i = 0; i < received; i++)
+        {
+            var message = buffer[i].Message;
+            var size = SizeOfBody(message);
+            bool fits;
+            lock (_lock)
+            {
+                fits = TryReserve(1, size);
+            }
 
-                    return;
-                }
+            if (!fits)
+            {
+                await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
+                return false;
+            }
 
-                try
-                {
-                    await _inner.EnqueueAsync(message, token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    Unreserve(1, size);
-                    throw;
-                }
+            try
+            {
+                await _inner.EnqueueAsync(message, moveToken.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (halfLease.IsCancellationRequested && !token.IsCancellationRequested)
+            {
+                // A cancelled publish stored nothing.
+                Unreserve(1, size);
+                await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
+                return true;
+            }
+            catch
+            {
+                Unreserve(1, size);
+                throw;
+            }
 
-                Interlocked.Increment(ref _moved);
+            Interlocked.Increment(ref _moved);
+
+            // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
+            // If the lease ran out all the same (a long pause), the overflow store delivers it again, so it stays
+            // counted there and is moved again rather than left behind uncounted.
+            if (await overflow.AckAsync(buffer[i].Lease, CancellationToken.None).ConfigureAwait(false))
+            {
                 lock (_lock)
                 {
                     _overflowCount--;
                     UpdateSlowPath();
                 }
-
-                // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
-                await overflow.AckAsync(buffer[i].Lease, CancellationToken.None).ConfigureAwait(false);
             }
-
-            Array.Clear(buffer, 0, received);
         }
+
+        Array.Clear(buffer, 0, received);
+        return true;
+    }
+
+    /// <summary>Releases the leased overflow messages from <paramref name="from"/> on, oldest first, so they come back in their order.</summary>
+    private static async Task GiveBackAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, int from, int received)
+    {
+        for (var j = from; j < received; j++)
+        {
+            await overflow.ReleaseAsync(buffer[j].Lease, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        Array.Clear(buffer, 0, received);
     }
 
     /// <summary>

@@ -28,7 +28,23 @@ internal sealed class StoreProducer<TMessage>(IMessageStore<TMessage> store) : I
             return ValueTask.CompletedTask;
         }
 
-        return AwaitPublishAsync(store.EnqueueBatchAsync(messages, cancellationToken), messages[0].Priority, messages.Count);
+        return AwaitPublishBatchAsync(store.EnqueueBatchAsync(messages, cancellationToken), messages);
+    }
+
+    private async ValueTask AwaitPublishBatchAsync(ValueTask enqueue, IReadOnlyList<Message<TMessage>> messages)
+    {
+        await enqueue.ConfigureAwait(false);
+
+        // Counted under each message's own priority, one call per run of equal priorities.
+        var start = 0;
+        for (var i = 1; i <= messages.Count; i++)
+        {
+            if (i == messages.Count || messages[i].Priority != messages[start].Priority)
+            {
+                MessagingMetrics.Published(store.Name, messages[start].Priority, i - start);
+                start = i;
+            }
+        }
     }
 
     private async ValueTask AwaitPublishAsync(ValueTask enqueue, int priority, int count)

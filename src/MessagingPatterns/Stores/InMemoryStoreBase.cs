@@ -27,6 +27,8 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>The level filter that accepts messages of every priority.</summary>
     public const int AnyLevel = -1;
 
+    private static readonly long s_longestTimerTicks = TimeSpan.FromMilliseconds(uint.MaxValue - 1).Ticks;
+
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly int _capacity;
@@ -615,7 +617,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                         MoveArrivalsIntoOrder();
                         if (ReadyCount > 0)
                         {
-                            WakeReaders(_parkedReceivers.Count, AnyLevel);
+                            WakeAllReaders();
                         }
 
                         cancellationToken.ThrowIfCancellationRequested();
@@ -680,28 +682,54 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         AddReady(message, redelivered);
         if (_parkedReceivers.Count > 0)
         {
-            WakeReaders(1, message.Priority);
+            WakeReaderFor(message.Priority);
         }
     }
 
-    /// <summary>Wakes up to <paramref name="count"/> parked receivers that take <paramref name="priority"/> (under the lock).</summary>
-    private void WakeReaders(int count, int priority)
+    /// <summary>
+    /// Wakes one parked receiver for a message of level <paramref name="priority"/> (under the lock), preferring
+    /// one that takes only that level: a receiver of any level may take another, higher message instead, and
+    /// this one would then wait while a receiver parked for its level slept on.
+    /// </summary>
+    private void WakeReaderFor(int priority)
     {
-        for (var i = 0; i < _parkedReceivers.Count && count > 0;)
+        var chosen = -1;
+        for (var i = 0; i < _parkedReceivers.Count; i++)
         {
-            var waiter = _parkedReceivers[i];
-            if (waiter.Level == AnyLevel || priority == AnyLevel || waiter.Level == priority)
+            var level = _parkedReceivers[i].Level;
+            if (level == priority)
             {
-                _parkedReceivers.RemoveAt(i);
-                Volatile.Write(ref _parkedReceiverCount, _parkedReceivers.Count);
-                waiter.Wake();
-                count--;
+                chosen = i;
+                break;
             }
-            else
+
+            if (level == AnyLevel && chosen < 0)
             {
-                i++;
+                chosen = i;
             }
         }
+
+        if (chosen >= 0)
+        {
+            WakeAt(chosen);
+        }
+    }
+
+    /// <summary>Wakes every parked receiver (under the lock).</summary>
+    private void WakeAllReaders()
+    {
+        while (_parkedReceivers.Count > 0)
+        {
+            WakeAt(_parkedReceivers.Count - 1);
+        }
+    }
+
+    private void WakeAt(int index)
+    {
+        var waiter = _parkedReceivers[index];
+        _parkedReceivers.RemoveAt(index);
+        Volatile.Write(ref _parkedReceiverCount, _parkedReceivers.Count);
+        waiter.Wake();
     }
 
     /// <summary>Counts a message out of the store and, if writers wait for room, wakes them to try again.</summary>
@@ -765,7 +793,9 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         _timerDueTicks = _nextDueTicks;
         if (_nextDueTicks != long.MaxValue)
         {
-            _timer.Change(TimeSpan.FromTicks(Math.Max(0, _nextDueTicks - nowTicks)), Timeout.InfiniteTimeSpan);
+            // Timers take at most about 49 days; a later due time fires early, and OnTimer arms again.
+            var dueIn = Math.Clamp(_nextDueTicks - nowTicks, 0, s_longestTimerTicks);
+            _timer.Change(TimeSpan.FromTicks(dueIn), Timeout.InfiniteTimeSpan);
         }
     }
 

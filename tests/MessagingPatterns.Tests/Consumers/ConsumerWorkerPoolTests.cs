@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Polly;
+using Polly.Retry;
 
 namespace MessagingPatterns.Tests.Consumers;
 
@@ -130,6 +131,33 @@ public sealed class ConsumerWorkerPoolTests
 
         calls.Should().Be(1);
         (await store.GetDeadLettersAsync(10)).Single().Reason.Should().Be("unknown customer");
+    }
+
+    [Fact]
+    public async Task Context_SettlementAskedForByAFailedAttempt_IsForgotten_WhenTheRetryThatFollowsSucceeds()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("second-thoughts", timeProvider: _time));
+        await using var disposeStore = store;
+        var attempts = 0;
+        var retryAtOnce = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 1, Delay = TimeSpan.Zero }).Build();
+        await using var pool = PoolFactory.Create<string>(store, (context, _) =>
+        {
+            if (Interlocked.Increment(ref attempts) == 1)
+            {
+                context.DeadLetter("looks poisonous");
+                throw new IOException("a transient failure after all");
+            }
+
+            return Task.CompletedTask;
+        }, new ConsumerOptions { Concurrency = 1, ResiliencePipeline = retryAtOnce }, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        (await store.NextSettlementAsync()).Should().Be(("ack", true), "the attempt that finished returned normally");
+        await pool.StopAsync(default).Within();
+
+        attempts.Should().Be(2);
+        (await store.GetDeadLettersAsync(10)).Should().BeEmpty();
     }
 
     [Fact]

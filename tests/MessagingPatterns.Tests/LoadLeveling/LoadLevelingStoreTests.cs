@@ -1,5 +1,6 @@
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
+using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -58,6 +59,42 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
 
         await Task.WhenAll(second, third).WaitAsync(s_patience);
         order.Should().Equal("m-0", "m-1", "m-2");
+    }
+
+    [Fact]
+    public async Task Enqueue_WhenFullInWaitMode_RacingTheAckThatFreesRoom_NeverWaitsWithRoomFree()
+    {
+        var store = Create(new LoadLevelingOptions { Capacity = 1 });
+        using var meet = new Barrier(2);
+        var lease = default(LeaseToken);
+        void Meet() => meet.SignalAndWait(s_patience).Should().BeTrue("the other thread is still going");
+
+        await DedicatedThreads.Run(2, thread =>
+        {
+            var buffer = new Delivery<int>[1];
+            for (var round = 0; round < 10_000; round++)
+            {
+                if (thread == 1)
+                {
+                    Meet();
+                    store.AckAsync(lease).AsTask().Wait();
+                    Meet();
+                    continue;
+                }
+
+                store.EnqueueAsync(Msg(round)).AsTask().Wait();
+                store.ReceiveAsync(buffer, s_lease).AsTask().Wait();
+                lease = buffer[0].Lease;
+                Meet();
+                var publish = store.EnqueueAsync(Msg(-round)).AsTask();
+                Meet();
+                publish.Wait(s_patience).Should().BeTrue($"the ack of round {round} freed the room");
+                store.ReceiveAsync(buffer, s_lease).AsTask().Wait();
+                store.AckAsync(buffer[0].Lease).AsTask().Wait();
+            }
+        });
+
+        store.GetSnapshot().Depth.Should().Be(0);
     }
 
     [Fact]
@@ -297,6 +334,42 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
         order.Should().Equal(Enumerable.Range(0, 8).Select(i => $"m-{i}"));
         store.GetSnapshot().Overflowed.Should().Be(0);
         (await overflow.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Overflow_MovedIntoAStoreStalledPastHalfTheMoveLease_GoesBack_AndIsMovedOnceWhenTheStoreRecovers()
+    {
+        var inner = new GatedEnqueueStore<int>(MessageStore.CreateInMemory<int>("stalling", timeProvider: _time));
+        var overflow = MessageStore.CreateInMemory<int>("stalling-overflow", timeProvider: _time);
+        var store = MessageStore.WithLoadLeveling(inner, new LoadLevelingOptions { Capacity = 1, FullMode = FullMode.Reject }, _time, overflow);
+        _stores.Add(store);
+        await store.EnqueueAsync(Msg(0));
+        await inner.WaitForPublishAsync();
+        await store.EnqueueAsync(Msg(1));
+        await store.EnqueueAsync(Msg(2));
+        inner.Close();
+
+        // Room frees: the mover leases m-1 (for 30 s) and its publish into the buffer's store stalls.
+        (await store.AckAsync((await ReceiveOneAsync(store)).Lease)).Should().BeTrue();
+        await inner.WaitForPublishAsync().WaitAsync(s_patience);
+
+        // At half the lease the move is called off and m-1 given back, then leased and tried again.
+        _time.Advance(TimeSpan.FromSeconds(15));
+        await inner.WaitForPublishAsync().WaitAsync(s_patience);
+        inner.Open();
+
+        var order = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var delivery = await ReceiveOneAsync(store);
+            order.Add(delivery.Message.Id);
+            (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+        }
+
+        order.Should().Equal("m-1", "m-2");
+        store.GetSnapshot().Overflowed.Should().Be(0);
+        (await overflow.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+        (await inner.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0), "m-1 was moved once");
     }
 
     [Fact]

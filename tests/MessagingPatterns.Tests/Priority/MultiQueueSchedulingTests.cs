@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Priority;
 using MessagingPatterns.Stores;
+using MessagingPatterns.Tests.Support;
 using static MessagingPatterns.Tests.Priority.PriorityTestKit;
 
 namespace MessagingPatterns.Tests.Priority;
@@ -67,6 +68,28 @@ public sealed class MultiQueueSchedulingTests
         }
 
         Enumerable.Range(0, 10).Select(_ => TakeAndAck(store).Body).Should().Equal(Enumerable.Range(0, 10), "FIFO within a level, with no idle turns");
+    }
+
+    [Fact]
+    public async Task Publish_ForParkedReceiversOfAnyLevelAndOfOneLevel_WakesTheOneLevelReceiverForItsMessage()
+    {
+        await using var store = MessageStore.CreateMultiQueue<string>("mixed", new MultiQueueOptions { Levels = 3 }, NewTime());
+        var anyLevelBuffer = new Delivery<string>[1];
+        var levelZeroBuffer = new Delivery<string>[1];
+
+        // A receive that returns unfinished has parked; the receiver of any level parked first.
+        var anyLevel = store.ReceiveAsync(anyLevelBuffer, TimeSpan.FromMinutes(1)).AsTask();
+        var levelZero = store.ForLevel(0).ReceiveAsync(levelZeroBuffer, TimeSpan.FromMinutes(1)).AsTask();
+        anyLevel.IsCompleted.Should().BeFalse();
+        levelZero.IsCompleted.Should().BeFalse();
+
+        // The level-0 message must not spend its wake-up on the receiver of any level, which takes the level-2 one.
+        await store.EnqueueBatchAsync([new Message<string>("low", priority: 0), new Message<string>("high", priority: 2)]);
+
+        (await anyLevel.Within()).Should().Be(1);
+        (await levelZero.Within()).Should().Be(1);
+        anyLevelBuffer[0].Message.Body.Should().Be("high");
+        levelZeroBuffer[0].Message.Body.Should().Be("low");
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace MessagingPatterns.Tests.Stores;
 
@@ -59,6 +60,37 @@ public sealed class InMemoryQueueStoreTests
         var act = () => MessageStore.CreateInMemory<int>("bounded", new InMemoryQueueOptions { Capacity = 0 });
 
         act.Should().Throw<OptionsValidationException>().WithMessage("*Capacity*");
+    }
+
+    [Fact]
+    public async Task LeaseAndReleaseDelay_LongerThanATimerCanWait_AreAccepted()
+    {
+        // The system clock's timers take at most about 49.7 days.
+        await using var store = MessageStore.CreateInMemory<string>("patient");
+        await store.EnqueueAsync(new Message<string>("x"));
+        var buffer = new Delivery<string>[1];
+
+        (await store.ReceiveAsync(buffer, TimeSpan.FromDays(60)).Within()).Should().Be(1);
+        (await store.ReleaseAsync(buffer[0].Lease, TimeSpan.FromDays(60))).Should().BeTrue();
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 1, 0, 0));
+    }
+
+    [Fact]
+    public async Task Release_WithADelayLongerThanATimerCanWait_ComesBackWhenDue_NotWhenTheTimerFirstFires()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var store = MessageStore.CreateInMemory<string>("patient", timeProvider: time);
+        await store.EnqueueAsync(new Message<string>("x"));
+        var buffer = new Delivery<string>[1];
+        await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within();
+        (await store.ReleaseAsync(buffer[0].Lease, TimeSpan.FromDays(60))).Should().BeTrue();
+
+        time.Advance(TimeSpan.FromDays(59));
+        (await store.GetStatisticsAsync()).Delayed.Should().Be(1);
+
+        time.Advance(TimeSpan.FromDays(1));
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 0, 0));
     }
 
     [Fact]
