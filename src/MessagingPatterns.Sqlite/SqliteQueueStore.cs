@@ -403,13 +403,21 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         public override void Execute()
         {
+            NextVisibleTicks = null;
+            Result = 0;
+
+            // A receive queued before a dispose leases nothing: its caller could no longer settle what it took.
+            if (store.IsDisposed)
+            {
+                return;
+            }
+
             var commands = store._commands;
             var now = store.NowTicks();
             var expires = AddClamped(now, leaseDuration);
             var expiresAt = new DateTimeOffset(expires, TimeSpan.Zero);
             var span = buffer.Span;
             var taken = 0;
-            NextVisibleTicks = null;
             while (taken < span.Length)
             {
                 var wanted = span.Length - taken;
