@@ -324,18 +324,19 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         var buffer = s_threadBuffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
         _serializer.Serialize(message.Body, buffer);
-        if (buffer.WrittenCount > _maxMessageBytes)
-        {
-            throw new ArgumentException(
-                $"Message '{message.Id}' is {buffer.WrittenCount} bytes serialized, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
-                paramName);
-        }
-
-        var body = buffer.WrittenSpan.ToArray();
+        var size = buffer.WrittenCount;
+        var body = size <= _maxMessageBytes ? buffer.WrittenSpan.ToArray() : null;
         if (buffer.Capacity > 64 * 1024)
         {
-            // Do not keep a large buffer alive on every thread that once published a big message.
+            // Do not keep a large buffer alive on every thread that once published (or tried to) a big message.
             s_threadBuffer = null;
+        }
+
+        if (body is null)
+        {
+            throw new ArgumentException(
+                $"Message '{message.Id}' is {size} bytes serialized, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
+                paramName);
         }
 
         string? headers = message.Headers.Count == 0

@@ -35,7 +35,7 @@ public sealed class Message<TMessage>
     /// processes is generated (lazily, so a message whose id is never read costs no string).
     /// </param>
     /// <param name="priority">0 (lowest, the default) to <see cref="MaxPriority"/>.</param>
-    /// <param name="headers">Optional string headers, kept through retries, dead-lettering and redrive.</param>
+    /// <param name="headers">Optional string headers (copied; keys compared ordinally), kept through retries, dead-lettering and redrive.</param>
     /// <exception cref="ArgumentNullException"><paramref name="body"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="id"/> is empty, white space or longer than <see cref="MaxIdLength"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="priority"/> is outside 0..<see cref="MaxPriority"/>.</exception>
@@ -66,7 +66,8 @@ public sealed class Message<TMessage>
 
         Body = body;
         Priority = priority;
-        _headers = headers is { Count: > 0 } ? headers : null;
+        // Copied: a caller that reuses or changes its dictionary after publishing must not change this message.
+        _headers = headers is { Count: > 0 } ? new ReadOnlyDictionary<string, string>(new Dictionary<string, string>(headers, StringComparer.Ordinal)) : null;
     }
 
     /// <summary>The message id: the one given at creation, or a generated one.</summary>

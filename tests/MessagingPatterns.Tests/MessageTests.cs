@@ -41,6 +41,18 @@ public sealed class MessageTests
     }
 
     [Fact]
+    public void Headers_AreACopy_ThatNeitherTheCallerNorAHandlerCanChange()
+    {
+        var headers = new Dictionary<string, string> { ["tenant"] = "alice" };
+        var message = new Message<int>(1, headers: headers);
+
+        headers["tenant"] = "mallory";
+
+        message.Headers["tenant"].Should().Be("alice");
+        FluentActions.Invoking(() => ((IDictionary<string, string>)message.Headers)["tenant"] = "mallory").Should().Throw<NotSupportedException>();
+    }
+
+    [Fact]
     public async Task Publish_OfAnAlreadyPublishedMessage_StoresAnIndependentCopy()
     {
         await using var store = MessagingPatterns.Stores.MessageStore.CreateInMemory<int>("republish");

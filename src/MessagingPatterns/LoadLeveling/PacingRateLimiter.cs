@@ -26,6 +26,7 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
     private readonly ITimer _timer;
     private double _tokens;
     private long _lastTimestamp;
+    private long _fullSince;
     private long _successful;
     private long _failed;
     private bool _disposed;
@@ -39,6 +40,7 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
         _burst = burst;
         _tokens = burst;
         _lastTimestamp = timeProvider.GetTimestamp();
+        _fullSince = _lastTimestamp;
         _timer = timeProvider.CreateTimer(static s => ((PacingRateLimiter)s!).ServeQueue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -58,8 +60,7 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
                     return null;
                 }
 
-                // The bucket filled up at some point since the last refill; before that it was in use.
-                return _time.GetElapsedTime(_lastTimestamp);
+                return _time.GetElapsedTime(_fullSince);
             }
         }
     }
@@ -126,7 +127,18 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
 
         if (cancellationToken.CanBeCanceled)
         {
-            request.Registration = cancellationToken.UnsafeRegister(static (s, token) => ((Request)s!).Owner.Cancel((Request)s!, token), request);
+            var registration = cancellationToken.UnsafeRegister(static (s, token) => ((Request)s!).Owner.Cancel((Request)s!, token), request);
+            lock (_lock)
+            {
+                // Stored under the lock that serving unregisters under; served already, nothing else would remove it.
+                if (!request.Task.IsCompleted)
+                {
+                    request.Registration = registration;
+                    return new ValueTask<RateLimitLease>(request.Task);
+                }
+            }
+
+            registration.Unregister();
         }
 
         return new ValueTask<RateLimitLease>(request.Task);
@@ -161,6 +173,7 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
             foreach (var request in _queue)
             {
                 request.TrySetResult(Lease.Refused(null));
+                request.Registration.Unregister();
             }
 
             _queue.Clear();
@@ -182,11 +195,22 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
     {
         var now = _time.GetTimestamp();
         var elapsed = _time.GetElapsedTime(_lastTimestamp, now);
-        _lastTimestamp = now;
-        if (elapsed > TimeSpan.Zero)
+        if (elapsed > TimeSpan.Zero && _tokens < _burst)
         {
-            _tokens = Math.Min(_burst, _tokens + (elapsed.TotalSeconds * _rate));
+            var secondsToFull = (_burst - _tokens) / _rate;
+            if (elapsed.TotalSeconds >= secondsToFull)
+            {
+                // Idle from the moment the bucket filled, not from this look at it.
+                _tokens = _burst;
+                _fullSince = _lastTimestamp + (long)(secondsToFull * _time.TimestampFrequency);
+            }
+            else
+            {
+                _tokens += elapsed.TotalSeconds * _rate;
+            }
         }
+
+        _lastTimestamp = now;
     }
 
     private bool TryTake(int permits)
@@ -201,8 +225,10 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
         return true;
     }
 
+    // Cut to what a timer accepts: at a very low rate the wait could pass it (the timer then fires early and
+    // ServeQueue arms it again).
     private TimeSpan RetryAfter(int permits) =>
-        TimeSpan.FromTicks((long)Math.Ceiling(Math.Max(0, permits - _tokens) / _rate * TimeSpan.TicksPerSecond));
+        TimerDue.Clamp(Math.Max(0, permits - _tokens) / _rate * TimeSpan.TicksPerSecond);
 
     /// <summary>Arms the timer for when the first waiting request can be served (under the lock).</summary>
     private void ArmTimer()

@@ -16,10 +16,19 @@ internal sealed class PriorityQueueStore<TMessage> : PriorityStoreBase<TMessage>
 {
     private readonly long _agingMaxWaitTicks;
 
+    // Per level, how much its effective priority (in 1/65536ths of a level) rises per tick of wait. A double:
+    // the exact product of a level gap and a wait of up to a year would overflow a long.
+    private readonly double[] _risePerTick;
+
     public PriorityQueueStore(string name, PriorityQueueOptions options, TimeProvider timeProvider)
         : base(name, options.Levels, options.Capacity ?? int.MaxValue, timeProvider)
     {
         _agingMaxWaitTicks = options.AgingMaxWait?.Ticks ?? 0;
+        _risePerTick = new double[options.Levels];
+        for (var level = 0; level < _risePerTick.Length && _agingMaxWaitTicks > 0; level++)
+        {
+            _risePerTick[level] = (double)((long)(options.Levels - 1 - level) << 16) / _agingMaxWaitTicks;
+        }
     }
 
     protected override int SelectLevel(long nowTicks, int max, out int run)
@@ -60,8 +69,8 @@ internal sealed class PriorityQueueStore<TMessage> : PriorityStoreBase<TMessage>
             return (long)top << 16;
         }
 
-        // waitTicks < max wait (at most a year in ticks) and the product stays far below long.MaxValue.
-        var raised = waitTicks <= 0 ? 0 : ((long)(top - level) << 16) * waitTicks / _agingMaxWaitTicks;
+        // Rises linearly from the level's own value towards the top level's, reached at the maximum wait.
+        var raised = waitTicks <= 0 ? 0 : (long)(waitTicks * _risePerTick[level]);
         return ((long)level << 16) + raised;
     }
 

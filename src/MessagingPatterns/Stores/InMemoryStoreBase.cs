@@ -27,8 +27,6 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>The level filter that accepts messages of every priority.</summary>
     public const int AnyLevel = -1;
 
-    private static readonly long s_longestTimerTicks = TimeSpan.FromMilliseconds(uint.MaxValue - 1).Ticks;
-
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly int _capacity;
@@ -41,6 +39,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private readonly LinkedList<RoomWaiter> _parkedWriters = new();
     private readonly ITimer _timer;
     private readonly Action<Message<TMessage>, InMemoryStoreBase<TMessage>> _onLeaseExpired;
+    private readonly List<Message<TMessage>> _expired = [];
     private long _nextDueTicks = long.MaxValue;
     private long _timerDueTicks = long.MaxValue;
     private Message<TMessage>? _arrivals;
@@ -60,9 +59,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         _bounded = capacity != int.MaxValue;
         _time = timeProvider;
         _timer = timeProvider.CreateTimer(static s => ((InMemoryStoreBase<TMessage>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        // Each returning message wakes a receiver of its own level: a bulk wake-up of "any" receivers could
-        // wake only receivers of other levels (per-level views) and leave the message's own receiver parked.
-        _onLeaseExpired = static (message, store) => store.AddReadyAndWake(message, redelivered: true);
+        _onLeaseExpired = static (message, store) => store._expired.Add(message);
     }
 
     /// <inheritdoc/>
@@ -770,6 +767,19 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
 
         var nextLease = _leases.ExpireDue(nowTicks, _onLeaseExpired, this);
+        if (_expired.Count > 0)
+        {
+            // Leases end in slot order, not publish order; sorted, they mostly join their lists at the tail. Each
+            // wakes a receiver of its own level: a bulk wake-up of "any" receivers could wake only receivers of
+            // other levels (per-level views) and leave the message's own receiver parked.
+            _expired.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+            foreach (var message in _expired)
+            {
+                AddReadyAndWake(message, redelivered: true);
+            }
+
+            _expired.Clear();
+        }
         _nextDueTicks = _delayed.TryPeek(out _, out var nextDelayed) ? Math.Min(nextLease, nextDelayed) : nextLease;
         ArmTimer(nowTicks);
     }
@@ -793,9 +803,8 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         _timerDueTicks = _nextDueTicks;
         if (_nextDueTicks != long.MaxValue)
         {
-            // Timers take at most about 49 days; a later due time fires early, and OnTimer arms again.
-            var dueIn = Math.Clamp(_nextDueTicks - nowTicks, 0, s_longestTimerTicks);
-            _timer.Change(TimeSpan.FromTicks(dueIn), Timeout.InfiniteTimeSpan);
+            // A due time past the timer's limit fires early, and OnTimer arms it again.
+            _timer.Change(TimerDue.Clamp(_nextDueTicks - nowTicks), Timeout.InfiniteTimeSpan);
         }
     }
 

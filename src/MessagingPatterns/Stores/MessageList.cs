@@ -38,6 +38,39 @@ internal struct MessageList<TMessage>
         Count++;
     }
 
+    /// <summary>
+    /// Inserts a message where its <see cref="Message{TMessage}.Sequence"/> puts it, in a list kept in sequence
+    /// order. Checked against the tail first: messages usually come back in order (the store sorts each round of
+    /// expired leases), so the walk is for the odd one released out of turn.
+    /// </summary>
+    public void InsertInOrder(Message<TMessage> message)
+    {
+        if (_tail is null || _tail.Sequence < message.Sequence)
+        {
+            Enqueue(message);
+            return;
+        }
+
+        if (message.Sequence < _head!.Sequence)
+        {
+            message.Next = _head;
+            _head = message;
+        }
+        else
+        {
+            var previous = _head;
+            while (previous.Next!.Sequence < message.Sequence)
+            {
+                previous = previous.Next;
+            }
+
+            message.Next = previous.Next;
+            previous.Next = message;
+        }
+
+        Count++;
+    }
+
     /// <summary>Removes the oldest message; only valid when <see cref="Count"/> is not 0.</summary>
     public Message<TMessage> Dequeue()
     {

@@ -4,7 +4,8 @@ namespace MessagingPatterns.Stores;
 
 /// <summary>
 /// Ready messages as the in-memory stores order them: released and expired messages ahead of those never
-/// delivered, since they are older (not thread-safe; stores use it under their lock).
+/// delivered, since they are older, and in publish order among themselves whatever order they came back in
+/// (not thread-safe; stores use it under their lock).
 /// </summary>
 internal struct ReadyQueue<TMessage>
 {
@@ -18,6 +19,15 @@ internal struct ReadyQueue<TMessage>
     public ref MessageList<TMessage> Next => ref _redelivered.Count != 0 ? ref _redelivered : ref _fresh;
 
     /// <summary>Adds a message; <paramref name="redelivered"/> is true for released and expired ones.</summary>
-    public void Add(Message<TMessage> message, bool redelivered) =>
-        (redelivered ? ref _redelivered : ref _fresh).Enqueue(message);
+    public void Add(Message<TMessage> message, bool redelivered)
+    {
+        if (redelivered)
+        {
+            _redelivered.InsertInOrder(message);
+        }
+        else
+        {
+            _fresh.Enqueue(message);
+        }
+    }
 }

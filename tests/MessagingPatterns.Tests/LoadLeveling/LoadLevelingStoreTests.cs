@@ -521,6 +521,33 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
         (await next.WaitAsync(s_patience)).IsAcquired.Should().BeTrue();
     }
 
+    [Fact]
+    public async Task PacingLimiter_IdleDuration_CountsFromWhenTheBucketFilled()
+    {
+        using var limiter = new PacingRateLimiter(10, 1, _time);
+        (await limiter.AcquireAsync(1)).IsAcquired.Should().BeTrue();
+        limiter.IdleDuration.Should().BeNull("the bucket is not full");
+
+        // Full again 100 ms later; idle since then.
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+
+        limiter.IdleDuration.Should().Be(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public async Task PacingLimiter_AtARateSoLowTheWaitPassesATimersLimit_QueuesTheRequestInsteadOfFailing()
+    {
+        using var limiter = new PacingRateLimiter(1e-9, 1, _time);
+        limiter.AttemptAcquire(1).IsAcquired.Should().BeTrue();
+
+        var waiting = limiter.AcquireAsync(1).AsTask();
+        _time.Advance(TimeSpan.FromDays(50));
+
+        waiting.IsCompleted.Should().BeFalse("a permit comes back only after about 31 years");
+        limiter.Dispose();
+        (await waiting.WaitAsync(s_patience)).IsAcquired.Should().BeFalse();
+    }
+
     private ILoadLevelingStore<int> Create(LoadLevelingOptions options, IMessageStore<int>? overflow = null)
     {
         var store = MessageStore.WithLoadLeveling(MessageStore.CreateInMemory<int>("leveled", timeProvider: _time), options, _time, overflow);

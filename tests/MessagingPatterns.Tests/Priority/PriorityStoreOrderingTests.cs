@@ -150,6 +150,50 @@ public sealed class PriorityStoreOrderingTests
         new[] { TakeAndAck(store).Id, TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("top", "a", "b");
     }
 
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public async Task ReleasedAndExpired_ComeBackInPublishOrder_WhateverOrderTheyEnded(string kind)
+    {
+        var time = NewTime();
+        await using var store = Create(kind, 3, time);
+        foreach (var id in new[] { "a", "b", "c", "d" })
+        {
+            Publish(store, new Message<int>(0, id, priority: 1));
+        }
+
+        var a = TryReceive(store)!.Value;
+        var b = TryReceive(store)!.Value;
+        var c = TryReceive(store)!.Value;
+        (await store.ReleaseAsync(c.Lease)).Should().BeTrue();
+        (await store.ReleaseAsync(a.Lease)).Should().BeTrue();
+        new[] { TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("a", "c");
+
+        // Now e is released before b and d expire: all three come back in publish order.
+        Publish(store, new Message<int>(0, "e", priority: 1));
+        (await store.ReleaseAsync(b.Lease)).Should().BeTrue();
+        var leased = new[] { TryReceive(store)!.Value, TryReceive(store)!.Value, TryReceive(store)!.Value };
+        leased.Select(d => d.Message.Id).Should().Equal("b", "d", "e");
+        (await store.ReleaseAsync(leased[2].Lease)).Should().BeTrue();
+        time.Advance(Lease);
+
+        new[] { TakeAndAck(store).Id, TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("b", "d", "e");
+    }
+
+    [Fact]
+    public async Task Aging_WithManyLevelsAndALongBound_RaisesAnOldLowMessageAboveAFreshHighOne()
+    {
+        // The aging arithmetic must not overflow: 255 levels, a day's bound, 20 hours of waiting.
+        var time = NewTime();
+        await using var store = MessageStore.CreatePriority<int>("aging-wide", new PriorityQueueOptions { Levels = 255, AgingMaxWait = TimeSpan.FromDays(1) }, time);
+        Publish(store, new Message<int>(0, "old-low", priority: 0));
+        time.Advance(TimeSpan.FromHours(20));
+        Publish(store, new Message<int>(200, "fresh-high", priority: 200));
+
+        // Raised linearly from level 0 towards 254 over the day: about level 211 after 20 hours.
+        new[] { TakeAndAck(store).Id, TakeAndAck(store).Id }.Should().Equal("old-low", "fresh-high");
+    }
+
     [Fact]
     public async Task Aging_UnderAContinuousHighPriorityFlood_NoMessageWaitsBeyondItsBound()
     {
