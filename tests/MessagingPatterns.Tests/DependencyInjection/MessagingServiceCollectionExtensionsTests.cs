@@ -116,6 +116,7 @@ public sealed class MessagingServiceCollectionExtensionsTests
     [InlineData("1abc")]
     [InlineData("has space")]
     [InlineData("drop;table")]
+    [InlineData("orders\n")]
     public void AddInMemoryQueue_WithAnInvalidName_ThrowsNamingTheParameter(string name)
     {
         var act = () => new ServiceCollection().AddInMemoryQueue<Order>(name);
