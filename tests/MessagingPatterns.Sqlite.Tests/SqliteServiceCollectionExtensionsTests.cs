@@ -35,5 +35,28 @@ public sealed class SqliteServiceCollectionExtensionsTests : IDisposable
         act.Should().Throw<OptionsValidationException>().WithMessage($"*{nameof(SqliteStoreOptions.DatabasePath)}*");
     }
 
+    [Fact]
+    public void AddSqliteQueue_WithANameAlreadyRegistered_ThrowsNamingTheParameter()
+    {
+        var services = new ServiceCollection();
+        services.AddSqliteQueue<ConformanceMessage>("orders", options => options.DatabasePath = _database.Path);
+
+        // Two message types on one table would each be delivered the other's messages.
+        var act = () => services.AddSqliteQueue<string>("orders", options => options.DatabasePath = _database.Path);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("name").WithMessage("*'orders'*already registered*");
+    }
+
+    [Fact]
+    public void AddSqliteQueue_WithTheNameOfAnInMemoryQueue_ThrowsNamingTheParameter()
+    {
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<ConformanceMessage>("orders");
+
+        var act = () => services.AddSqliteQueue<ConformanceMessage>("orders", options => options.DatabasePath = _database.Path);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("name");
+    }
+
     public void Dispose() => _database.Dispose();
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -167,12 +168,41 @@ public sealed class MessagingServiceCollectionExtensionsTests
     public void AddMessageQueue_AfterAUserRegistration_KeepsTheUsersStore()
     {
         var services = new ServiceCollection();
-        var mine = MessagingPatterns.Stores.MessageStore.CreateInMemory<Order>("orders");
+        var mine = MessageStore.CreateInMemory<Order>("orders");
         services.AddKeyedSingleton("orders", mine);
         services.AddInMemoryQueue<Order>("orders");
         using var provider = services.BuildServiceProvider();
 
         provider.GetRequiredKeyedService<IMessageStore<Order>>("orders").Should().BeSameAs(mine);
+    }
+
+    [Theory]
+    [InlineData("in-memory")]
+    [InlineData("priority")]
+    [InlineData("multi-queue")]
+    [InlineData("custom")]
+    public void AddQueue_WithANameAlreadyRegistered_ThrowsNamingTheParameter(string kind)
+    {
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<Order>("orders");
+
+        // Another message type, so only the name is shared.
+        var act = () => AddQueue<int>(services, kind, "orders");
+
+        act.Should().Throw<ArgumentException>().WithParameterName("name").WithMessage("*'orders'*already registered*");
+    }
+
+    [Fact]
+    public void AddInMemoryQueue_TwiceWithOneName_ThrowsAndKeepsTheFirstQueuesOptions()
+    {
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<Order>("orders", options => options.Capacity = 1);
+
+        var act = () => services.AddInMemoryQueue<Order>("orders", options => options.Capacity = 5);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("name");
+        using var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IOptionsMonitor<InMemoryQueueOptions>>().Get("orders").Capacity.Should().Be(1);
     }
 
     [Fact]
@@ -213,6 +243,14 @@ public sealed class MessagingServiceCollectionExtensionsTests
 
         act.Should().Throw<ArgumentException>().WithParameterName("name");
     }
+
+    private static MessageQueueBuilder<T> AddQueue<T>(IServiceCollection services, string kind, string name) => kind switch
+    {
+        "in-memory" => services.AddInMemoryQueue<T>(name),
+        "priority" => services.AddInMemoryPriorityQueue<T>(name),
+        "multi-queue" => services.AddInMemoryMultiQueue<T>(name),
+        _ => services.AddMessageQueue<T>(name, static (_, queue) => MessageStore.CreateInMemory<T>(queue)),
+    };
 
     public sealed record Order(int Number);
 
