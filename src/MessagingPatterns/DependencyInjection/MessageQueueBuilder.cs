@@ -27,7 +27,8 @@ public sealed class MessageQueueBuilder<TMessage>
 
     /// <summary>
     /// Wraps the queue's store, e.g. in a load-leveling buffer. Decorators apply in the order added, the
-    /// last outermost; a decorator owns (and disposes) the store it wraps.
+    /// last outermost; a decorator owns (and disposes) the store it wraps. If a decorator throws, the store it was
+    /// given is disposed before the exception propagates.
     /// </summary>
     /// <param name="decorator">Builds the wrapping store from the services and the inner store.</param>
     /// <returns>This builder.</returns>
@@ -83,7 +84,17 @@ public sealed class MessageQueueBuilder<TMessage>
     {
         foreach (var decorator in _decorators)
         {
-            store = decorator(services, store);
+            try
+            {
+                store = decorator(services, store);
+            }
+            catch
+            {
+                // A decorator that throws has not taken the store over, and the container never sees it: without
+                // this, an open database connection (and its writer thread) would outlive the failed resolution.
+                StoreCleanup.DisposeAfterFailedBuild(store);
+                throw;
+            }
         }
 
         return store;
