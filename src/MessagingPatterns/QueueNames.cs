@@ -12,7 +12,8 @@ public static partial class QueueNames
     public const string Default = "default";
 
     /// <summary>The pattern a queue name must match.</summary>
-    public const string Pattern = "^[A-Za-z][A-Za-z0-9_.-]{0,63}$";
+    /// <remarks>It ends in <c>\z</c>, not <c>$</c>, which would also match before a trailing newline.</remarks>
+    public const string Pattern = @"^[A-Za-z][A-Za-z0-9_.-]{0,63}\z";
 
     /// <summary>Whether <paramref name="name"/> is a valid queue name.</summary>
     /// <param name="name">The name to check.</param>

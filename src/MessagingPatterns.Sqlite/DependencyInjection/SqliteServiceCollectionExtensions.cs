@@ -13,6 +13,7 @@ public static class SqliteServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Configures the store's options (a database path is required), validated at start.</param>
     /// <returns>A builder to add consumers and store decorators.</returns>
+    /// <exception cref="ArgumentException">A queue named <see cref="QueueNames.Default"/> is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddSqliteQueue<TMessage>(
         this IServiceCollection services, Action<SqliteStoreOptions> configure) =>
         services.AddSqliteQueue<TMessage>(QueueNames.Default, configure);
@@ -29,18 +30,23 @@ public static class SqliteServiceCollectionExtensions
     /// <param name="configure">Configures the store's options (a database path is required), validated at start.</param>
     /// <returns>A builder to add consumers and store decorators.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="name"/> is not a valid queue name, or a queue of that name is already registered (two queues
+    /// of one name would share the database's tables, each receiving the other's messages).
+    /// </exception>
     public static MessageQueueBuilder<TMessage> AddSqliteQueue<TMessage>(
         this IServiceCollection services, string name, Action<SqliteStoreOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        QueueNames.ThrowIfInvalid(name);
-        services.AddValidatedOptions<SqliteStoreOptions, SqliteStoreOptionsValidator>(name, configure);
-        return services.AddMessageQueue<TMessage>(name, static (provider, queue) => SqliteMessageStore.Create(
+
+        // The queue first: it refuses a name already registered before the options of that name are configured.
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => SqliteMessageStore.Create(
             queue,
             provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().Get(queue),
             provider.GetKeyedService<IMessageSerializer<TMessage>>(queue) ?? provider.GetService<IMessageSerializer<TMessage>>(),
             provider.GetService<TimeProvider>()));
+        services.AddValidatedOptions<SqliteStoreOptions, SqliteStoreOptionsValidator>(name, configure);
+        return builder;
     }
 }

@@ -21,7 +21,7 @@ public static class LoadLevelingQueueBuilderExtensions
     /// <param name="configure">Configures the buffer's options.</param>
     /// <param name="overflowStore">
     /// Builds the store publishes spill to while the buffer is full (a durable store, dedicated to this queue), or
-    /// <see langword="null"/> for none. The buffer owns and disposes it.
+    /// <see langword="null"/> for none. The buffer owns and disposes it (at once if the buffer refuses to be built).
     /// </param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
@@ -48,8 +48,20 @@ public static class LoadLevelingQueueBuilderExtensions
         return builder.DecorateStore((provider, inner) =>
         {
             var options = provider.GetRequiredService<IOptionsMonitor<LoadLevelingOptions>>().Get(queue);
-            var store = new LoadLevelingStore<TMessage>(
-                inner, options, overflowStore?.Invoke(provider), provider.GetService<TimeProvider>() ?? TimeProvider.System);
+            var overflow = overflowStore?.Invoke(provider);
+            LoadLevelingStore<TMessage> store;
+            try
+            {
+                store = new LoadLevelingStore<TMessage>(inner, options, overflow, provider.GetService<TimeProvider>() ?? TimeProvider.System);
+            }
+            catch when (overflow is not null)
+            {
+                // The buffer refused (e.g. RequireNoDataLoss with an overflow store that is not durable), so it owns
+                // neither store: the inner one is disposed by the builder, the overflow one here.
+                StoreCleanup.DisposeAfterFailedBuild(overflow);
+                throw;
+            }
+
             provider.GetRequiredKeyedService<LoadLevelingStoreHolder<TMessage>>(queue).Store = store;
             return store;
         });

@@ -27,7 +27,8 @@ public sealed class MessageQueueBuilder<TMessage>
 
     /// <summary>
     /// Wraps the queue's store, e.g. in a load-leveling buffer. Decorators apply in the order added, the
-    /// last outermost; a decorator owns (and disposes) the store it wraps.
+    /// last outermost; a decorator owns (and disposes) the store it wraps. If a decorator throws, the store it was
+    /// given is disposed before the exception propagates.
     /// </summary>
     /// <param name="decorator">Builds the wrapping store from the services and the inner store.</param>
     /// <returns>This builder.</returns>
@@ -41,11 +42,11 @@ public sealed class MessageQueueBuilder<TMessage>
 
     /// <summary>
     /// Adds a consumer worker pool (a hosted service) that runs <typeparamref name="TConsumer"/> for this
-    /// queue's messages: a new instance per message, resolved from that message's own DI scope (so its scoped
-    /// dependencies are per message too, and a disposable handler is disposed with the scope). Registered as
-    /// transient unless the queue already has a handler registered: within a one-message scope that is the same
-    /// as scoped, without the scope's per-message table of resolved services. Call it again to add another
-    /// competing pool.
+    /// queue's messages, resolved per message from that message's own DI scope (so its scoped dependencies are
+    /// per message too, and a disposable handler is disposed with the scope). <typeparamref name="TConsumer"/> is
+    /// registered as transient (a new instance per message: within a one-message scope the same as scoped,
+    /// without the scope's per-message table of resolved services) unless it is already registered, in which case
+    /// that registration applies. Call it again to add another competing pool, with its own handler type and options.
     /// </summary>
     /// <typeparam name="TConsumer">The handler type.</typeparam>
     /// <param name="configure">Configures the pool's options, validated at start.</param>
@@ -53,13 +54,14 @@ public sealed class MessageQueueBuilder<TMessage>
     public MessageQueueBuilder<TMessage> AddConsumer<TConsumer>(Action<ConsumerOptions>? configure = null)
         where TConsumer : class, IConsumer<TMessage>
     {
-        Services.TryAddKeyedTransient<IConsumer<TMessage>, TConsumer>(Name);
-        return AddConsumerPool(configure, Name, static (services, key) => services.GetRequiredKeyedService<IConsumer<TMessage>>(key));
+        // The service count makes the options name unique per pool, so each pool's configure applies to its own options.
+        return AddConsumerPool<TConsumer>(configure, $"{Name}/pool-{Services.Count}");
     }
 
     /// <summary>
     /// Adds a consumer worker pool over a store picked from the queue's store, e.g. one priority level of
     /// a multi-queue store. Store packages build their per-level registrations on this.
+    /// <typeparamref name="TConsumer"/> is resolved as with <see cref="AddConsumer{TConsumer}(Action{ConsumerOptions}?)"/>.
     /// </summary>
     /// <typeparam name="TConsumer">The handler type.</typeparam>
     /// <param name="storeSelector">Picks the store the pool receives from, given the queue's store.</param>
@@ -75,26 +77,37 @@ public sealed class MessageQueueBuilder<TMessage>
     {
         ArgumentNullException.ThrowIfNull(storeSelector);
         ArgumentException.ThrowIfNullOrWhiteSpace(optionsName);
-        Services.TryAddKeyedTransient<IConsumer<TMessage>, TConsumer>(Name);
-        return AddConsumerPool(configure, optionsName, static (services, key) => services.GetRequiredKeyedService<IConsumer<TMessage>>(key), storeSelector);
+        return AddConsumerPool<TConsumer>(configure, optionsName, storeSelector);
     }
 
     internal IMessageStore<TMessage> Decorate(IServiceProvider services, IMessageStore<TMessage> store)
     {
         foreach (var decorator in _decorators)
         {
-            store = decorator(services, store);
+            try
+            {
+                store = decorator(services, store);
+            }
+            catch
+            {
+                // A decorator that throws has not taken the store over, and the container never sees it: without
+                // this, an open database connection (and its writer thread) would outlive the failed resolution.
+                StoreCleanup.DisposeAfterFailedBuild(store);
+                throw;
+            }
         }
 
         return store;
     }
 
-    private MessageQueueBuilder<TMessage> AddConsumerPool(
+    private MessageQueueBuilder<TMessage> AddConsumerPool<TConsumer>(
         Action<ConsumerOptions>? configure,
         string optionsName,
-        Func<IServiceProvider, string, IConsumer<TMessage>> resolve,
         Func<IMessageStore<TMessage>, IMessageStore<TMessage>>? storeSelector = null)
+        where TConsumer : class, IConsumer<TMessage>
     {
+        // Registered as itself, not as the queue's IConsumer<TMessage>, so pools of one queue each run their own type.
+        Services.TryAddTransient<TConsumer>();
         Services.AddValidatedOptions<ConsumerOptions, ConsumerOptionsValidator>(optionsName, configure);
 
         var queue = Name;
@@ -104,7 +117,7 @@ public sealed class MessageQueueBuilder<TMessage>
             return new ConsumerWorkerPool<TMessage>(
                 storeSelector is null ? store : storeSelector(store),
                 services.GetRequiredService<IServiceScopeFactory>(),
-                scoped => resolve(scoped, queue),
+                static scoped => scoped.GetRequiredService<TConsumer>(),
                 services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
                 services.GetService<TimeProvider>(),
                 services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>());

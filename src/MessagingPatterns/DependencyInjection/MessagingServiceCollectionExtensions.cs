@@ -13,7 +13,8 @@ public static class MessagingServiceCollectionExtensions
     /// Registers a named queue over the store <paramref name="storeFactory"/> builds: a keyed singleton
     /// <see cref="IMessageStore{TMessage}"/> and <see cref="IProducer{TMessage}"/> under <paramref name="name"/>.
     /// The first queue of a message type is also registered without a key. Every registration is a
-    /// <c>TryAdd</c>, so an earlier registration of any part wins.
+    /// <c>TryAdd</c>, so an earlier registration of any part wins. A queue name can be registered once per
+    /// service collection, by this or any other method that registers a queue.
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="services">The service collection.</param>
@@ -21,7 +22,7 @@ public static class MessagingServiceCollectionExtensions
     /// <param name="storeFactory">Builds the store from the services and the queue's name.</param>
     /// <returns>A builder to add consumers and store decorators.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="storeFactory"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or a queue of that name is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddMessageQueue<TMessage>(
         this IServiceCollection services,
         string name,
@@ -30,6 +31,7 @@ public static class MessagingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(storeFactory);
         QueueNames.ThrowIfInvalid(name);
+        QueueNameRegistry.Add(services, name);
 
         var builder = new MessageQueueBuilder<TMessage>(services, name);
         services.TryAddSingleton(TimeProvider.System);
@@ -45,6 +47,7 @@ public static class MessagingServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Configures the store's options, validated at start.</param>
     /// <returns>A builder to add consumers and store decorators.</returns>
+    /// <exception cref="ArgumentException">A queue named <see cref="QueueNames.Default"/> is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddInMemoryQueue<TMessage>(
         this IServiceCollection services, Action<InMemoryQueueOptions>? configure = null) =>
         services.AddInMemoryQueue<TMessage>(QueueNames.Default, configure);
@@ -58,17 +61,17 @@ public static class MessagingServiceCollectionExtensions
     /// <param name="name">The queue's name (see <see cref="QueueNames"/>).</param>
     /// <param name="configure">Configures the store's options, validated at start.</param>
     /// <returns>A builder to add consumers and store decorators.</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or a queue of that name is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddInMemoryQueue<TMessage>(
         this IServiceCollection services, string name, Action<InMemoryQueueOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        QueueNames.ThrowIfInvalid(name);
-        AddValidatedOptions<InMemoryQueueOptions, InMemoryQueueOptionsValidator>(services, name, configure);
-        return services.AddMessageQueue<TMessage>(name, static (provider, queue) => new InMemoryQueueStore<TMessage>(
+        // The queue first: it refuses a name already registered before the options of that name are configured.
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new InMemoryQueueStore<TMessage>(
             queue,
             provider.GetRequiredService<IOptionsMonitor<InMemoryQueueOptions>>().Get(queue),
             provider.GetRequiredService<TimeProvider>()));
+        services.AddValidatedOptions<InMemoryQueueOptions, InMemoryQueueOptionsValidator>(name, configure);
+        return builder;
     }
 
     /// <summary>

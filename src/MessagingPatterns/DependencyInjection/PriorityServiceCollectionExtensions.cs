@@ -13,6 +13,7 @@ public static class PriorityServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Configures the store's options, validated at start.</param>
     /// <returns>A builder to add consumers (also per level, with <see cref="AddLevelConsumer{TMessage, TConsumer}"/>).</returns>
+    /// <exception cref="ArgumentException">A queue named <see cref="QueueNames.Default"/> is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddInMemoryPriorityQueue<TMessage>(
         this IServiceCollection services, Action<PriorityQueueOptions>? configure = null) =>
         services.AddInMemoryPriorityQueue<TMessage>(QueueNames.Default, configure);
@@ -27,17 +28,17 @@ public static class PriorityServiceCollectionExtensions
     /// <param name="configure">Configures the store's options, validated at start.</param>
     /// <returns>A builder to add consumers (also per level, with <see cref="AddLevelConsumer{TMessage, TConsumer}"/>).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or a queue of that name is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddInMemoryPriorityQueue<TMessage>(
         this IServiceCollection services, string name, Action<PriorityQueueOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        QueueNames.ThrowIfInvalid(name);
-        services.AddValidatedOptions<PriorityQueueOptions, PriorityQueueOptionsValidator>(name, configure);
-        return services.AddMessageQueue<TMessage>(name, static (provider, queue) => new PriorityQueueStore<TMessage>(
+        // The queue first: it refuses a name already registered before the options of that name are configured.
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new PriorityQueueStore<TMessage>(
             queue,
             provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue),
             provider.GetRequiredService<TimeProvider>()));
+        services.AddValidatedOptions<PriorityQueueOptions, PriorityQueueOptionsValidator>(name, configure);
+        return builder;
     }
 
     /// <summary>Registers an in-memory multi-queue store (one queue per level) named <see cref="QueueNames.Default"/>.</summary>
@@ -45,6 +46,7 @@ public static class PriorityServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Configures the store's options, validated at start.</param>
     /// <returns>A builder to add consumers (also per level, with <see cref="AddLevelConsumer{TMessage, TConsumer}"/>).</returns>
+    /// <exception cref="ArgumentException">A queue named <see cref="QueueNames.Default"/> is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddInMemoryMultiQueue<TMessage>(
         this IServiceCollection services, Action<MultiQueueOptions>? configure = null) =>
         services.AddInMemoryMultiQueue<TMessage>(QueueNames.Default, configure);
@@ -59,17 +61,17 @@ public static class PriorityServiceCollectionExtensions
     /// <param name="configure">Configures the store's options, validated at start.</param>
     /// <returns>A builder to add consumers (also per level, with <see cref="AddLevelConsumer{TMessage, TConsumer}"/>).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or a queue of that name is already registered.</exception>
     public static MessageQueueBuilder<TMessage> AddInMemoryMultiQueue<TMessage>(
         this IServiceCollection services, string name, Action<MultiQueueOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        QueueNames.ThrowIfInvalid(name);
-        services.AddValidatedOptions<MultiQueueOptions, MultiQueueOptionsValidator>(name, configure);
-        return services.AddMessageQueue<TMessage>(name, static (provider, queue) => new MultiQueueStore<TMessage>(
+        // The queue first: it refuses a name already registered before the options of that name are configured.
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new MultiQueueStore<TMessage>(
             queue,
             provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue),
             provider.GetRequiredService<TimeProvider>()));
+        services.AddValidatedOptions<MultiQueueOptions, MultiQueueOptionsValidator>(name, configure);
+        return builder;
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -59,6 +61,95 @@ public sealed class MessagingServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task AddConsumer_TwoPoolsWithDifferentHandlers_EachRunsItsOwnHandler()
+    {
+        var gate = new HandlerGate();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(gate);
+        builder.Services.AddInMemoryQueue<Order>("orders")
+            .AddConsumer<ConsumerA>(options => options.Concurrency = 1)
+            .AddConsumer<ConsumerB>(options => options.Concurrency = 1);
+        using var host = builder.Build();
+
+        await host.StartAsync().Within();
+        var producer = host.Services.GetRequiredKeyedService<IProducer<Order>>("orders");
+        await producer.PublishAsync(new Order(1));
+        await producer.PublishAsync(new Order(2));
+
+        // Each pool's one worker holds its message until the gate opens, so each pool takes one of the two.
+        var first = await gate.Started.Reader.ReadAsync().AsTask().Within();
+        var second = await gate.Started.Reader.ReadAsync().AsTask().Within();
+        gate.Open();
+        await host.StopAsync().Within();
+
+        new[] { first.Handler, second.Handler }.Should().BeEquivalentTo([nameof(ConsumerA), nameof(ConsumerB)]);
+    }
+
+    [Fact]
+    public async Task AddLevelConsumer_WithADifferentHandlerPerLevel_RunsEachLevelsOwnHandler()
+    {
+        var gate = new HandlerGate();
+        gate.Open();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(gate);
+        builder.Services.AddInMemoryMultiQueue<Order>("orders", options => options.Levels = 2)
+            .AddLevelConsumer<Order, ConsumerA>(1)
+            .AddLevelConsumer<Order, ConsumerB>(0);
+        using var host = builder.Build();
+
+        await host.StartAsync().Within();
+        var producer = host.Services.GetRequiredKeyedService<IProducer<Order>>("orders");
+        await producer.PublishAsync(new Order(1), priority: 1);
+        await producer.PublishAsync(new Order(0), priority: 0);
+        var handled = new[]
+        {
+            await gate.Started.Reader.ReadAsync().AsTask().Within(),
+            await gate.Started.Reader.ReadAsync().AsTask().Within(),
+        };
+        await host.StopAsync().Within();
+
+        handled.Should().BeEquivalentTo([(nameof(ConsumerA), 1), (nameof(ConsumerB), 0)]);
+    }
+
+    [Fact]
+    public async Task AddConsumer_TwoPools_EachValidatesItsOwnOptionsAtStart()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(new Handled());
+        builder.Services.AddInMemoryQueue<Order>("orders")
+            .AddConsumer<OrderConsumer>(options => options.Concurrency = 0)
+            .AddConsumer<OrderConsumer>(options => options.Concurrency = 1);
+        using var host = builder.Build();
+
+        var act = () => host.StartAsync();
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).WithMessage("*Concurrency*");
+    }
+
+    [Fact]
+    public async Task AddConsumer_WithTheHandlerAlreadyRegistered_KeepsThatRegistration()
+    {
+        var handled = new Handled();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(handled);
+        builder.Services.AddSingleton<OrderConsumer>();
+        builder.Services.AddInMemoryQueue<Order>("orders").AddConsumer<OrderConsumer>();
+        using var host = builder.Build();
+
+        await host.StartAsync().Within();
+        var producer = host.Services.GetRequiredKeyedService<IProducer<Order>>("orders");
+        for (var i = 0; i < 3; i++)
+        {
+            await producer.PublishAsync(new Order(i));
+        }
+
+        await handled.AllOf(3).Within();
+        await host.StopAsync().Within();
+
+        handled.Handlers.Distinct().Should().ContainSingle("the handler was registered as a singleton");
+    }
+
+    [Fact]
     public void AddInMemoryQueue_FirstQueueOfAType_IsAlsoTheUnkeyedDefault()
     {
         var services = new ServiceCollection();
@@ -77,12 +168,41 @@ public sealed class MessagingServiceCollectionExtensionsTests
     public void AddMessageQueue_AfterAUserRegistration_KeepsTheUsersStore()
     {
         var services = new ServiceCollection();
-        var mine = MessagingPatterns.Stores.MessageStore.CreateInMemory<Order>("orders");
+        var mine = MessageStore.CreateInMemory<Order>("orders");
         services.AddKeyedSingleton("orders", mine);
         services.AddInMemoryQueue<Order>("orders");
         using var provider = services.BuildServiceProvider();
 
         provider.GetRequiredKeyedService<IMessageStore<Order>>("orders").Should().BeSameAs(mine);
+    }
+
+    [Theory]
+    [InlineData("in-memory")]
+    [InlineData("priority")]
+    [InlineData("multi-queue")]
+    [InlineData("custom")]
+    public void AddQueue_WithANameAlreadyRegistered_ThrowsNamingTheParameter(string kind)
+    {
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<Order>("orders");
+
+        // Another message type, so only the name is shared.
+        var act = () => AddQueue<int>(services, kind, "orders");
+
+        act.Should().Throw<ArgumentException>().WithParameterName("name").WithMessage("*'orders'*already registered*");
+    }
+
+    [Fact]
+    public void AddInMemoryQueue_TwiceWithOneName_ThrowsAndKeepsTheFirstQueuesOptions()
+    {
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<Order>("orders", options => options.Capacity = 1);
+
+        var act = () => services.AddInMemoryQueue<Order>("orders", options => options.Capacity = 5);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("name");
+        using var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IOptionsMonitor<InMemoryQueueOptions>>().Get("orders").Capacity.Should().Be(1);
     }
 
     [Fact]
@@ -116,12 +236,21 @@ public sealed class MessagingServiceCollectionExtensionsTests
     [InlineData("1abc")]
     [InlineData("has space")]
     [InlineData("drop;table")]
+    [InlineData("orders\n")]
     public void AddInMemoryQueue_WithAnInvalidName_ThrowsNamingTheParameter(string name)
     {
         var act = () => new ServiceCollection().AddInMemoryQueue<Order>(name);
 
         act.Should().Throw<ArgumentException>().WithParameterName("name");
     }
+
+    private static MessageQueueBuilder<T> AddQueue<T>(IServiceCollection services, string kind, string name) => kind switch
+    {
+        "in-memory" => services.AddInMemoryQueue<T>(name),
+        "priority" => services.AddInMemoryPriorityQueue<T>(name),
+        "multi-queue" => services.AddInMemoryMultiQueue<T>(name),
+        _ => services.AddMessageQueue<T>(name, static (_, queue) => MessageStore.CreateInMemory<T>(queue)),
+    };
 
     public sealed record Order(int Number);
 
@@ -134,6 +263,8 @@ public sealed class MessagingServiceCollectionExtensionsTests
 
         public ConcurrentBag<IServiceProvider> Scopes { get; } = [];
 
+        public ConcurrentBag<object> Handlers { get; } = [];
+
         public Task AllOf(int count)
         {
             Volatile.Write(ref _expected, count);
@@ -141,10 +272,11 @@ public sealed class MessagingServiceCollectionExtensionsTests
             return _done.Task;
         }
 
-        public void Add(Order order, IServiceProvider scope)
+        public void Add(Order order, IServiceProvider scope, object handler)
         {
             Orders.Add(order);
             Scopes.Add(scope);
+            Handlers.Add(handler);
             Check();
         }
 
@@ -212,8 +344,33 @@ public sealed class MessagingServiceCollectionExtensionsTests
     {
         public Task ConsumeAsync(MessageContext<Order> context, CancellationToken cancellationToken)
         {
-            handled.Add(context.Body, scope);
+            handled.Add(context.Body, scope, this);
             return Task.CompletedTask;
         }
     }
+
+    /// <summary>Reports which handler started each message, at which priority; handlers finish once the gate opens.</summary>
+    public sealed class HandlerGate
+    {
+        private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Channel<(string Handler, int Priority)> Started { get; } = Channel.CreateUnbounded<(string, int)>();
+
+        public Task Opened => _opened.Task;
+
+        public void Open() => _opened.TrySetResult();
+    }
+
+    public abstract class GatedOrderConsumer(HandlerGate gate) : IConsumer<Order>
+    {
+        public async Task ConsumeAsync(MessageContext<Order> context, CancellationToken cancellationToken)
+        {
+            gate.Started.Writer.TryWrite((GetType().Name, context.Priority));
+            await gate.Opened.WaitAsync(cancellationToken);
+        }
+    }
+
+    public sealed class ConsumerA(HandlerGate gate) : GatedOrderConsumer(gate);
+
+    public sealed class ConsumerB(HandlerGate gate) : GatedOrderConsumer(gate);
 }

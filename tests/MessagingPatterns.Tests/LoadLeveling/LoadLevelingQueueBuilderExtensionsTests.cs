@@ -89,6 +89,22 @@ public sealed class LoadLevelingQueueBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task WithLoadLeveling_RefusedAtStart_DisposesTheStoresAlreadyBuilt()
+    {
+        DurableTestStore<int>? inner = null;
+        IMessageStore<int>? overflow = null;
+        using var host = Build(services => services
+            .AddMessageQueue<int>("orders", (_, name) => inner = new DurableTestStore<int>(MessageStore.CreateInMemory<int>(name)))
+            .WithLoadLeveling(o => o.RequireNoDataLoss = true, _ => overflow = MessageStore.CreateInMemory<int>("orders-overflow")));
+
+        var error = (await FluentActions.Awaiting(() => host.StartAsync().WaitAsync(s_patience)).Should().ThrowAsync<OptionsValidationException>()).Which;
+
+        error.Message.Should().Contain("overflow store").And.Contain("not durable");
+        await FluentActions.Awaiting(() => inner!.EnqueueAsync(new Message<int>(1)).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        await FluentActions.Awaiting(() => overflow!.EnqueueAsync(new Message<int>(1)).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+    }
+
+    [Fact]
     public async Task WithLoadLeveling_WithAnOverflowStore_SpillsToIt()
     {
         using var host = Build(services => services.AddInMemoryQueue<int>("orders").WithLoadLeveling(
