@@ -780,6 +780,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
             _expired.Clear();
         }
+
         _nextDueTicks = _delayed.TryPeek(out _, out var nextDelayed) ? Math.Min(nextLease, nextDelayed) : nextLease;
         ArmTimer(nowTicks);
     }
