@@ -230,7 +230,16 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 }
                 else
                 {
-                    await HandleAsync(worker, worker.Buffer[i]).ConfigureAwait(false);
+                    var delivery = worker.Buffer[i];
+                    try
+                    {
+                        await HandleAsync(worker, delivery).ConfigureAwait(false);
+                    }
+                    catch (Exception ex)
+                    {
+                        // Nothing may end a worker: its message would stay leased, renewed, forever.
+                        await ReleaseAfterFaultAsync(delivery, ex).ConfigureAwait(false);
+                    }
                 }
 
                 worker.Settled(i + 1);
@@ -246,11 +255,13 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         Exception? failure = null;
         var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
         using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
-        var scope = _scopeFactory.CreateAsyncScope();
+        AsyncServiceScope? scope = null;
         try
         {
-            context.Reset(delivery, scope.ServiceProvider);
-            worker.Consumer = _consumerFactory(scope.ServiceProvider);
+            scope = _scopeFactory.CreateAsyncScope();
+            var services = scope.Value.ServiceProvider;
+            context.Reset(delivery, services);
+            worker.Consumer = _consumerFactory(services);
             if (_pipeline == ResiliencePipeline.Empty)
             {
                 await RunAttemptAsync(worker, _cancelHandlers.Token).ConfigureAwait(false);
@@ -274,7 +285,20 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         finally
         {
             worker.Consumer = null;
-            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (scope is { } created)
+        {
+            try
+            {
+                await created.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // A scoped service that fails on disposal (a unit of work committing) fails the attempt,
+                // unless the handler already failed it.
+                failure ??= ex;
+            }
         }
 
         if (failure is not null)
@@ -543,6 +567,37 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         else
         {
             LeaseLost(delivery);
+        }
+    }
+
+    /// <summary>
+    /// Best effort after a failure outside the handler and its settlement (a logger or a tracing listener
+    /// that threw): the delivery goes back for redelivery and the worker goes on.
+    /// </summary>
+    private async ValueTask ReleaseAfterFaultAsync(Delivery<TMessage> delivery, Exception fault)
+    {
+        Exception? releaseFailure = null;
+        try
+        {
+            // A delivery settled before the fault reports false: nothing to undo.
+            await _store.ReleaseAsync(delivery.Lease, _options.RedeliveryDelay, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            releaseFailure = ex;
+        }
+
+        try
+        {
+            ConsumerLog.WorkerFaulted(_logger, fault, QueueName, delivery.Message.Id);
+            if (releaseFailure is not null)
+            {
+                ConsumerLog.SettleFailed(_logger, releaseFailure, QueueName, delivery.Message.Id);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A logger that throws must not end the worker either.
         }
     }
 

@@ -3,6 +3,7 @@ using MessagingPatterns.Consumers;
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Polly;
@@ -12,6 +13,8 @@ namespace MessagingPatterns.Tests.Consumers;
 
 public sealed class ConsumerWorkerPoolTests
 {
+    private static readonly IServiceScopeFactory s_scopes = new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     [Fact]
@@ -356,6 +359,49 @@ public sealed class ConsumerWorkerPoolTests
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 0, 0), "the prefetched messages were released, not handled");
     }
 
+    [Theory]
+    [InlineData("create", "System.InvalidOperationException: no scope")]
+    [InlineData("dispose", "System.InvalidOperationException: commit failed")]
+    public async Task ScopeFailure_FailsTheDelivery_WhichIsRedeliveredThenDeadLettered(string failingStep, string reason)
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("unit-of-work", timeProvider: _time));
+        await using var disposeStore = store;
+        var scopes = failingStep == "create"
+            ? new FailingScopeFactory()
+            : new ServiceCollection().AddScoped<CommitOnDispose>().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+        var consumer = new DelegateConsumer<string>((context, _) =>
+        {
+            context.Services.GetRequiredService<CommitOnDispose>();
+            return Task.CompletedTask;
+        });
+        var options = new ConsumerOptions { Concurrency = 1, MaxDeliveryAttempts = 2, RedeliveryDelay = TimeSpan.Zero, ResiliencePipeline = ResiliencePipeline.Empty };
+        await using var pool = new ConsumerWorkerPool<string>(store, scopes, _ => consumer, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("release", true), "the scope failed, so the first delivery failed");
+        (await store.NextSettlementAsync()).Should().Be(("dead-letter", true), "the second delivery was the last");
+        (await store.GetDeadLettersAsync(1)).Single().Reason.Should().Be(reason);
+    }
+
+    [Fact]
+    public async Task LoggerThatThrows_DoesNotEndTheWorker_TheMessageIsReleasedAndHandledAgain()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("bad-logger", timeProvider: _time));
+        await using var disposeStore = store;
+        var consumer = new DelegateConsumer<string>((context, _) =>
+            context.DeliveryCount == 1 ? throw new IOException("transient") : Task.CompletedTask);
+        var options = new ConsumerOptions { Concurrency = 1, RedeliveryDelay = TimeSpan.Zero, ResiliencePipeline = ResiliencePipeline.Empty };
+        await using var pool = new ConsumerWorkerPool<string>(store, s_scopes, _ => consumer, options, _time, new ThrowingLogger<ConsumerWorkerPool<string>>());
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("release", true), "logging the failure threw, and the worker released the message itself");
+        (await store.NextSettlementAsync()).Should().Be(("ack", true), "the same worker went on");
+    }
+
     [Fact]
     public async Task Start_AfterStop_Throws()
     {
@@ -399,5 +445,27 @@ public sealed class ConsumerWorkerPoolTests
             .Should().Throw<ArgumentNullException>().WithParameterName("consumerFactory");
         FluentActions.Invoking(() => new ConsumerWorkerPool<int>(store, scopes!, _ => null!, null!))
             .Should().Throw<ArgumentNullException>().WithParameterName("options");
+    }
+
+    /// <summary>A unit of work that commits when its scope ends, and fails to.</summary>
+    private sealed class CommitOnDispose : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.FromException(new InvalidOperationException("commit failed"));
+    }
+
+    private sealed class FailingScopeFactory : IServiceScopeFactory
+    {
+        public IServiceScope CreateScope() => throw new InvalidOperationException("no scope");
+    }
+
+    private sealed class ThrowingLogger<T> : ILogger<T>
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("the log sink is down");
     }
 }
