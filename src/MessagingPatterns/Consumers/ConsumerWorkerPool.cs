@@ -233,7 +233,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                     var delivery = worker.Buffer[i];
                     try
                     {
-                        await HandleAsync(worker, delivery).ConfigureAwait(false);
+                        if (delivery.DeliveryCount > _options.MaxDeliveryAttempts)
+                        {
+                            await DeadLetterUnsettledAsync(delivery).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            await HandleAsync(worker, delivery).ConfigureAwait(false);
+                        }
                     }
                     catch (Exception ex)
                     {
@@ -545,6 +552,25 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The store could not settle (disposed, connection lost): the lease ends and the message comes back.
+            ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+        }
+    }
+
+    /// <summary>
+    /// Dead-letters a delivery over the attempts allowed without running the handler. Counts rise when a
+    /// lease is granted, so this is a message whose earlier deliveries were never settled: a handler that
+    /// crashes its process every time would otherwise be run forever.
+    /// </summary>
+    private async ValueTask DeadLetterUnsettledAsync(Delivery<TMessage> delivery)
+    {
+        try
+        {
+            await DeadLetterAsync(
+                delivery,
+                $"Delivered {delivery.DeliveryCount} times, over the {_options.MaxDeliveryAttempts} allowed, without being settled (its consumer stopped while handling it, for example).").ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
             ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
         }
     }

@@ -81,6 +81,37 @@ public sealed class ConsumerWorkerPoolTests
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
     }
 
+    [Fact]
+    public async Task Delivery_OverMaxDeliveryAttempts_IsDeadLetteredWithoutRunningTheHandler()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("crashing", timeProvider: _time));
+        await using var disposeStore = store;
+        await store.EnqueueAsync(new Message<string>("x", "crash-1"));
+
+        // Two consumers took the message and died handling it: their leases ran out unsettled.
+        var buffer = new Delivery<string>[1];
+        for (var i = 0; i < 2; i++)
+        {
+            (await store.ReceiveAsync(buffer, TimeSpan.FromSeconds(30)).Within()).Should().Be(1);
+            _time.Advance(TimeSpan.FromSeconds(31));
+        }
+
+        var handled = 0;
+        await using var pool = PoolFactory.Create<string>(store, (_, _) =>
+        {
+            Interlocked.Increment(ref handled);
+            return Task.CompletedTask;
+        }, new ConsumerOptions { Concurrency = 1, MaxDeliveryAttempts = 2 }, _time);
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("dead-letter", true));
+        handled.Should().Be(0, "the handler had its two attempts");
+        var deadLetter = (await store.GetDeadLettersAsync(1)).Single();
+        deadLetter.Message.Id.Should().Be("crash-1");
+        deadLetter.DeliveryCount.Should().Be(3);
+        deadLetter.Reason.Should().Be("Delivered 3 times, over the 2 allowed, without being settled (its consumer stopped while handling it, for example).");
+    }
+
     [Theory]
     [InlineData(2, 1, "ack")]
     [InlineData(3, 1, "dead-letter")]
