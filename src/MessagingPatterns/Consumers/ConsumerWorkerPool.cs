@@ -140,6 +140,12 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         await _stopReceiving.CancelAsync().ConfigureAwait(false);
         try
         {
+            foreach (var worker in _workers)
+            {
+                // Running handlers go on; what their workers prefetched goes back now, for other consumers.
+                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
+            }
+
             try
             {
                 await running.WaitAsync(_options.ShutdownTimeout, _time, cancellationToken).ConfigureAwait(false);
@@ -221,35 +227,33 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
 
             worker.Hold(received);
-            for (var i = 0; i < received; i++)
+            for (var i = 0; !stopping.IsCancellationRequested && worker.TryStart(i); i++)
             {
-                if (stopping.IsCancellationRequested)
+                var delivery = worker.Buffer[i];
+                try
                 {
-                    // Prefetched but not started: back to the store at once for another consumer.
-                    await ReleaseAsync(worker.Buffer[i], TimeSpan.Zero).ConfigureAwait(false);
+                    if (delivery.DeliveryCount > _options.MaxDeliveryAttempts)
+                    {
+                        await DeadLetterUnsettledAsync(delivery).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await HandleAsync(worker, delivery).ConfigureAwait(false);
+                    }
                 }
-                else
+                catch (Exception ex)
                 {
-                    var delivery = worker.Buffer[i];
-                    try
-                    {
-                        if (delivery.DeliveryCount > _options.MaxDeliveryAttempts)
-                        {
-                            await DeadLetterUnsettledAsync(delivery).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            await HandleAsync(worker, delivery).ConfigureAwait(false);
-                        }
-                    }
-                    catch (Exception ex)
-                    {
-                        // Nothing may end a worker: its message would stay leased, renewed, forever.
-                        await ReleaseAfterFaultAsync(delivery, ex).ConfigureAwait(false);
-                    }
+                    // Nothing may end a worker: its message would stay leased, renewed, forever.
+                    await ReleaseAfterFaultAsync(delivery, ex).ConfigureAwait(false);
                 }
 
                 worker.Settled(i + 1);
+            }
+
+            if (stopping.IsCancellationRequested)
+            {
+                // Prefetched but not started (unless StopAsync took them first): back to the store at once.
+                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
             }
 
             worker.Clear(received);
@@ -575,6 +579,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
+    /// <summary>Releases a worker's prefetched deliveries that no handler has started, for other consumers to take at once.</summary>
+    private async ValueTask ReleaseUnstartedAsync(Worker worker)
+    {
+        foreach (var delivery in worker.TakeUnstarted())
+        {
+            await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
+        }
+    }
+
     private async ValueTask ReleaseAsync(Delivery<TMessage> delivery, TimeSpan delay)
     {
         if (!await _store.ReleaseAsync(delivery.Lease, delay, CancellationToken.None).ConfigureAwait(false))
@@ -670,11 +683,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    /// <summary>One worker's state: its receive buffer, the part of it not settled yet, and its reused context.</summary>
+    /// <summary>
+    /// One worker's state: its receive buffer, the part of it started and the part settled, and its reused
+    /// context. Each held delivery is either started by the worker or taken by a stop to be released, never both.
+    /// </summary>
     private sealed class Worker(ConsumerWorkerPool<TMessage> pool, int prefetch, string queueName)
     {
         private readonly Lock _heldLock = new();
         private int _held;
+        private int _started;
         private int _settled;
 
         public Delivery<TMessage>[] Buffer { get; } = new Delivery<TMessage>[prefetch];
@@ -696,17 +713,46 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             lock (_heldLock)
             {
                 _held = count;
+                _started = 0;
                 _settled = 0;
             }
         }
 
+        /// <summary>Claims the delivery at <paramref name="index"/> for its handler; false when none is left to start.</summary>
+        public bool TryStart(int index)
+        {
+            lock (_heldLock)
+            {
+                if (index >= _held)
+                {
+                    return false;
+                }
+
+                _started = index + 1;
+                return true;
+            }
+        }
+
         public void Settled(int count) => Volatile.Write(ref _settled, count);
+
+        /// <summary>Takes the deliveries not started yet, for the caller to release: they are no longer held, nor renewed.</summary>
+        public Delivery<TMessage>[] TakeUnstarted()
+        {
+            lock (_heldLock)
+            {
+                // A copy: the worker's Clear zeroes the buffer.
+                var unstarted = Buffer[_started.._held];
+                _held = _started;
+                return unstarted;
+            }
+        }
 
         public void Clear(int count)
         {
             lock (_heldLock)
             {
                 _held = 0;
+                _started = 0;
                 Array.Clear(Buffer, 0, count);
             }
         }

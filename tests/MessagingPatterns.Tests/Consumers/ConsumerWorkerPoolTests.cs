@@ -434,6 +434,41 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task Stop_ReleasesPrefetchedMessagesAtOnce_WhileTheRunningHandlerGoesOn()
+    {
+        var store = new SettlementProbe<int>(MessageStore.CreateInMemory<int>("prefetched", timeProvider: _time));
+        await using var disposeStore = store;
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(i => new Message<int>(i)).ToArray());
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var handled = new ConcurrentBag<int>();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 4, ShutdownTimeout = TimeSpan.FromHours(1), HandlerTimeout = TimeSpan.FromHours(1) };
+        var pool = PoolFactory.Create<int>(store, async (context, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+            handled.Add(context.Body);
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        var stopping = pool.StopAsync(default);
+        for (var i = 0; i < 3; i++)
+        {
+            (await store.NextSettlementAsync()).Should().Be(("release", true), "the three prefetched messages go back before the handler finishes");
+        }
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 1, 0));
+        stopping.IsCompleted.Should().BeFalse("the running handler is still draining");
+        finish.SetResult();
+        await stopping.Within();
+
+        (await store.NextSettlementAsync()).Should().Be(("ack", true));
+        handled.Should().Equal(0);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 0, 0));
+    }
+
+    [Fact]
     public async Task Start_AfterStop_Throws()
     {
         await using var store = MessageStore.CreateInMemory<int>("restart", timeProvider: _time);
