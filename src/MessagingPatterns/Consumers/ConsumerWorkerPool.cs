@@ -132,11 +132,36 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             running = _running;
         }
 
-        if (running is null || running.IsCompleted)
+        if (running is null)
         {
             return;
         }
 
+        try
+        {
+            // Workers that already ended (their store was disposed) have nothing left to stop.
+            if (!running.IsCompleted)
+            {
+                await StopWorkersAsync(running, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Always: the timers would otherwise fire on after the pool is gone.
+            if (Interlocked.Exchange(ref _renewalTimer, null) is { } renewalTimer)
+            {
+                await renewalTimer.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (Interlocked.Exchange(ref _watchdogTimer, null) is { } watchdogTimer)
+            {
+                await watchdogTimer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task StopWorkersAsync(Task running, CancellationToken cancellationToken)
+    {
         await _stopReceiving.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -160,18 +185,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await CancelHandlersAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            if (_renewalTimer is not null)
-            {
-                await _renewalTimer.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (_watchdogTimer is not null)
-            {
-                await _watchdogTimer.DisposeAsync().ConfigureAwait(false);
-            }
         }
     }
 

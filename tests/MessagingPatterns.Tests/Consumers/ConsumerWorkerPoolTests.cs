@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using MessagingPatterns.Consumers;
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
@@ -469,6 +470,25 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task Dispose_AfterTheWorkersEndedOnTheirOwn_StopsThePoolsTimers()
+    {
+        var time = new TimerCallbackCounter(_time);
+        await using var inner = MessageStore.CreateInMemory<int>("ended", timeProvider: _time);
+        var store = new PendingReceiveStore<int>(inner);
+        var pool = PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, new ConsumerOptions { Concurrency = 1 }, time);
+        await pool.StartAsync(default);
+        await store.Awaited.Within();
+
+        // The store is disposed under the pool: the pending receive fails and the worker ends (inline, here).
+        store.FailReceive(new ObjectDisposedException("ended"));
+        await pool.DisposeAsync().Within();
+
+        var fired = time.Fired;
+        _time.Advance(TimeSpan.FromMinutes(5));
+        time.Fired.Should().Be(fired, "no timer of a disposed pool fires");
+    }
+
+    [Fact]
     public async Task Start_AfterStop_Throws()
     {
         await using var store = MessageStore.CreateInMemory<int>("restart", timeProvider: _time);
@@ -533,5 +553,54 @@ public sealed class ConsumerWorkerPoolTests
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
             throw new InvalidOperationException("the log sink is down");
+    }
+
+    /// <summary>A clock that counts the callbacks of the timers created from it.</summary>
+    private sealed class TimerCallbackCounter(TimeProvider inner) : TimeProvider
+    {
+        private int _fired;
+
+        public int Fired => Volatile.Read(ref _fired);
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            inner.CreateTimer(s =>
+            {
+                Interlocked.Increment(ref _fired);
+                callback(s);
+            }, state, dueTime, period);
+    }
+
+    /// <summary>
+    /// A store whose receive stays pending until the test fails it. The failure runs the awaiting worker's
+    /// continuation inline, so the worker has ended when <see cref="FailReceive"/> returns.
+    /// </summary>
+    private sealed class PendingReceiveStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner), IValueTaskSource<int>
+    {
+        private readonly TaskCompletionSource _awaited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private ManualResetValueTaskSourceCore<int> _receive;
+
+        /// <summary>Completes once a worker awaits its receive.</summary>
+        public Task Awaited => _awaited.Task;
+
+        public override ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+            new(this, _receive.Version);
+
+        public void FailReceive(Exception exception) => _receive.SetException(exception);
+
+        int IValueTaskSource<int>.GetResult(short token) => _receive.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _receive.GetStatus(token);
+
+        void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        {
+            _receive.OnCompleted(continuation, state, token, flags);
+            _awaited.TrySetResult();
+        }
     }
 }
