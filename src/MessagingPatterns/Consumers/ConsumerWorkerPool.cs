@@ -597,7 +597,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     {
         foreach (var delivery in worker.TakeUnstarted())
         {
-            await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
+            try
+            {
+                await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The others are still released; this one comes back when its lease ends.
+                ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+            }
         }
     }
 

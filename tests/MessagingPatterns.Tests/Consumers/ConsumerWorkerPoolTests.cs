@@ -470,6 +470,31 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task Stop_WhenTheStoreFailsToReleaseOnePrefetchedMessage_ReleasesTheOthersAndReturns()
+    {
+        await using var inner = MessageStore.CreateInMemory<int>("release-fails", timeProvider: _time);
+        var store = new FirstReleaseFailsStore<int>(inner);
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 3).Select(i => new Message<int>(i)).ToArray());
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 3, ShutdownTimeout = TimeSpan.FromHours(1), HandlerTimeout = TimeSpan.FromHours(1) };
+        var pool = PoolFactory.Create<int>(store, async (_, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        var stopping = pool.StopAsync(default);
+        await store.SecondRelease.Within();
+        finish.SetResult();
+        await stopping.Within();
+
+        (await inner.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 1, 0), "one message was released; the one whose release failed stays leased until its lease ends");
+    }
+
+    [Fact]
     public async Task Dispose_AfterTheWorkersEndedOnTheirOwn_StopsThePoolsTimers()
     {
         var time = new TimerCallbackCounter(_time);
@@ -601,6 +626,28 @@ public sealed class ConsumerWorkerPoolTests
         {
             _receive.OnCompleted(continuation, state, token, flags);
             _awaited.TrySetResult();
+        }
+    }
+
+    /// <summary>A store whose first release fails (a broker connection cut mid-shutdown).</summary>
+    private sealed class FirstReleaseFailsStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner)
+    {
+        private readonly TaskCompletionSource _secondRelease = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _releases;
+
+        /// <summary>Completes when the release after the failed one has been done.</summary>
+        public Task SecondRelease => _secondRelease.Task;
+
+        public override async ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Increment(ref _releases) == 1)
+            {
+                throw new IOException("connection lost");
+            }
+
+            var released = await base.ReleaseAsync(lease, delay, cancellationToken);
+            _secondRelease.TrySetResult();
+            return released;
         }
     }
 }
