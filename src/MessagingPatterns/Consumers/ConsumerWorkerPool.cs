@@ -689,13 +689,17 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
                 foreach (var lease in leases)
                 {
-                    // A lease settled since it was collected simply reports false.
-                    await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        // A lease settled since it was collected simply reports false.
+                        await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // One failure must not leave the round's other leases to expire.
+                        ConsumerLog.RenewFailed(_logger, ex, QueueName);
+                    }
                 }
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                ConsumerLog.RenewFailed(_logger, ex, QueueName);
             }
             finally
             {

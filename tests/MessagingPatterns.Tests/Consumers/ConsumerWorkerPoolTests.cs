@@ -303,6 +303,42 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task LeaseRenewal_ThatFailsForOneLease_StillRenewsTheOthers()
+    {
+        await using var inner = MessageStore.CreateInMemory<int>("renew-fails", timeProvider: _time);
+        var store = new RenewalFailsForOneLeaseStore<int>(inner);
+        await store.EnqueueBatchAsync([new Message<int>(0), new Message<int>(1)]);
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 2, LeaseDuration = TimeSpan.FromSeconds(30), HandlerTimeout = TimeSpan.FromHours(1) };
+        await using var pool = PoolFactory.Create<int>(store, async (context, _) =>
+        {
+            if (context.Body == 0 && context.DeliveryCount == 1)
+            {
+                store.FailingLease = context.Delivery.Lease;
+                started.SetResult();
+                await finish.Task;
+            }
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        for (var i = 0; i < 12; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        try
+        {
+            (await inner.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 1, 0), "the lease that could not be renewed ended; the prefetched message's lease is still held");
+        }
+        finally
+        {
+            finish.SetResult();
+        }
+    }
+
+    [Fact]
     public async Task SlowHandler_WithoutLeaseRenewal_LosesItsLease_AndItsLateAckDeletesNothing()
     {
         await using var store = MessageStore.CreateInMemory<string>("expiring", timeProvider: _time);
@@ -649,5 +685,16 @@ public sealed class ConsumerWorkerPoolTests
             _secondRelease.TrySetResult();
             return released;
         }
+    }
+
+    /// <summary>A store that fails to renew one lease, whenever asked.</summary>
+    private sealed class RenewalFailsForOneLeaseStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner)
+    {
+        public LeaseToken? FailingLease { get; set; }
+
+        public override ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+            lease == FailingLease
+                ? ValueTask.FromException<bool>(new IOException("renewal failed"))
+                : base.RenewLeaseAsync(lease, leaseDuration, cancellationToken);
     }
 }
