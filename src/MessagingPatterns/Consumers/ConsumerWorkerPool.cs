@@ -548,9 +548,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 }
             }
 
-            if (failure is OperationCanceledException && _cancelHandlers.IsCancellationRequested)
+            if (_cancelHandlers.IsCancellationRequested)
             {
-                // Cancelled by shutdown, not failed by the handler: give it back untouched.
+                // Cancelled by shutdown, not failed by the handler, whatever it threw (handlers may wrap the
+                // cancellation in their own exception): give it back untouched.
                 await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
                 return;
             }

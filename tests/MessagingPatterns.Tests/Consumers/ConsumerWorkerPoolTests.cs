@@ -402,6 +402,40 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task Stop_WhenACancelledHandlerThrowsItsOwnException_ReleasesTheMessageUntouched()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("wrapped", timeProvider: _time);
+        var started = new TaskCompletionSource();
+        var options = new ConsumerOptions
+        {
+            Concurrency = 1,
+            MaxDeliveryAttempts = 1,
+            ShutdownTimeout = TimeSpan.Zero,
+            HandlerTimeout = TimeSpan.FromHours(1),
+            ResiliencePipeline = ResiliencePipeline.Empty,
+        };
+        var pool = PoolFactory.Create<string>(store, async (_, token) =>
+        {
+            started.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            catch (OperationCanceledException ex)
+            {
+                throw new InvalidOperationException("import interrupted", ex);
+            }
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 0, 0), "the message is back in the store, not dead-lettered on its only attempt");
+    }
+
+    [Fact]
     public async Task Stop_WithinTheDrainTimeout_LetsRunningHandlersFinishAndAcknowledge()
     {
         await using var store = MessageStore.CreateInMemory<int>("drain", timeProvider: _time);
