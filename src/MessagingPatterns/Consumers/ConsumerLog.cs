@@ -25,4 +25,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(7, LogLevel.Warning, "Handlers of queue {Queue} were still running after the shutdown timeout of {Timeout}; cancelling them.")]
     public static partial void DrainTimedOut(ILogger logger, string queue, TimeSpan timeout);
+
+    [LoggerMessage(8, LogLevel.Error, "Handling message {MessageId} of queue {Queue} failed outside the handler; releasing it.")]
+    public static partial void WorkerFaulted(ILogger logger, Exception exception, string queue, string messageId);
 }

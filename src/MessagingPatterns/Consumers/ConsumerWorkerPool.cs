@@ -132,14 +132,45 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             running = _running;
         }
 
-        if (running is null || running.IsCompleted)
+        if (running is null)
         {
             return;
         }
 
+        try
+        {
+            // Workers that already ended (their store was disposed) have nothing left to stop.
+            if (!running.IsCompleted)
+            {
+                await StopWorkersAsync(running, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Always: the timers would otherwise fire on after the pool is gone.
+            if (Interlocked.Exchange(ref _renewalTimer, null) is { } renewalTimer)
+            {
+                await renewalTimer.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (Interlocked.Exchange(ref _watchdogTimer, null) is { } watchdogTimer)
+            {
+                await watchdogTimer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task StopWorkersAsync(Task running, CancellationToken cancellationToken)
+    {
         await _stopReceiving.CancelAsync().ConfigureAwait(false);
         try
         {
+            foreach (var worker in _workers)
+            {
+                // Running handlers go on; what their workers prefetched goes back now, for other consumers.
+                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
+            }
+
             try
             {
                 await running.WaitAsync(_options.ShutdownTimeout, _time, cancellationToken).ConfigureAwait(false);
@@ -154,18 +185,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await CancelHandlersAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            if (_renewalTimer is not null)
-            {
-                await _renewalTimer.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (_watchdogTimer is not null)
-            {
-                await _watchdogTimer.DisposeAsync().ConfigureAwait(false);
-            }
         }
     }
 
@@ -221,19 +240,33 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
 
             worker.Hold(received);
-            for (var i = 0; i < received; i++)
+            for (var i = 0; !stopping.IsCancellationRequested && worker.TryStart(i); i++)
             {
-                if (stopping.IsCancellationRequested)
+                var delivery = worker.Buffer[i];
+                try
                 {
-                    // Prefetched but not started: back to the store at once for another consumer.
-                    await ReleaseAsync(worker.Buffer[i], TimeSpan.Zero).ConfigureAwait(false);
+                    if (delivery.DeliveryCount > _options.MaxDeliveryAttempts)
+                    {
+                        await DeadLetterUnsettledAsync(delivery).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await HandleAsync(worker, delivery).ConfigureAwait(false);
+                    }
                 }
-                else
+                catch (Exception ex)
                 {
-                    await HandleAsync(worker, worker.Buffer[i]).ConfigureAwait(false);
+                    // Nothing may end a worker: its message would stay leased, renewed, forever.
+                    await ReleaseAfterFaultAsync(delivery, ex).ConfigureAwait(false);
                 }
 
                 worker.Settled(i + 1);
+            }
+
+            if (stopping.IsCancellationRequested)
+            {
+                // Prefetched but not started (unless StopAsync took them first): back to the store at once.
+                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
             }
 
             worker.Clear(received);
@@ -246,11 +279,13 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         Exception? failure = null;
         var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
         using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
-        var scope = _scopeFactory.CreateAsyncScope();
+        AsyncServiceScope? scope = null;
         try
         {
-            context.Reset(delivery, scope.ServiceProvider);
-            worker.Consumer = _consumerFactory(scope.ServiceProvider);
+            scope = _scopeFactory.CreateAsyncScope();
+            var services = scope.Value.ServiceProvider;
+            context.Reset(delivery, services);
+            worker.Consumer = _consumerFactory(services);
             if (_pipeline == ResiliencePipeline.Empty)
             {
                 await RunAttemptAsync(worker, _cancelHandlers.Token).ConfigureAwait(false);
@@ -274,7 +309,20 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         finally
         {
             worker.Consumer = null;
-            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (scope is { } created)
+        {
+            try
+            {
+                await created.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // A scoped service that fails on disposal (a unit of work committing) fails the attempt,
+                // unless the handler already failed it.
+                failure ??= ex;
+            }
         }
 
         if (failure is not null)
@@ -500,9 +548,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 }
             }
 
-            if (failure is OperationCanceledException && _cancelHandlers.IsCancellationRequested)
+            if (_cancelHandlers.IsCancellationRequested)
             {
-                // Cancelled by shutdown, not failed by the handler: give it back untouched.
+                // Cancelled by shutdown, not failed by the handler, whatever it threw (handlers may wrap the
+                // cancellation in their own exception): give it back untouched.
                 await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
                 return;
             }
@@ -525,6 +574,42 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
+    /// <summary>
+    /// Dead-letters a delivery over the attempts allowed without running the handler. Counts rise when a
+    /// lease is granted, so this is a message whose earlier deliveries were never settled: a handler that
+    /// crashes its process every time would otherwise be run forever.
+    /// </summary>
+    private async ValueTask DeadLetterUnsettledAsync(Delivery<TMessage> delivery)
+    {
+        try
+        {
+            await DeadLetterAsync(
+                delivery,
+                $"Delivered {delivery.DeliveryCount} times, over the {_options.MaxDeliveryAttempts} allowed, without being settled (its consumer stopped while handling it, for example).").ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+        }
+    }
+
+    /// <summary>Releases a worker's prefetched deliveries that no handler has started, for other consumers to take at once.</summary>
+    private async ValueTask ReleaseUnstartedAsync(Worker worker)
+    {
+        foreach (var delivery in worker.TakeUnstarted())
+        {
+            try
+            {
+                await ReleaseAsync(delivery, TimeSpan.Zero).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The others are still released; this one comes back when its lease ends.
+                ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+            }
+        }
+    }
+
     private async ValueTask ReleaseAsync(Delivery<TMessage> delivery, TimeSpan delay)
     {
         if (!await _store.ReleaseAsync(delivery.Lease, delay, CancellationToken.None).ConfigureAwait(false))
@@ -543,6 +628,37 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         else
         {
             LeaseLost(delivery);
+        }
+    }
+
+    /// <summary>
+    /// Best effort after a failure outside the handler and its settlement (a logger or a tracing listener
+    /// that threw): the delivery goes back for redelivery and the worker goes on.
+    /// </summary>
+    private async ValueTask ReleaseAfterFaultAsync(Delivery<TMessage> delivery, Exception fault)
+    {
+        Exception? releaseFailure = null;
+        try
+        {
+            // A delivery settled before the fault reports false: nothing to undo.
+            await _store.ReleaseAsync(delivery.Lease, _options.RedeliveryDelay, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            releaseFailure = ex;
+        }
+
+        try
+        {
+            ConsumerLog.WorkerFaulted(_logger, fault, QueueName, delivery.Message.Id);
+            if (releaseFailure is not null)
+            {
+                ConsumerLog.SettleFailed(_logger, releaseFailure, QueueName, delivery.Message.Id);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A logger that throws must not end the worker either.
         }
     }
 
@@ -574,13 +690,17 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
                 foreach (var lease in leases)
                 {
-                    // A lease settled since it was collected simply reports false.
-                    await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        // A lease settled since it was collected simply reports false.
+                        await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // One failure must not leave the round's other leases to expire.
+                        ConsumerLog.RenewFailed(_logger, ex, QueueName);
+                    }
                 }
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                ConsumerLog.RenewFailed(_logger, ex, QueueName);
             }
             finally
             {
@@ -589,11 +709,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    /// <summary>One worker's state: its receive buffer, the part of it not settled yet, and its reused context.</summary>
+    /// <summary>
+    /// One worker's state: its receive buffer, the part of it started and the part settled, and its reused
+    /// context. Each held delivery is either started by the worker or taken by a stop to be released, never both.
+    /// </summary>
     private sealed class Worker(ConsumerWorkerPool<TMessage> pool, int prefetch, string queueName)
     {
         private readonly Lock _heldLock = new();
         private int _held;
+        private int _started;
         private int _settled;
 
         public Delivery<TMessage>[] Buffer { get; } = new Delivery<TMessage>[prefetch];
@@ -615,17 +739,46 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             lock (_heldLock)
             {
                 _held = count;
+                _started = 0;
                 _settled = 0;
             }
         }
 
+        /// <summary>Claims the delivery at <paramref name="index"/> for its handler; false when none is left to start.</summary>
+        public bool TryStart(int index)
+        {
+            lock (_heldLock)
+            {
+                if (index >= _held)
+                {
+                    return false;
+                }
+
+                _started = index + 1;
+                return true;
+            }
+        }
+
         public void Settled(int count) => Volatile.Write(ref _settled, count);
+
+        /// <summary>Takes the deliveries not started yet, for the caller to release: they are no longer held, nor renewed.</summary>
+        public Delivery<TMessage>[] TakeUnstarted()
+        {
+            lock (_heldLock)
+            {
+                // A copy: the worker's Clear zeroes the buffer.
+                var unstarted = Buffer[_started.._held];
+                _held = _started;
+                return unstarted;
+            }
+        }
 
         public void Clear(int count)
         {
             lock (_heldLock)
             {
                 _held = 0;
+                _started = 0;
                 Array.Clear(Buffer, 0, count);
             }
         }

@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using MessagingPatterns.Consumers;
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Polly;
@@ -12,6 +14,8 @@ namespace MessagingPatterns.Tests.Consumers;
 
 public sealed class ConsumerWorkerPoolTests
 {
+    private static readonly IServiceScopeFactory s_scopes = new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     [Fact]
@@ -76,6 +80,37 @@ public sealed class ConsumerWorkerPoolTests
         deadLetters[0].Reason.Should().Be("System.FormatException: cannot parse x");
         deadLetters[0].DeliveryCount.Should().Be(3);
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
+    }
+
+    [Fact]
+    public async Task Delivery_OverMaxDeliveryAttempts_IsDeadLetteredWithoutRunningTheHandler()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("crashing", timeProvider: _time));
+        await using var disposeStore = store;
+        await store.EnqueueAsync(new Message<string>("x", "crash-1"));
+
+        // Two consumers took the message and died handling it: their leases ran out unsettled.
+        var buffer = new Delivery<string>[1];
+        for (var i = 0; i < 2; i++)
+        {
+            (await store.ReceiveAsync(buffer, TimeSpan.FromSeconds(30)).Within()).Should().Be(1);
+            _time.Advance(TimeSpan.FromSeconds(31));
+        }
+
+        var handled = 0;
+        await using var pool = PoolFactory.Create<string>(store, (_, _) =>
+        {
+            Interlocked.Increment(ref handled);
+            return Task.CompletedTask;
+        }, new ConsumerOptions { Concurrency = 1, MaxDeliveryAttempts = 2 }, _time);
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("dead-letter", true));
+        handled.Should().Be(0, "the handler had its two attempts");
+        var deadLetter = (await store.GetDeadLettersAsync(1)).Single();
+        deadLetter.Message.Id.Should().Be("crash-1");
+        deadLetter.DeliveryCount.Should().Be(3);
+        deadLetter.Reason.Should().Be("Delivered 3 times, over the 2 allowed, without being settled (its consumer stopped while handling it, for example).");
     }
 
     [Theory]
@@ -268,6 +303,42 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task LeaseRenewal_ThatFailsForOneLease_StillRenewsTheOthers()
+    {
+        await using var inner = MessageStore.CreateInMemory<int>("renew-fails", timeProvider: _time);
+        var store = new RenewalFailsForOneLeaseStore<int>(inner);
+        await store.EnqueueBatchAsync([new Message<int>(0), new Message<int>(1)]);
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 2, LeaseDuration = TimeSpan.FromSeconds(30), HandlerTimeout = TimeSpan.FromHours(1) };
+        await using var pool = PoolFactory.Create<int>(store, async (context, _) =>
+        {
+            if (context.Body == 0 && context.DeliveryCount == 1)
+            {
+                store.FailingLease = context.Delivery.Lease;
+                started.SetResult();
+                await finish.Task;
+            }
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        for (var i = 0; i < 12; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        try
+        {
+            (await inner.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 1, 0), "the lease that could not be renewed ended; the prefetched message's lease is still held");
+        }
+        finally
+        {
+            finish.SetResult();
+        }
+    }
+
+    [Fact]
     public async Task SlowHandler_WithoutLeaseRenewal_LosesItsLease_AndItsLateAckDeletesNothing()
     {
         await using var store = MessageStore.CreateInMemory<string>("expiring", timeProvider: _time);
@@ -331,6 +402,40 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task Stop_WhenACancelledHandlerThrowsItsOwnException_ReleasesTheMessageUntouched()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("wrapped", timeProvider: _time);
+        var started = new TaskCompletionSource();
+        var options = new ConsumerOptions
+        {
+            Concurrency = 1,
+            MaxDeliveryAttempts = 1,
+            ShutdownTimeout = TimeSpan.Zero,
+            HandlerTimeout = TimeSpan.FromHours(1),
+            ResiliencePipeline = ResiliencePipeline.Empty,
+        };
+        var pool = PoolFactory.Create<string>(store, async (_, token) =>
+        {
+            started.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            catch (OperationCanceledException ex)
+            {
+                throw new InvalidOperationException("import interrupted", ex);
+            }
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 0, 0), "the message is back in the store, not dead-lettered on its only attempt");
+    }
+
+    [Fact]
     public async Task Stop_WithinTheDrainTimeout_LetsRunningHandlersFinishAndAcknowledge()
     {
         await using var store = MessageStore.CreateInMemory<int>("drain", timeProvider: _time);
@@ -354,6 +459,128 @@ public sealed class ConsumerWorkerPoolTests
 
         handled.Should().Equal(0);
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 0, 0), "the prefetched messages were released, not handled");
+    }
+
+    [Theory]
+    [InlineData("create", "System.InvalidOperationException: no scope")]
+    [InlineData("dispose", "System.InvalidOperationException: commit failed")]
+    public async Task ScopeFailure_FailsTheDelivery_WhichIsRedeliveredThenDeadLettered(string failingStep, string reason)
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("unit-of-work", timeProvider: _time));
+        await using var disposeStore = store;
+        var scopes = failingStep == "create"
+            ? new FailingScopeFactory()
+            : new ServiceCollection().AddScoped<CommitOnDispose>().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+        var consumer = new DelegateConsumer<string>((context, _) =>
+        {
+            context.Services.GetRequiredService<CommitOnDispose>();
+            return Task.CompletedTask;
+        });
+        var options = new ConsumerOptions { Concurrency = 1, MaxDeliveryAttempts = 2, RedeliveryDelay = TimeSpan.Zero, ResiliencePipeline = ResiliencePipeline.Empty };
+        await using var pool = new ConsumerWorkerPool<string>(store, scopes, _ => consumer, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("release", true), "the scope failed, so the first delivery failed");
+        (await store.NextSettlementAsync()).Should().Be(("dead-letter", true), "the second delivery was the last");
+        (await store.GetDeadLettersAsync(1)).Single().Reason.Should().Be(reason);
+    }
+
+    [Fact]
+    public async Task LoggerThatThrows_DoesNotEndTheWorker_TheMessageIsReleasedAndHandledAgain()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("bad-logger", timeProvider: _time));
+        await using var disposeStore = store;
+        var consumer = new DelegateConsumer<string>((context, _) =>
+            context.DeliveryCount == 1 ? throw new IOException("transient") : Task.CompletedTask);
+        var options = new ConsumerOptions { Concurrency = 1, RedeliveryDelay = TimeSpan.Zero, ResiliencePipeline = ResiliencePipeline.Empty };
+        await using var pool = new ConsumerWorkerPool<string>(store, s_scopes, _ => consumer, options, _time, new ThrowingLogger<ConsumerWorkerPool<string>>());
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("release", true), "logging the failure threw, and the worker released the message itself");
+        (await store.NextSettlementAsync()).Should().Be(("ack", true), "the same worker went on");
+    }
+
+    [Fact]
+    public async Task Stop_ReleasesPrefetchedMessagesAtOnce_WhileTheRunningHandlerGoesOn()
+    {
+        var store = new SettlementProbe<int>(MessageStore.CreateInMemory<int>("prefetched", timeProvider: _time));
+        await using var disposeStore = store;
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(i => new Message<int>(i)).ToArray());
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var handled = new ConcurrentBag<int>();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 4, ShutdownTimeout = TimeSpan.FromHours(1), HandlerTimeout = TimeSpan.FromHours(1) };
+        var pool = PoolFactory.Create<int>(store, async (context, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+            handled.Add(context.Body);
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        var stopping = pool.StopAsync(default);
+        for (var i = 0; i < 3; i++)
+        {
+            (await store.NextSettlementAsync()).Should().Be(("release", true), "the three prefetched messages go back before the handler finishes");
+        }
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 1, 0));
+        stopping.IsCompleted.Should().BeFalse("the running handler is still draining");
+        finish.SetResult();
+        await stopping.Within();
+
+        (await store.NextSettlementAsync()).Should().Be(("ack", true));
+        handled.Should().Equal(0);
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(9, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Stop_WhenTheStoreFailsToReleaseOnePrefetchedMessage_ReleasesTheOthersAndReturns()
+    {
+        await using var inner = MessageStore.CreateInMemory<int>("release-fails", timeProvider: _time);
+        var store = new FirstReleaseFailsStore<int>(inner);
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 3).Select(i => new Message<int>(i)).ToArray());
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 3, ShutdownTimeout = TimeSpan.FromHours(1), HandlerTimeout = TimeSpan.FromHours(1) };
+        var pool = PoolFactory.Create<int>(store, async (_, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        var stopping = pool.StopAsync(default);
+        await store.SecondRelease.Within();
+        finish.SetResult();
+        await stopping.Within();
+
+        (await inner.GetStatisticsAsync()).Should().Be(new StoreStatistics(1, 0, 1, 0), "one message was released; the one whose release failed stays leased until its lease ends");
+    }
+
+    [Fact]
+    public async Task Dispose_AfterTheWorkersEndedOnTheirOwn_StopsThePoolsTimers()
+    {
+        var time = new TimerCallbackCounter(_time);
+        await using var inner = MessageStore.CreateInMemory<int>("ended", timeProvider: _time);
+        var store = new PendingReceiveStore<int>(inner);
+        var pool = PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, new ConsumerOptions { Concurrency = 1 }, time);
+        await pool.StartAsync(default);
+        await store.Awaited.Within();
+
+        // The store is disposed under the pool: the pending receive fails and the worker ends (inline, here).
+        store.FailReceive(new ObjectDisposedException("ended"));
+        await pool.DisposeAsync().Within();
+
+        var fired = time.Fired;
+        _time.Advance(TimeSpan.FromMinutes(5));
+        time.Fired.Should().Be(fired, "no timer of a disposed pool fires");
     }
 
     [Fact]
@@ -399,5 +626,109 @@ public sealed class ConsumerWorkerPoolTests
             .Should().Throw<ArgumentNullException>().WithParameterName("consumerFactory");
         FluentActions.Invoking(() => new ConsumerWorkerPool<int>(store, scopes!, _ => null!, null!))
             .Should().Throw<ArgumentNullException>().WithParameterName("options");
+    }
+
+    /// <summary>A unit of work that commits when its scope ends, and fails to.</summary>
+    private sealed class CommitOnDispose : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.FromException(new InvalidOperationException("commit failed"));
+    }
+
+    private sealed class FailingScopeFactory : IServiceScopeFactory
+    {
+        public IServiceScope CreateScope() => throw new InvalidOperationException("no scope");
+    }
+
+    private sealed class ThrowingLogger<T> : ILogger<T>
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("the log sink is down");
+    }
+
+    /// <summary>A clock that counts the callbacks of the timers created from it.</summary>
+    private sealed class TimerCallbackCounter(TimeProvider inner) : TimeProvider
+    {
+        private int _fired;
+
+        public int Fired => Volatile.Read(ref _fired);
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            inner.CreateTimer(s =>
+            {
+                Interlocked.Increment(ref _fired);
+                callback(s);
+            }, state, dueTime, period);
+    }
+
+    /// <summary>
+    /// A store whose receive stays pending until the test fails it. The failure runs the awaiting worker's
+    /// continuation inline, so the worker has ended when <see cref="FailReceive"/> returns.
+    /// </summary>
+    private sealed class PendingReceiveStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner), IValueTaskSource<int>
+    {
+        private readonly TaskCompletionSource _awaited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private ManualResetValueTaskSourceCore<int> _receive;
+
+        /// <summary>Completes once a worker awaits its receive.</summary>
+        public Task Awaited => _awaited.Task;
+
+        public override ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+            new(this, _receive.Version);
+
+        public void FailReceive(Exception exception) => _receive.SetException(exception);
+
+        int IValueTaskSource<int>.GetResult(short token) => _receive.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _receive.GetStatus(token);
+
+        void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        {
+            _receive.OnCompleted(continuation, state, token, flags);
+            _awaited.TrySetResult();
+        }
+    }
+
+    /// <summary>A store whose first release fails (a broker connection cut mid-shutdown).</summary>
+    private sealed class FirstReleaseFailsStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner)
+    {
+        private readonly TaskCompletionSource _secondRelease = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _releases;
+
+        /// <summary>Completes when the release after the failed one has been done.</summary>
+        public Task SecondRelease => _secondRelease.Task;
+
+        public override async ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Increment(ref _releases) == 1)
+            {
+                throw new IOException("connection lost");
+            }
+
+            var released = await base.ReleaseAsync(lease, delay, cancellationToken);
+            _secondRelease.TrySetResult();
+            return released;
+        }
+    }
+
+    /// <summary>A store that fails to renew one lease, whenever asked.</summary>
+    private sealed class RenewalFailsForOneLeaseStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner)
+    {
+        public LeaseToken? FailingLease { get; set; }
+
+        public override ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+            lease == FailingLease
+                ? ValueTask.FromException<bool>(new IOException("renewal failed"))
+                : base.RenewLeaseAsync(lease, leaseDuration, cancellationToken);
     }
 }
