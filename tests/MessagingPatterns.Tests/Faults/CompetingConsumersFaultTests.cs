@@ -72,22 +72,30 @@ public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
         var deadLettered = deadLetters.Select(d => d.Message.Body).ToHashSet();
         var lost = Enumerable.Range(0, Messages).Where(n => !ledger.Succeeded.ContainsKey(n) && !deadLettered.Contains(n)).ToList();
         lost.Should().BeEmpty("no message may be lost");
-        deadLettered.Should().BeEquivalentTo(Enumerable.Range(0, Messages / PoisonEvery).Select(i => i * PoisonEvery), "only poison messages exhaust their attempts");
+        var poison = Enumerable.Range(0, Messages / PoisonEvery).Select(i => i * PoisonEvery).ToList();
+        deadLettered.Should().Contain(poison, "poison messages exhaust their attempts");
         deadLetters.Should().AllSatisfy(d =>
         {
-            d.Reason.Should().Be($"System.InvalidOperationException: poison {d.Message.Body}");
+            var body = d.Message.Body;
             if (renewLeases)
             {
+                d.Reason.Should().Be($"System.InvalidOperationException: poison {body}");
                 d.DeliveryCount.Should().Be(options.MaxDeliveryAttempts);
+            }
+            else if (d.DeliveryCount > options.MaxDeliveryAttempts)
+            {
+                // Without renewal a lease may end under its handler, and the copy delivered once too often is
+                // dead-lettered unhandled: a poison message whose last holder lost its lease, or (rarely, on a
+                // slow machine) a message already handled whose lease ended before its ack, six times over.
+                d.Reason.Should().StartWith($"Delivered {d.DeliveryCount} times, over the {options.MaxDeliveryAttempts} allowed");
+                (poison.Contains(body) || ledger.Succeeded.ContainsKey(body)).Should().BeTrue($"message {body} is poison or was handled");
             }
             else
             {
-                // Without renewal the last holder's lease may end first; the redelivered copy is then the
-                // one dead-lettered, one delivery later.
-                d.DeliveryCount.Should().BeGreaterThanOrEqualTo(options.MaxDeliveryAttempts);
+                d.Reason.Should().Be($"System.InvalidOperationException: poison {body}");
             }
         });
-        statistics.Should().Be(new StoreStatistics(0, 0, 0, Messages / PoisonEvery), "everything else was acknowledged");
+        statistics.Should().Be(new StoreStatistics(0, 0, 0, deadLetters.Count), "everything else was acknowledged");
 
         foreach (var (message, deliveries) in ledger.Succeeded)
         {
