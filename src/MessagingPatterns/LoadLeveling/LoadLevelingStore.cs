@@ -929,7 +929,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private void SignalMover()
     {
-        if (_moveSignal is { CurrentCount: 0 })
+        // Never after disposal: a publish or settle that completed must not then fail on the disposed signal.
+        if (_moveSignal is { CurrentCount: 0 } && !_disposing.IsCancellationRequested)
         {
             _moveSignal.Release();
         }
@@ -937,19 +938,25 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private async Task CountOverflowLeftoversAsync()
     {
+        long left = 0;
         try
         {
             // Messages a durable overflow store kept from an earlier run are accepted messages too: they drain first.
             // Spills wait for this count, so it cannot include them.
-            var left = await _overflow!.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
-            lock (_lock)
-            {
-                _overflowCount += left.Ready + left.Delayed + left.InFlight;
-            }
+            var statistics = await _overflow!.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
+            left = statistics.Ready + statistics.Delayed + statistics.InFlight;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Not counted: leftovers then move only when later spills make room for them, and nothing is lost.
+        }
+
+        lock (_lock)
+        {
+            // With leftovers, settles must take the slow path, which signals the mover: the buffer may be full by
+            // now, and only freed room would then start moving them.
+            _overflowCount += left;
+            UpdateSlowPath();
         }
     }
 
@@ -1053,9 +1060,20 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
                 return true;
             }
+            catch (ArgumentException refused)
+            {
+                // The buffer's store refuses this message for good (a priority it does not have, a body over its size
+                // limit), though the spill accepted it: dead-lettered where it is, with the reason, not retried forever.
+                Unreserve(1, size);
+                await DeadLetterRefusedAsync(overflow, buffer[i], refused).ConfigureAwait(false);
+                continue;
+            }
             catch
             {
+                // The buffer's store failed (the mover tries again shortly): the batch goes back at once, in order,
+                // rather than waiting out its leases.
                 Unreserve(1, size);
+                await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
                 throw;
             }
 
@@ -1076,6 +1094,19 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         Array.Clear(buffer, 0, received);
         return true;
+    }
+
+    private async Task DeadLetterRefusedAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery, ArgumentException refused)
+    {
+        var reason = $"The queue's store refused the message moved back from the overflow store: {refused.Message}";
+        if (await overflow.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
+        {
+            lock (_lock)
+            {
+                _overflowCount--;
+                UpdateSlowPath();
+            }
+        }
     }
 
     /// <summary>Releases the leased overflow messages from <paramref name="from"/> on, oldest first, so they come back in their order.</summary>

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using MessagingPatterns.LoadLeveling;
+using MessagingPatterns.Priority;
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Options;
@@ -373,6 +375,58 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Overflow_LeftFromAnEarlierRun_IsMovedWhenRoomFrees_EvenIfTheBufferFilledFirst()
+    {
+        var overflow = new HeldStatisticsStore(MessageStore.CreateInMemory<int>("leftover-overflow", timeProvider: _time));
+        await overflow.EnqueueBatchAsync([new(1, "old-1"), new(2, "old-2")]);
+        var store = Create(new LoadLevelingOptions { Capacity = 1, FullMode = FullMode.Reject }, overflow);
+
+        // The buffer fills while the leftovers are still being counted; only then are they counted.
+        await store.EnqueueAsync(new Message<int>(3, "new")).AsTask().WaitAsync(s_patience);
+        overflow.ReleaseStatistics();
+        var counting = Stopwatch.StartNew();
+        while ((await store.GetStatisticsAsync()).Ready < 3)
+        {
+            // The count finishes on another thread; the buffer's statistics show it once it has.
+            counting.Elapsed.Should().BeLessThan(s_patience);
+            await Task.Yield();
+        }
+
+        var order = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var delivery = await ReceiveOneAsync(store);
+            order.Add(delivery.Message.Id);
+            (await store.AckAsync(delivery.Lease)).Should().BeTrue();
+        }
+
+        order.Should().Equal("new", "old-1", "old-2");
+        store.GetSnapshot().Overflowed.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Overflow_MessageTheQueuesStoreRefuses_IsDeadLetteredInTheOverflowStore_AndTheRestMoveOn()
+    {
+        var inner = MessageStore.CreateMultiQueue<int>("three-levels", new MultiQueueOptions { Levels = 3 }, _time);
+        var overflow = MessageStore.CreateInMemory<int>("three-levels-overflow", timeProvider: _time);
+        var store = MessageStore.WithLoadLeveling(inner, new LoadLevelingOptions { Capacity = 1, FullMode = FullMode.Reject }, _time, overflow);
+        _stores.Add(store);
+        await store.EnqueueAsync(Msg(0));
+
+        // Spilled while full: the overflow store takes a priority the queue's store does not have.
+        await store.EnqueueAsync(new Message<int>(1, "too-high", priority: 5));
+        await store.EnqueueAsync(Msg(2));
+        (await store.AckAsync((await ReceiveOneAsync(store)).Lease)).Should().BeTrue();
+
+        var next = await ReceiveOneAsync(store);
+        next.Message.Id.Should().Be("m-2");
+        var refused = (await overflow.GetDeadLettersAsync(10)).Should().ContainSingle().Subject;
+        refused.Message.Id.Should().Be("too-high");
+        refused.Reason.Should().Contain("refused");
+        store.GetSnapshot().Overflowed.Should().Be(0);
+    }
+
+    [Fact]
     public async Task GetSnapshot_ReportsDepthRatesAndWait()
     {
         var store = Create(new LoadLevelingOptions { Capacity = 100 });
@@ -546,6 +600,20 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
         waiting.IsCompleted.Should().BeFalse("a permit comes back only after about 31 years");
         limiter.Dispose();
         (await waiting.WaitAsync(s_patience)).IsAcquired.Should().BeFalse();
+    }
+
+    /// <summary>A store whose statistics wait until released, to hold a buffer's count of overflow leftovers.</summary>
+    private sealed class HeldStatisticsStore(IMessageStore<int> inner) : ForwardingStore<int>(inner)
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void ReleaseStatistics() => _released.TrySetResult();
+
+        public override async ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+        {
+            await _released.Task.WaitAsync(cancellationToken);
+            return await base.GetStatisticsAsync(cancellationToken);
+        }
     }
 
     private ILoadLevelingStore<int> Create(LoadLevelingOptions options, IMessageStore<int>? overflow = null)

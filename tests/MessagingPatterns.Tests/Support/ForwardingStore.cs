@@ -24,7 +24,7 @@ internal class ForwardingStore<TMessage>(IMessageStore<TMessage> inner) : IMessa
 
     public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default) => inner.RedriveAsync(messageIds, cancellationToken);
 
-    public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) => inner.GetStatisticsAsync(cancellationToken);
+    public virtual ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) => inner.GetStatisticsAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
