@@ -14,8 +14,6 @@ namespace MessagingPatterns.Tests.Consumers;
 
 public sealed class ConsumerWorkerPoolTests
 {
-    private static readonly IServiceScopeFactory s_scopes = new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
-
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     [Fact]
@@ -495,7 +493,7 @@ public sealed class ConsumerWorkerPoolTests
         var consumer = new DelegateConsumer<string>((context, _) =>
             context.DeliveryCount == 1 ? throw new IOException("transient") : Task.CompletedTask);
         var options = new ConsumerOptions { Concurrency = 1, RedeliveryDelay = TimeSpan.Zero, ResiliencePipeline = ResiliencePipeline.Empty };
-        await using var pool = new ConsumerWorkerPool<string>(store, s_scopes, _ => consumer, options, _time, new ThrowingLogger<ConsumerWorkerPool<string>>());
+        await using var pool = new ConsumerWorkerPool<string>(store, PoolFactory.Scopes, _ => consumer, options, _time, new ThrowingLogger<ConsumerWorkerPool<string>>());
 
         await store.EnqueueAsync(new Message<string>("x"));
         await pool.StartAsync(default);

@@ -6,7 +6,8 @@ namespace MessagingPatterns.Tests.Support;
 /// <summary>Builds worker pools without a host, the way a test needs them.</summary>
 public static class PoolFactory
 {
-    private static readonly IServiceScopeFactory s_scopes = new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+    /// <summary>Scopes from an empty container, for pools built by hand.</summary>
+    public static IServiceScopeFactory Scopes { get; } = new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
 
     public static ConsumerWorkerPool<TMessage> Create<TMessage>(
         IMessageStore<TMessage> store,
@@ -15,6 +16,6 @@ public static class PoolFactory
         TimeProvider? time = null)
     {
         var consumer = new DelegateConsumer<TMessage>(handle);
-        return new ConsumerWorkerPool<TMessage>(store, s_scopes, _ => consumer, options, time);
+        return new ConsumerWorkerPool<TMessage>(store, Scopes, _ => consumer, options, time);
     }
 }
