@@ -1,6 +1,7 @@
 using MessagingPatterns.Conformance;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
+using Microsoft.Extensions.Time.Testing;
 
 namespace MessagingPatterns.Sqlite.Tests;
 
@@ -62,4 +63,63 @@ public sealed class SqliteOverflowTests : IDisposable
     }
 
     public void Dispose() => _database.Dispose();
+}
+
+/// <summary>
+/// A load-leveling buffer over a SQLite file that outlives its process or is shared with others: the bound counts
+/// what the file holds. A second store on the same file stands for another process.
+/// </summary>
+public sealed class LoadLevelingOverSharedSqliteTests : IDisposable
+{
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(20);
+    private readonly TempDatabase _database = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public async Task AfterARestart_MessagesLeftInTheFile_CountAgainstTheCapacity()
+    {
+        await using (var earlierRun = SqliteMessageStore.Create<int>("orders", _database.Options(), timeProvider: _time))
+        {
+            await earlierRun.EnqueueBatchAsync(Enumerable.Range(0, 3).Select(i => new Message<int>(i, $"m-{i}")).ToArray());
+        }
+
+        await using var buffer = Buffer(capacity: 4, FullMode.Reject);
+        await buffer.EnqueueAsync(new Message<int>(3, "m-3")).AsTask().WaitAsync(s_patience);
+
+        buffer.GetSnapshot().Depth.Should().Be(4);
+        await FluentActions.Awaiting(() => buffer.EnqueueAsync(new Message<int>(4, "m-4")).AsTask()).Should().ThrowAsync<QueueFullException>();
+    }
+
+    [Fact]
+    public async Task APublishingProcess_GetsRoomFromAcksInAConsumingProcess()
+    {
+        await using var publisher = Buffer(capacity: 3, FullMode.Wait);
+        await using var consumer = SqliteMessageStore.Create<int>("orders", _database.Options(), timeProvider: _time);
+        for (var i = 0; i < 3; i++)
+        {
+            await publisher.EnqueueAsync(new Message<int>(i, $"m-{i}")).AsTask().WaitAsync(s_patience);
+        }
+
+        var fourth = publisher.EnqueueAsync(new Message<int>(3, "m-3")).AsTask();
+        var leases = new Delivery<int>[3];
+        (await consumer.ReceiveAsync(leases, TimeSpan.FromMinutes(1)).AsTask().WaitAsync(s_patience)).Should().Be(3);
+        foreach (var delivery in leases)
+        {
+            (await consumer.AckAsync(delivery.Lease)).Should().BeTrue();
+        }
+
+        fourth.IsCompleted.Should().BeFalse("the publisher has not counted the file since");
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        await fourth.WaitAsync(s_patience);
+        publisher.GetSnapshot().Depth.Should().Be(1);
+        (await consumer.GetStatisticsAsync()).Ready.Should().Be(1);
+    }
+
+    public void Dispose() => _database.Dispose();
+
+    private ILoadLevelingStore<int> Buffer(int capacity, FullMode mode) => MessageStore.WithLoadLeveling(
+        SqliteMessageStore.Create<int>("orders", _database.Options(), timeProvider: _time),
+        new LoadLevelingOptions { Capacity = capacity, FullMode = mode },
+        _time);
 }

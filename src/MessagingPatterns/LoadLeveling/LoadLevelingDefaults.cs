@@ -18,6 +18,12 @@ internal static class LoadLevelingDefaults
     /// <summary>The most overflowed messages moved back into the buffer per receive from the overflow store.</summary>
     public const int MoveBatch = 64;
 
+    /// <summary>
+    /// How often a buffer over a durable store counts what that store holds, while the buffer is at least half full
+    /// (other processes' publishes and acks, and messages left from an earlier run, pass by its own counters).
+    /// </summary>
+    public static readonly TimeSpan StoreCountInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>The highest rate accepted, in messages per second.</summary>
     public const double MaxMessagesPerSecond = 1e9;
 }

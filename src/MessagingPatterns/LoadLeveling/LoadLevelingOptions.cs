@@ -13,6 +13,12 @@ public sealed class LoadLevelingOptions
     /// The most messages the buffer holds: accepted and not yet acknowledged or dead-lettered (ready, delayed and in
     /// flight). 1 to <see cref="int.MaxValue"/>. Default: 10,000.
     /// </summary>
+    /// <remarks>
+    /// Over a durable store (<see cref="IDurableMessageStore{TMessage}"/>) this bounds what the store holds, including
+    /// messages left from an earlier run and those other processes publish: the buffer counts the store at start, then
+    /// every second while it is at least half full, so other processes' publishes and acks are seen within about a
+    /// second.
+    /// </remarks>
     [Range(1, int.MaxValue)]
     public int Capacity { get; set; } = LoadLevelingDefaults.Capacity;
 

@@ -34,6 +34,12 @@ namespace MessagingPatterns.LoadLeveling;
 /// store in order as room frees, enqueues them into the buffer, and only then acknowledges them in the overflow store
 /// (a crash in between duplicates a message, never loses it).
 /// </para>
+/// <para>
+/// A durable store keeps messages across restarts and may be shared with other processes, whose publishes and acks
+/// never pass through these counters. Over one, the buffer also counts what the store holds: at start, and then
+/// every <see cref="LoadLevelingDefaults.StoreCountInterval"/> while it is at least half full (see
+/// <see cref="CountStoreAsync"/>). The difference from its own counters is kept as <c>_unseen</c>, part of the depth.
+/// </para>
 /// </remarks>
 internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource
 {
@@ -57,8 +63,17 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly SemaphoreSlim? _moveSignal;
     private readonly Task? _overflowCounted;
     private readonly Task? _mover;
+    private readonly bool _countsStore;
+    private readonly ITimer? _storeCountTimer;
+    private readonly Task _firstStoreCount = Task.CompletedTask;
     private long _admitted;
     private long _released;
+    private long _unseen;
+    private long _stored;
+    private long _settling;
+    private int _counting;
+    private bool _firstCountPending;
+    private Task _storeCount = Task.CompletedTask;
     private int _slowPath;
     private long _bytes;
     private long _overflowCount;
@@ -125,6 +140,22 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
             _mover = Task.Run(MoveFromOverflowAsync);
         }
+
+        if (inner is IDurableMessageStore<TMessage>)
+        {
+            // Publishes take the slow path, which waits for the first count: what the store already holds counts from
+            // the first publish on.
+            _countsStore = true;
+            _firstCountPending = true;
+            _slowPath = 1;
+            StartStoreCount();
+            _firstStoreCount = _storeCount;
+            _storeCountTimer = timeProvider.CreateTimer(
+                static s => ((LoadLevelingStore<TMessage>)s!).OnStoreCountTimer(),
+                this,
+                LoadLevelingDefaults.StoreCountInterval,
+                LoadLevelingDefaults.StoreCountInterval);
+        }
     }
 
     public string Name => _inner.Name;
@@ -153,6 +184,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             var enqueue = _inner.EnqueueAsync(message, cancellationToken);
             if (enqueue.IsCompletedSuccessfully)
             {
+                Stored(1);
                 LoadLevelingMetrics.Arrived(Name, 1);
                 return ValueTask.CompletedTask;
             }
@@ -237,7 +269,18 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var ack = _inner.AckAsync(lease, cancellationToken);
+        BeginSettle();
+        ValueTask<bool> ack;
+        try
+        {
+            ack = _inner.AckAsync(lease, cancellationToken);
+        }
+        catch
+        {
+            EndSettle();
+            throw;
+        }
+
         if (ack.IsCompletedSuccessfully)
         {
             if (ack.Result)
@@ -245,6 +288,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 Settled(lease, deadLettered: false);
             }
 
+            EndSettle();
             return ack;
         }
 
@@ -255,7 +299,19 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         ThrowIfDisposed();
-        return AwaitSettleAsync(_inner.DeadLetterAsync(lease, reason, cancellationToken), lease, deadLettered: true);
+        BeginSettle();
+        ValueTask<bool> deadLetter;
+        try
+        {
+            deadLetter = _inner.DeadLetterAsync(lease, reason, cancellationToken);
+        }
+        catch
+        {
+            EndSettle();
+            throw;
+        }
+
+        return AwaitSettleAsync(deadLetter, lease, deadLettered: true);
     }
 
     public async ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
@@ -311,6 +367,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         {
             // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its capacity.
             Interlocked.Add(ref _admitted, redriven);
+            Stored(redriven);
             Interlocked.Add(ref _redriven, redriven);
             lock (_lock)
             {
@@ -405,6 +462,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             await _mover.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        if (_storeCountTimer is not null)
+        {
+            await _storeCountTimer.DisposeAsync().ConfigureAwait(false);
+            await Volatile.Read(ref _storeCount).ConfigureAwait(false);
+        }
+
         _sampler.Dispose();
         _pacer?.Dispose();
         _moveSignal?.Dispose();
@@ -419,7 +482,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private bool MustOverflow => _overflow is not null && (_overflowCount > 0 || _overflowPending > 0);
 
-    private long Depth => Volatile.Read(ref _admitted) - Volatile.Read(ref _released);
+    private long Depth => Volatile.Read(ref _admitted) - Volatile.Read(ref _released) + Volatile.Read(ref _unseen);
 
     /// <summary>
     /// Takes room for <paramref name="count"/> messages if there is some: increment first, then check, so concurrent
@@ -428,7 +491,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// </summary>
     private bool TryReserveCount(int count, bool underLock = false)
     {
-        if (Interlocked.Add(ref _admitted, count) - Volatile.Read(ref _released) <= _capacity)
+        if (Interlocked.Add(ref _admitted, count) - Volatile.Read(ref _released) + Volatile.Read(ref _unseen) <= _capacity)
         {
             return true;
         }
@@ -477,8 +540,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     }
 
     /// <summary>Sets whether publishes and settles must take the lock (under the lock); a full fence either way.</summary>
-    private void UpdateSlowPath() =>
-        Interlocked.Exchange(ref _slowPath, _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null ? 1 : 0);
+    private void UpdateSlowPath() => Interlocked.Exchange(
+        ref _slowPath,
+        _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null || _firstCountPending ? 1 : 0);
 
     /// <summary>After room was freed (by a full-fence update of a counter): serve waiters and the mover if any, and give back bytes.</summary>
     private void AfterRoomFreed(long size)
@@ -513,6 +577,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw;
         }
 
+        Stored(count);
         LoadLevelingMetrics.Arrived(Name, count);
     }
 
@@ -528,6 +593,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw;
         }
 
+        Stored(1);
         LoadLevelingMetrics.Arrived(Name, 1);
     }
 
@@ -543,6 +609,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw;
         }
 
+        Stored(messages.Count);
         LoadLevelingMetrics.Arrived(Name, messages.Count);
     }
 
@@ -555,6 +622,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private async ValueTask EnqueueWhenFullAsync(IPublish publish, int count, long size, CancellationToken cancellationToken)
     {
+        await _firstStoreCount.WaitAsync(cancellationToken).ConfigureAwait(false);
         while (true)
         {
             FullStep step;
@@ -749,11 +817,19 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw;
         }
 
-        if (await _inner.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
+        BeginSettle();
+        try
         {
-            Interlocked.Increment(ref _droppedRemoved);
-            Interlocked.Increment(ref _released);
-            AfterRoomFreed(SizeOfBody(delivery.Message));
+            if (await _inner.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
+            {
+                Interlocked.Increment(ref _droppedRemoved);
+                Interlocked.Increment(ref _released);
+                AfterRoomFreed(SizeOfBody(delivery.Message));
+            }
+        }
+        finally
+        {
+            EndSettle();
         }
 
         return true;
@@ -893,15 +969,23 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
     }
 
+    /// <summary>Awaits a settle started after <see cref="BeginSettle"/>, and counts it if it ended a lease.</summary>
     private async ValueTask<bool> AwaitSettleAsync(ValueTask<bool> settle, LeaseToken lease, bool deadLettered)
     {
-        var settled = await settle.ConfigureAwait(false);
-        if (settled)
+        try
         {
-            Settled(lease, deadLettered);
-        }
+            var settled = await settle.ConfigureAwait(false);
+            if (settled)
+            {
+                Settled(lease, deadLettered);
+            }
 
-        return settled;
+            return settled;
+        }
+        finally
+        {
+            EndSettle();
+        }
     }
 
     private void Settled(LeaseToken lease, bool deadLettered)
@@ -933,6 +1017,109 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         if (_moveSignal is { CurrentCount: 0 } && !_disposing.IsCancellationRequested)
         {
             _moveSignal.Release();
+        }
+    }
+
+    /// <summary>Counts messages the store now holds because this buffer enqueued them (over a durable store only).</summary>
+    private void Stored(int count)
+    {
+        if (_countsStore)
+        {
+            Interlocked.Add(ref _stored, count);
+        }
+    }
+
+    /// <summary>Marks a settle under way in the store, not yet counted as released (over a durable store only).</summary>
+    private void BeginSettle()
+    {
+        if (_countsStore)
+        {
+            Interlocked.Increment(ref _settling);
+        }
+    }
+
+    /// <summary>Ends what <see cref="BeginSettle"/> began, after the settle was counted (or failed).</summary>
+    private void EndSettle()
+    {
+        if (_countsStore)
+        {
+            Interlocked.Decrement(ref _settling);
+        }
+    }
+
+    private void OnStoreCountTimer()
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        bool due;
+        lock (_lock)
+        {
+            // Only near the bound does the count matter, and a count may scan the store.
+            due = Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
+        }
+
+        if (due)
+        {
+            StartStoreCount();
+        }
+    }
+
+    private void StartStoreCount()
+    {
+        if (Interlocked.Exchange(ref _counting, 1) == 0)
+        {
+            Volatile.Write(ref _storeCount, CountStoreAsync());
+        }
+    }
+
+    /// <summary>
+    /// Sets the depth from what the durable store holds, so that messages from an earlier run and other processes'
+    /// publishes count against the capacity, and other processes' acks free room.
+    /// </summary>
+    /// <remarks>
+    /// The store is counted at one moment and this buffer's counters at others, while its own publishes and settles
+    /// go on; the count must never make the depth miss one of them, or the buffer would overfill. Messages the store
+    /// holds that this buffer does not count are <c>held − stored + released</c>, where stored counts publishes that had
+    /// returned before the store was asked (so the count includes them) and released counts settles after it
+    /// answered (so the count may still include them); settles under way then are added as if the count still held
+    /// them. A publish or settle that crosses the count is thus counted once or twice, never missed: the depth may
+    /// err toward full, by the operations in flight, until the next count.
+    /// </remarks>
+    private async Task CountStoreAsync()
+    {
+        try
+        {
+            var storedBefore = Volatile.Read(ref _stored);
+            var statistics = await _inner.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
+            var held = statistics.Ready + statistics.Delayed + statistics.InFlight;
+            lock (_lock)
+            {
+                // Settling first: a settle is counted as released before it leaves settling, so one of the reads sees it.
+                var settling = Volatile.Read(ref _settling);
+                var released = Volatile.Read(ref _released);
+                Volatile.Write(ref _unseen, held - storedBefore + released + settling);
+
+                // The depth may have dropped (another process acked): hand the room on, as a settle would.
+                ServeWaiters();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The store could not be counted (disposed, a broker connection down): the last count stands, and the
+            // timer tries again.
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _firstCountPending = false;
+                UpdateSlowPath();
+            }
+
+            Volatile.Write(ref _counting, 0);
         }
     }
 
@@ -1077,6 +1264,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 throw;
             }
 
+            Stored(1);
             Interlocked.Increment(ref _moved);
 
             // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
