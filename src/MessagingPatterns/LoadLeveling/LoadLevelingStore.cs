@@ -73,6 +73,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private long _settling;
     private int _counting;
     private bool _firstCountPending;
+    private bool _countFailed;
     private Task _storeCount = Task.CompletedTask;
     private int _slowPath;
     private long _bytes;
@@ -134,17 +135,10 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         _sampler = new RateSampler(timeProvider, ReadTotals);
         LoadLevelingMetrics.Register(this);
-        if (overflow is not null)
-        {
-            _moveSignal = new SemaphoreSlim(0);
-            _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
-            _mover = Task.Run(MoveFromOverflowAsync);
-        }
-
         if (inner is IDurableMessageStore<TMessage>)
         {
-            // Publishes take the slow path, which waits for the first count: what the store already holds counts from
-            // the first publish on.
+            // Before the overflow tasks start: publishes take the slow path and the mover waits, both for the first
+            // count, so what the store already holds counts from the first message in.
             _countsStore = true;
             _firstCountPending = true;
             _slowPath = 1;
@@ -155,6 +149,13 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 this,
                 LoadLevelingDefaults.StoreCountInterval,
                 LoadLevelingDefaults.StoreCountInterval);
+        }
+
+        if (overflow is not null)
+        {
+            _moveSignal = new SemaphoreSlim(0);
+            _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
+            _mover = Task.Run(MoveFromOverflowAsync);
         }
     }
 
@@ -1057,8 +1058,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         bool due;
         lock (_lock)
         {
-            // Only near the bound does the count matter, and a count may scan the store.
-            due = Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
+            // Only near the bound does the count matter, and a count may scan the store; a failed one is tried again.
+            due = _countFailed || Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
         }
 
         if (due)
@@ -1071,7 +1072,16 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     {
         if (Interlocked.Exchange(ref _counting, 1) == 0)
         {
-            Volatile.Write(ref _storeCount, CountStoreAsync());
+            var count = CountStoreAsync();
+            Volatile.Write(ref _storeCount, count);
+
+            // Cleared only once the task is recorded, so that DisposeAsync always waits for the latest count.
+            count.ContinueWith(
+                static (_, s) => Volatile.Write(ref ((LoadLevelingStore<TMessage>)s!)._counting, 0),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
         }
     }
 
@@ -1086,7 +1096,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// returned before the store was asked (so the count includes them) and released counts settles after it
     /// answered (so the count may still include them); settles under way then are added as if the count still held
     /// them. A publish or settle that crosses the count is thus counted once or twice, never missed: the depth may
-    /// err toward full, by the operations in flight, until the next count.
+    /// err toward full, by the operations in flight, until the next count. This needs a store whose statistics
+    /// include every publish that returned before they were asked for, as a store's own statistics do.
     /// </remarks>
     private async Task CountStoreAsync()
     {
@@ -1101,6 +1112,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 var settling = Volatile.Read(ref _settling);
                 var released = Volatile.Read(ref _released);
                 Volatile.Write(ref _unseen, held - storedBefore + released + settling);
+                _countFailed = false;
 
                 // The depth may have dropped (another process acked): hand the room on, as a settle would.
                 ServeWaiters();
@@ -1108,8 +1120,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // The store could not be counted (disposed, a broker connection down): the last count stands, and the
-            // timer tries again.
+            // The store could not be counted (disposed, busy, a broker connection down): the last count stands, and
+            // the timer tries again at its next tick.
+            lock (_lock)
+            {
+                _countFailed = true;
+            }
         }
         finally
         {
@@ -1118,8 +1134,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 _firstCountPending = false;
                 UpdateSlowPath();
             }
-
-            Volatile.Write(ref _counting, 0);
         }
     }
 
@@ -1155,6 +1169,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         try
         {
             await _overflowCounted!.ConfigureAwait(false);
+            await _firstStoreCount.ConfigureAwait(false);
             lock (_lock)
             {
                 SignalMover();

@@ -16,12 +16,21 @@ public sealed class LoadLevelingOverDurableStoreTests : IAsyncLifetime
     private static readonly TimeSpan s_countInterval = TimeSpan.FromSeconds(1);
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly CountedStore _shared;
+    private readonly List<ILoadLevelingStore<int>> _buffers = [];
 
     public LoadLevelingOverDurableStoreTests() => _shared = new CountedStore(MessageStore.CreateInMemory<int>("shared", timeProvider: _time));
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync() => await _shared.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        foreach (var buffer in _buffers)
+        {
+            await buffer.DisposeAsync();
+        }
+
+        await _shared.DisposeAsync();
+    }
 
     [Fact]
     public async Task MessagesLeftFromAnEarlierRun_CountAgainstTheCapacity_FromTheStart()
@@ -101,8 +110,61 @@ public sealed class LoadLevelingOverDurableStoreTests : IAsyncLifetime
         await FluentActions.Awaiting(() => buffer.EnqueueAsync(Msg(2)).AsTask()).Should().ThrowAsync<QueueFullException>();
     }
 
-    private ILoadLevelingStore<int> Buffer(int capacity, FullMode mode) =>
-        MessageStore.WithLoadLeveling(_shared, new LoadLevelingOptions { Capacity = capacity, FullMode = mode }, _time);
+    [Fact]
+    public async Task ASettleCrossingACount_StaysCounted()
+    {
+        var buffer = Buffer(capacity: 2, FullMode.Reject);
+        await buffer.EnqueueBatchAsync([Msg(0), Msg(1)]);
+
+        // The ack has removed the message from the store but not yet returned when the store is counted.
+        var ackReturns = _shared.HoldNextAck();
+        var ack = buffer.AckAsync((await ReceiveOneAsync(buffer)).Lease).AsTask();
+        _time.Advance(s_countInterval);
+        await Task.Run(ackReturns.SetResult);
+        (await ack).Should().BeTrue();
+
+        buffer.GetSnapshot().Depth.Should().Be(1, "the store holds one message");
+        await buffer.EnqueueAsync(Msg(2));
+        await FluentActions.Awaiting(() => buffer.EnqueueAsync(Msg(3)).AsTask()).Should().ThrowAsync<QueueFullException>();
+    }
+
+    [Fact]
+    public async Task AFailedCount_IsTriedAgain_EvenFarFromTheBound()
+    {
+        await _shared.EnqueueBatchAsync(Enumerable.Range(0, 8).Select(Msg).ToArray());
+        _shared.FailNextCount = true;
+        var buffer = Buffer(capacity: 10, FullMode.Reject);
+        buffer.GetSnapshot().Depth.Should().Be(0, "the first count failed");
+
+        _time.Advance(s_countInterval);
+
+        buffer.GetSnapshot().Depth.Should().Be(8);
+        await FluentActions.Awaiting(() => buffer.EnqueueBatchAsync([Msg(8), Msg(9), Msg(10)]).AsTask()).Should().ThrowAsync<QueueFullException>();
+    }
+
+    [Fact]
+    public async Task OverflowLeftovers_MoveBackOnlyOnceTheStoreIsCounted()
+    {
+        await _shared.EnqueueBatchAsync([Msg(0), Msg(1), Msg(2)]);
+        var overflow = new WatchedOverflowStore(MessageStore.CreateInMemory<int>("spill", timeProvider: _time), _shared);
+        await overflow.EnqueueBatchAsync([Msg(3), Msg(4), Msg(5)]);
+        var firstCount = _shared.HoldNextCount();
+        Buffer(capacity: 4, FullMode.Reject, overflow);
+
+        // The mover has counted the overflow store's leftovers; it must still wait for the store's own count.
+        await overflow.LeftoversCounted.WaitAsync(s_patience);
+        await Task.Run(firstCount.SetResult);
+        await overflow.FirstMove.WaitAsync(s_patience);
+
+        overflow.MovedBeforeTheStoreWasCounted.Should().BeFalse();
+    }
+
+    private ILoadLevelingStore<int> Buffer(int capacity, FullMode mode, IMessageStore<int>? overflow = null)
+    {
+        var buffer = MessageStore.WithLoadLeveling(_shared, new LoadLevelingOptions { Capacity = capacity, FullMode = mode }, _time, overflow);
+        _buffers.Add(buffer);
+        return buffer;
+    }
 
     private static Message<int> Msg(int number) => new(number, $"m-{number}");
 
@@ -114,28 +176,80 @@ public sealed class LoadLevelingOverDurableStoreTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// A durable store shared with "other processes", counting the statistics calls. One call can be held after the
-    /// store was counted and before the answer reaches the caller; releasing it off the test's synchronization context
-    /// (which would defer the caller) runs the caller on before the release returns.
+    /// A durable store shared with "other processes", counting the statistics calls. A call can fail, or be held after
+    /// the store was counted and before the answer reaches the caller; an ack can be held after it removed the message.
+    /// Releasing a hold off the test's synchronization context (which would defer the caller) runs the caller on before
+    /// the release returns.
     /// </summary>
     private sealed class CountedStore(IMessageStore<int> inner) : ForwardingStore<int>(inner), IDurableMessageStore<int>
     {
-        private TaskCompletionSource? _hold;
+        private TaskCompletionSource? _holdCount;
+        private TaskCompletionSource? _holdAck;
 
         public int Counts { get; private set; }
 
-        public TaskCompletionSource HoldNextCount() => _hold = new TaskCompletionSource();
+        public bool FailNextCount { get; set; }
+
+        public bool CountHeld => Volatile.Read(ref _holdCount) is { Task.IsCompleted: false };
+
+        public TaskCompletionSource HoldNextCount() => _holdCount = new TaskCompletionSource();
+
+        public TaskCompletionSource HoldNextAck() => _holdAck = new TaskCompletionSource();
 
         public override async ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
         {
             Counts++;
+            if (FailNextCount)
+            {
+                FailNextCount = false;
+                throw new InvalidOperationException("The store is busy.");
+            }
+
             var statistics = await base.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
-            if (Interlocked.Exchange(ref _hold, null) is { } hold)
+            if (_holdCount is { Task.IsCompleted: false } hold)
             {
                 await hold.Task.ConfigureAwait(false);
             }
 
             return statistics;
+        }
+
+        public override async ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
+        {
+            var acked = await base.AckAsync(lease, cancellationToken).ConfigureAwait(false);
+            if (Interlocked.Exchange(ref _holdAck, null) is { } hold)
+            {
+                await hold.Task.ConfigureAwait(false);
+            }
+
+            return acked;
+        }
+    }
+
+    /// <summary>An overflow store that tells when the buffer has counted it and when the mover first takes from it.</summary>
+    private sealed class WatchedOverflowStore(IMessageStore<int> inner, CountedStore queueStore) : ForwardingStore<int>(inner)
+    {
+        private readonly TaskCompletionSource _leftoversCounted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _firstMove = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task LeftoversCounted => _leftoversCounted.Task;
+
+        public Task FirstMove => _firstMove.Task;
+
+        public bool MovedBeforeTheStoreWasCounted { get; private set; }
+
+        public override async ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+        {
+            var statistics = await base.GetStatisticsAsync(cancellationToken);
+            _leftoversCounted.TrySetResult();
+            return statistics;
+        }
+
+        public override ValueTask<int> ReceiveAsync(Memory<Delivery<int>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+        {
+            MovedBeforeTheStoreWasCounted |= queueStore.CountHeld;
+            _firstMove.TrySetResult();
+            return base.ReceiveAsync(buffer, leaseDuration, cancellationToken);
         }
     }
 }
