@@ -437,20 +437,9 @@ public sealed class ConsumerWorkerPoolTests
     public async Task Stop_WithinTheDrainTimeout_LetsRunningHandlersFinishAndAcknowledge()
     {
         await using var store = MessageStore.CreateInMemory<int>("drain", timeProvider: _time);
-        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(i => new Message<int>(i)).ToArray());
-        var started = new TaskCompletionSource();
-        var finish = new TaskCompletionSource();
-        var handled = new ConcurrentBag<int>();
         var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 4, ShutdownTimeout = TimeSpan.FromHours(1) };
-        var pool = PoolFactory.Create<int>(store, async (context, token) =>
-        {
-            started.TrySetResult();
-            await finish.Task;
-            handled.Add(context.Body);
-        }, options, _time);
+        var (pool, finish, handled) = await StartPoolHoldingItsFirstMessageAsync(store, options);
 
-        await pool.StartAsync(default);
-        await started.Task.Within();
         var stopping = pool.StopAsync(default);
         finish.SetResult();
         await stopping.Within();
@@ -507,20 +496,9 @@ public sealed class ConsumerWorkerPoolTests
     {
         var store = new SettlementProbe<int>(MessageStore.CreateInMemory<int>("prefetched", timeProvider: _time));
         await using var disposeStore = store;
-        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(i => new Message<int>(i)).ToArray());
-        var started = new TaskCompletionSource();
-        var finish = new TaskCompletionSource();
-        var handled = new ConcurrentBag<int>();
         var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 4, ShutdownTimeout = TimeSpan.FromHours(1), HandlerTimeout = TimeSpan.FromHours(1) };
-        var pool = PoolFactory.Create<int>(store, async (context, _) =>
-        {
-            started.TrySetResult();
-            await finish.Task;
-            handled.Add(context.Body);
-        }, options, _time);
+        var (pool, finish, handled) = await StartPoolHoldingItsFirstMessageAsync(store, options);
 
-        await pool.StartAsync(default);
-        await started.Task.Within();
         var stopping = pool.StopAsync(default);
         for (var i = 0; i < 3; i++)
         {
@@ -627,6 +605,29 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     /// <summary>A unit of work that commits when its scope ends, and fails to.</summary>
+    /// <summary>
+    /// Publishes messages 0 to 9 and starts a pool whose handler holds the first message until <c>Finish</c> is set,
+    /// recording each body it handled; returns once that handler is running.
+    /// </summary>
+    private async Task<(ConsumerWorkerPool<int> Pool, TaskCompletionSource Finish, ConcurrentBag<int> Handled)> StartPoolHoldingItsFirstMessageAsync(
+        IMessageStore<int> store, ConsumerOptions options)
+    {
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 10).Select(i => new Message<int>(i)).ToArray());
+        var started = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var handled = new ConcurrentBag<int>();
+        var pool = PoolFactory.Create<int>(store, async (context, _) =>
+        {
+            started.TrySetResult();
+            await finish.Task;
+            handled.Add(context.Body);
+        }, options, _time);
+
+        await pool.StartAsync(default);
+        await started.Task.Within();
+        return (pool, finish, handled);
+    }
+
     private sealed class CommitOnDispose : IAsyncDisposable
     {
         public ValueTask DisposeAsync() => ValueTask.FromException(new InvalidOperationException("commit failed"));
