@@ -38,6 +38,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private readonly Stack<ReceiveWaiter> _spareWaiters = new();
     private readonly LinkedList<RoomWaiter> _parkedWriters = new();
     private readonly ITimer _timer;
+    private readonly long _origin;
     private readonly Action<Message<TMessage>, InMemoryStoreBase<TMessage>> _onLeaseExpired;
     private readonly List<Message<TMessage>> _expired = [];
     private long _nextDueTicks = long.MaxValue;
@@ -58,6 +59,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         _capacity = capacity;
         _bounded = capacity != int.MaxValue;
         _time = timeProvider;
+        _origin = timeProvider.GetTimestamp();
         _timer = timeProvider.CreateTimer(static s => ((InMemoryStoreBase<TMessage>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _onLeaseExpired = static (message, store) => store._expired.Add(message);
     }
@@ -68,7 +70,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Whether the store was disposed; read without the lock, so it may lag by one call.</summary>
     protected bool IsDisposed => Volatile.Read(ref _disposed);
 
-    /// <summary>The time source for enqueue times, leases and delays.</summary>
+    /// <summary>The time source: wall time for enqueue times and lease ends shown to callers, elapsed time for leases and delays.</summary>
     protected TimeProvider TimeProvider => _time;
 
     /// <summary>Ready messages (under the lock).</summary>
@@ -210,7 +212,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         // No lock: the lease table ends a lease atomically, and the only other state an ack touches is the
         // count against a bounded capacity.
         ThrowIfDisposed();
-        if (!IsOwn(lease) || _leases.TryEnd(lease.Id, lease.Version) is null)
+        if (!IsOwn(lease) || _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) is null)
         {
             return new ValueTask<bool>(false);
         }
@@ -226,7 +228,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version) : null;
+            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
@@ -238,7 +240,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
             else
             {
-                var due = AddClamped(_time.GetUtcNow().UtcTicks, delay);
+                var due = AddClamped(ElapsedTicks(), delay);
                 _delayed.Enqueue(message, due);
                 ScheduleAt(due);
             }
@@ -254,11 +256,17 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var renewed = IsOwn(lease) &&
-                _leases.TryRenew(lease.Id, lease.Version, AddClamped(_time.GetUtcNow().UtcTicks, leaseDuration));
+            var now = ElapsedTicks();
+            var expires = AddClamped(now, leaseDuration);
+            var renewed = IsOwn(lease) && _leases.TryRenew(lease.Id, lease.Version, now, expires);
+            if (renewed)
+            {
+                // A renewal may shorten the lease, so the expiry check may be due sooner. One that comes early
+                // (the lease was extended) finds nothing due and re-arms, which is cheaper than tracking each
+                // lease's expiry separately.
+                ScheduleAt(expires);
+            }
 
-            // The scheduled expiry check may now come early; it finds nothing due and re-arms, which is
-            // cheaper than tracking each lease's expiry separately.
             return new ValueTask<bool>(renewed);
         }
     }
@@ -270,7 +278,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version) : null;
+            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
@@ -417,12 +425,15 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
     private int TakeBatch(Span<Delivery<TMessage>> buffer, DateTimeOffset now, TimeSpan leaseDuration, int level)
     {
+        // Leases measure elapsed time; the wall clock only dates them for the caller (and for schedulers
+        // that compare with enqueue times), so a clock being set neither ends nor stretches a lease.
         var nowTicks = now.UtcTicks;
+        var elapsed = ElapsedTicks();
         MoveArrivalsIntoOrder();
-        ProcessDue(nowTicks);
+        ProcessDue(elapsed);
 
-        var expiresTicks = AddClamped(nowTicks, leaseDuration);
-        var expiresAt = new DateTimeOffset(expiresTicks, TimeSpan.Zero);
+        var expiresTicks = AddClamped(elapsed, leaseDuration);
+        var expiresAt = new DateTimeOffset(AddClamped(nowTicks, leaseDuration), TimeSpan.Zero);
         var taken = 0;
         while (taken < buffer.Length)
         {
@@ -824,7 +835,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         if (dueTicks < _nextDueTicks)
         {
             _nextDueTicks = dueTicks;
-            ArmTimer(_time.GetUtcNow().UtcTicks);
+            ArmTimer(ElapsedTicks());
         }
     }
 
@@ -853,7 +864,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
 
             _timerDueTicks = long.MaxValue;
-            var nowTicks = _time.GetUtcNow().UtcTicks;
+            var nowTicks = ElapsedTicks();
             if (nowTicks < _nextDueTicks)
             {
                 ArmTimer(nowTicks);
@@ -863,6 +874,9 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             ProcessDue(nowTicks);
         }
     }
+
+    /// <summary>Time elapsed since the store was made, in ticks: what leases and delays are measured in.</summary>
+    private long ElapsedTicks() => _time.GetElapsedTime(_origin).Ticks;
 
     private bool IsOwn(LeaseToken lease) => ReferenceEquals(lease.Owner, this);
 
