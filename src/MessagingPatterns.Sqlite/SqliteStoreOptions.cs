@@ -73,7 +73,19 @@ public sealed class SqliteStoreOptions : IValidatableObject
         {
             yield return new ValidationResult(problem, [nameof(ConnectionString)]);
         }
+        else if (hasPath && IsInMemory(DatabasePath!))
+        {
+            yield return new ValidationResult(
+                $"{nameof(DatabasePath)} names an in-memory database, which loses every message when it closes; the SQLite store needs a database file.",
+                [nameof(DatabasePath)]);
+        }
     }
+
+    /// <summary>SQLite's in-memory names: <c>:memory:</c>, and URI file names that ask for memory.</summary>
+    private static bool IsInMemory(string path) =>
+        path.Trim() == ":memory:" ||
+        (path.StartsWith("file:", StringComparison.OrdinalIgnoreCase) &&
+            (path.Contains(":memory:", StringComparison.Ordinal) || path.Contains("mode=memory", StringComparison.OrdinalIgnoreCase)));
 
     private static string? ConnectionStringProblem(string connectionString)
     {

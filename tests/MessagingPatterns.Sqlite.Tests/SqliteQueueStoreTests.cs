@@ -151,6 +151,18 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
             .Which.Failures.Should().ContainSingle().Which.Should().Contain(nameof(SqliteStoreOptions.ConnectionString));
     }
 
+    [Theory]
+    [InlineData(":memory:")]
+    [InlineData("file::memory:")]
+    [InlineData("file:queue?mode=memory")]
+    public void Create_WithAnInMemoryDatabasePath_IsRefusedNamingDatabasePath(string path)
+    {
+        var act = () => SqliteMessageStore.Create<ConformanceMessage>("queue", new SqliteStoreOptions { DatabasePath = path });
+
+        act.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle().Which.Should().Contain(nameof(SqliteStoreOptions.DatabasePath)).And.Contain("in-memory");
+    }
+
     [Fact]
     public async Task Release_WithDelay_WakesAWaitingReceiverWhenTheDelayEnds()
     {
