@@ -30,7 +30,7 @@ public sealed class SqliteStoreOptions : IValidatableObject
     public SqliteSynchronousMode Synchronous { get; set; } = SqliteSynchronousMode.Full;
 
     /// <summary>
-    /// The largest serialized body accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
+    /// The largest serialized body plus its headers (as stored, UTF-8 JSON) accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
     /// with an <see cref="ArgumentException"/> before anything is written. Default: 262144 (256 KiB).
     /// </summary>
     [Range(1, 64 * 1024 * 1024)]

@@ -89,6 +89,21 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
     }
 
+    [Fact]
+    public async Task Enqueue_WithHeadersOverTheSizeLimit_ThrowsNamingTheLimit_AndStoresNothing()
+    {
+        var options = _database.Options();
+        options.MaxMessageBytes = 100;
+        var store = Open<ConformanceMessage>(options);
+        var headers = new Dictionary<string, string> { ["trace"] = new string('h', 200) };
+
+        var act = () => store.EnqueueAsync(new(new(1), "heavy-headers", 0, headers)).AsTask();
+
+        (await act.Should().ThrowAsync<ArgumentException>().WithParameterName("message"))
+            .Which.Message.Should().Contain("'heavy-headers'").And.Contain("headers").And.Contain(nameof(SqliteStoreOptions.MaxMessageBytes));
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("1starts-with-digit")]
