@@ -120,7 +120,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
 
         ThrowIfDisposed();
-        if (!TryReserve(1))
+        if (!TryReserveAhead(1))
         {
             return WaitForRoomThenEnqueueAsync([message], cancellationToken);
         }
@@ -155,7 +155,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
 
         ThrowIfDisposed();
-        if (!TryReserve(messages.Count))
+        if (!TryReserveAhead(messages.Count))
         {
             return WaitForRoomThenEnqueueAsync(messages, cancellationToken);
         }
@@ -460,6 +460,13 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         return taken;
     }
 
+    /// <summary>
+    /// Reserves room for a publish that has not waited: false if it does not fit now, or if publishers are
+    /// already waiting for room (it queues behind them, so waiting publishers are served in arrival order).
+    /// </summary>
+    private bool TryReserveAhead(int count) =>
+        !_bounded || (Volatile.Read(ref _parkedWriterCount) == 0 && TryReserve(count));
+
     /// <summary>Counts messages against a bounded capacity; false if they do not fit now.</summary>
     private bool TryReserve(int count)
     {
@@ -568,43 +575,62 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
     private async ValueTask WaitForRoomThenEnqueueAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken)
     {
-        while (true)
+        RoomWaiter waiter;
+        lock (_lock)
         {
-            RoomWaiter waiter;
-            lock (_lock)
-            {
-                ThrowIfDisposed();
+            ThrowIfDisposed();
 
-                // Registered before looking: an ack that makes room after the look sees this writer and
-                // wakes it (acks count down without the lock).
-                waiter = new RoomWaiter();
-                waiter.Node = _parkedWriters.AddLast(waiter);
-                Interlocked.Increment(ref _parkedWriterCount);
-                if (TryReserve(messages.Count))
-                {
-                    RemoveWriter(waiter);
-                    PublishAll(messages);
-                    return;
-                }
-            }
+            // Queued, then served in order: an ack that makes room after this point sees the writer and serves
+            // it (acks count down without the lock), and the room is reserved for it before it is woken.
+            waiter = new RoomWaiter(messages.Count);
+            waiter.Node = _parkedWriters.AddLast(waiter);
+            Interlocked.Increment(ref _parkedWriterCount);
+            ServeWriters();
+        }
 
-            await using (cancellationToken.Register(static s => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1]), new object[] { this, waiter }).ConfigureAwait(false))
+        if (!waiter.Completion.Task.IsCompleted)
+        {
+            await using (cancellationToken.Register(static (s, token) => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1], token), new object[] { this, waiter }).ConfigureAwait(false))
             {
                 await waiter.Completion.Task.ConfigureAwait(false);
             }
+        }
 
-            cancellationToken.ThrowIfCancellationRequested();
+        // The room was reserved when the writer was served; a cancellation that came later is too late.
+        ThrowIfDisposed();
+        PublishAll(messages);
+    }
+
+    /// <summary>
+    /// Serves waiting writers in arrival order while the first one fits (under the lock), reserving its room
+    /// before waking it. The first that does not fit stops the rest, so a large batch is not overtaken for ever.
+    /// </summary>
+    private void ServeWriters()
+    {
+        while (_parkedWriters.First is { } first && TryReserve(first.Value.Count))
+        {
+            RemoveWriter(first.Value);
+            first.Value.Completion.TrySetResult();
         }
     }
 
-    private void CancelWriter(RoomWaiter waiter)
+    private void CancelWriter(RoomWaiter waiter, CancellationToken token)
     {
         lock (_lock)
         {
+            if (waiter.Node?.List is null)
+            {
+                // Already served (its room is reserved) or failed by disposal.
+                return;
+            }
+
             RemoveWriter(waiter);
+
+            // The next writer may fit where this one did not.
+            ServeWriters();
         }
 
-        waiter.Completion.TrySetResult();
+        waiter.Completion.TrySetCanceled(token);
     }
 
     private void RemoveWriter(RoomWaiter waiter)
@@ -790,11 +816,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
         lock (_lock)
         {
-            while (_parkedWriters.First is { } first)
-            {
-                RemoveWriter(first.Value);
-                first.Value.Completion.TrySetResult();
-            }
+            ServeWriters();
         }
     }
 
@@ -885,8 +907,12 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private static long AddClamped(long ticks, TimeSpan span) =>
         span.Ticks >= DateTimeOffset.MaxValue.UtcTicks - ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + span.Ticks;
 
-    private sealed class RoomWaiter
+    private sealed class RoomWaiter(int count)
     {
+        /// <summary>How many messages the writer publishes, so how much room it waits for.</summary>
+        public int Count => count;
+
+        /// <summary>Completes when the writer's room is reserved; cancelled or failed if it stops waiting.</summary>
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public LinkedListNode<RoomWaiter>? Node { get; set; }
