@@ -66,7 +66,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             throw;
         }
 
-        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name);
+        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name, options.BusyTimeout);
     }
 
     /// <inheritdoc/>
