@@ -15,18 +15,6 @@ internal sealed class AttemptGuard : IDisposable
     private bool _timedOut;
     private bool _shutDown;
 
-    /// <summary>Whether the current attempt was cancelled for running too long.</summary>
-    public bool TimedOut
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _timedOut;
-            }
-        }
-    }
-
     /// <summary>Starts an attempt at <paramref name="timestamp"/> and returns its token.</summary>
     public CancellationToken Begin(long timestamp)
     {
@@ -39,12 +27,13 @@ internal sealed class AttemptGuard : IDisposable
         }
     }
 
-    /// <summary>Ends the current attempt.</summary>
-    public void End()
+    /// <summary>Ends the current attempt; returns whether it had run past its timeout.</summary>
+    public bool End()
     {
         lock (_lock)
         {
             _running = false;
+            return _timedOut;
         }
     }
 

@@ -279,13 +279,9 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         Exception? failure = null;
         var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
         using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
-        AsyncServiceScope? scope = null;
+        context.Reset(delivery);
         try
         {
-            scope = _scopeFactory.CreateAsyncScope();
-            var services = scope.Value.ServiceProvider;
-            context.Reset(delivery, services);
-            worker.Consumer = _consumerFactory(services);
             if (_pipeline == ResiliencePipeline.Empty)
             {
                 await RunAttemptAsync(worker, _cancelHandlers.Token).ConfigureAwait(false);
@@ -305,24 +301,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         catch (Exception ex)
         {
             failure = ex;
-        }
-        finally
-        {
-            worker.Consumer = null;
-        }
-
-        if (scope is { } created)
-        {
-            try
-            {
-                await created.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // A scoped service that fails on disposal (a unit of work committing) fails the attempt,
-                // unless the handler already failed it.
-                failure ??= ex;
-            }
         }
 
         if (failure is not null)
@@ -377,7 +355,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             _cancelHandlers.Token).ConfigureAwait(false);
     }
 
-    /// <summary>One handler attempt, under the worker's attempt guard (timeout and shutdown cancellation).</summary>
+    /// <summary>
+    /// One handler attempt, in a DI scope and with a consumer of its own (a retry never sees a failed
+    /// attempt's unit of work), under the worker's attempt guard (timeout and shutdown cancellation).
+    /// </summary>
     private ValueTask RunAttemptAsync(Worker worker, CancellationToken pipelineToken)
     {
         if (pipelineToken.CanBeCanceled && pipelineToken != _cancelHandlers.Token)
@@ -386,53 +367,91 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
 
         // The common case (our own token, a handler that finishes synchronously) without a state machine.
-        worker.Context.ResetSettlement();
         var guard = worker.Guard;
-        var attemptToken = guard.Begin(_time.GetTimestamp());
-        Task handling;
+        var handling = StartAttempt(worker, guard.Begin(_time.GetTimestamp()), out var scope);
+        if (handling.IsCompletedSuccessfully && scope is { } created)
+        {
+            var disposing = created.DisposeAsync();
+            if (disposing.IsCompletedSuccessfully)
+            {
+                return guard.End() ? ValueTask.FromException(HandlerTimedOut(null)) : ValueTask.CompletedTask;
+            }
+
+            return CompleteAttemptAsync(disposing.AsTask(), null, guard);
+        }
+
+        return CompleteAttemptAsync(handling, scope, guard);
+    }
+
+    /// <summary>Creates the attempt's scope and consumer and calls the handler; a failure to do so is the attempt's failure.</summary>
+    private Task StartAttempt(Worker worker, CancellationToken attemptToken, out AsyncServiceScope? scope)
+    {
+        scope = null;
+        var context = worker.Context;
+        context.ResetSettlement();
         try
         {
-            handling = worker.Consumer!.ConsumeAsync(worker.Context, attemptToken);
+            var created = _scopeFactory.CreateAsyncScope();
+            scope = created;
+            var services = created.ServiceProvider;
+            context.Services = services;
+            return _consumerFactory(services).ConsumeAsync(context, attemptToken);
         }
         catch (Exception ex)
         {
-            handling = Task.FromException(ex);
+            return Task.FromException(ex);
         }
-
-        if (handling.IsCompletedSuccessfully)
-        {
-            guard.End();
-            return ValueTask.CompletedTask;
-        }
-
-        return CompleteAttemptAsync(handling, guard);
     }
 
+    /// <summary>
+    /// Waits for the handler, then ends its scope. A scoped service that fails on disposal (a unit of work
+    /// committing) fails the attempt, unless the handler already failed it. An attempt past its timeout
+    /// fails with a <see cref="TimeoutException"/> however it ended: a handler that saw its token cancelled
+    /// may have returned half way, and acknowledging it could lose the message's work.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAttemptAsync(Task handling, AttemptGuard guard)
+    private async ValueTask CompleteAttemptAsync(Task handling, AsyncServiceScope? scope, AttemptGuard guard)
     {
+        Exception? failure = null;
         try
         {
             await handling.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (guard.TimedOut)
+        catch (Exception ex)
         {
-            throw HandlerTimedOut();
+            failure = ex;
         }
-        finally
+
+        if (scope is { } created)
         {
-            guard.End();
+            try
+            {
+                await created.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure ??= ex;
+            }
+        }
+
+        if (guard.End())
+        {
+            throw HandlerTimedOut(failure);
+        }
+
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
         }
     }
 
-    private TimeoutException HandlerTimedOut() =>
-        new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
+    private TimeoutException HandlerTimedOut(Exception? inner) =>
+        new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.", inner);
 
     /// <summary>An attempt under a user pipeline's own token (its own timeout), followed as well as ours.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RunLinkedAttemptAsync(Worker worker, CancellationToken pipelineToken)
     {
-        worker.Context.ResetSettlement();
         var guard = worker.Guard;
         var attemptToken = guard.Begin(_time.GetTimestamp());
 
@@ -440,16 +459,12 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         var link = pipelineToken.UnsafeRegister(static s => ((AttemptGuard)s!).CancelCurrent(), guard);
         try
         {
-            await worker.Consumer!.ConsumeAsync(worker.Context, attemptToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (guard.TimedOut)
-        {
-            throw HandlerTimedOut();
+            var handling = StartAttempt(worker, attemptToken, out var scope);
+            await CompleteAttemptAsync(handling, scope, guard).ConfigureAwait(false);
         }
         finally
         {
             await link.DisposeAsync().ConfigureAwait(false);
-            guard.End();
         }
     }
 
@@ -727,9 +742,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         public ConsumerWorkerPool<TMessage> Pool { get; } = pool;
 
         public AttemptGuard Guard { get; } = new();
-
-        /// <summary>The handler of the message being handled, resolved from its scope.</summary>
-        public IConsumer<TMessage>? Consumer { get; set; }
 
         /// <summary>The first attempt's failure, replayed as the default pipeline's first attempt.</summary>
         public ExceptionDispatchInfo? FirstFailure { get; set; }
