@@ -28,4 +28,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(8, LogLevel.Error, "Handling message {MessageId} of queue {Queue} failed outside the handler; releasing it.")]
     public static partial void WorkerFaulted(ILogger logger, Exception exception, string queue, string messageId);
+
+    [LoggerMessage(9, LogLevel.Warning, "A worker of queue {Queue} stopped: its store was disposed.")]
+    public static partial void WorkerStoppedStoreDisposed(ILogger logger, Exception exception, string queue);
 }

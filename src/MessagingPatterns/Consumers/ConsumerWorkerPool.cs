@@ -97,7 +97,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
             if (_options.RenewLeases)
             {
-                var period = _options.LeaseDuration / 3;
+                // At least a millisecond: a system timer truncates its period to whole milliseconds, and a zero period fires once.
+                var period = TimeSpan.FromTicks(Math.Max(_options.LeaseDuration.Ticks / 3, TimeSpan.TicksPerMillisecond));
                 _renewalTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).RenewHeldLeases(), this, period, period);
             }
 
@@ -219,8 +220,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             {
                 return;
             }
-            catch (ObjectDisposedException)
+            catch (ObjectDisposedException ex)
             {
+                // Nothing more can be received; say so, or a pool that stopped consuming looks healthy.
+                ConsumerLog.WorkerStoppedStoreDisposed(_logger, ex, QueueName);
                 return;
             }
             catch (Exception ex)
@@ -693,6 +696,20 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
         _ = RenewAsync();
 
+        async Task RenewOneAsync(LeaseToken lease)
+        {
+            try
+            {
+                // A lease settled since it was collected simply reports false.
+                await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // One failure must not leave the round's other leases to expire.
+                ConsumerLog.RenewFailed(_logger, ex, QueueName);
+            }
+        }
+
         async Task RenewAsync()
         {
             try
@@ -703,19 +720,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                     worker.CollectHeld(leases);
                 }
 
-                foreach (var lease in leases)
+                // All at once, not one after another: a durable store commits each renewal, and its group
+                // commit batches concurrent ones into one commit (200 leases one by one outlasted a 2 s lease).
+                var renewals = new Task[leases.Count];
+                for (var i = 0; i < renewals.Length; i++)
                 {
-                    try
-                    {
-                        // A lease settled since it was collected simply reports false.
-                        await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException)
-                    {
-                        // One failure must not leave the round's other leases to expire.
-                        ConsumerLog.RenewFailed(_logger, ex, QueueName);
-                    }
+                    renewals[i] = RenewOneAsync(leases[i]);
                 }
+
+                await Task.WhenAll(renewals).ConfigureAwait(false);
             }
             finally
             {
