@@ -14,6 +14,10 @@ internal sealed class AttemptGuard : IDisposable
     private bool _running;
     private bool _timedOut;
     private bool _shutDown;
+    private volatile bool _abandoned;
+
+    /// <summary>Whether the pool gave up on this worker: its attempt ran past the timeout and the grace period.</summary>
+    public bool Abandoned => _abandoned;
 
     /// <summary>Starts an attempt at <paramref name="timestamp"/> and returns its token.</summary>
     public CancellationToken Begin(long timestamp)
@@ -52,6 +56,24 @@ internal sealed class AttemptGuard : IDisposable
 
         // Outside the lock: cancelling runs the handler's callbacks, which may end the attempt.
         overdue?.Cancel();
+    }
+
+    /// <summary>
+    /// Marks the worker abandoned, once, if its current attempt started at least <paramref name="limit"/> before
+    /// <paramref name="now"/>; returns whether it did.
+    /// </summary>
+    public bool TryAbandon(TimeProvider time, long now, TimeSpan limit)
+    {
+        lock (_lock)
+        {
+            if (!_running || _abandoned || time.GetElapsedTime(_startedAt, now) < limit)
+            {
+                return false;
+            }
+
+            _abandoned = true;
+            return true;
+        }
     }
 
     /// <summary>Cancels the current attempt and every later one: the shutdown's drain period is over.</summary>

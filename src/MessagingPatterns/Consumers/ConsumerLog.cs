@@ -31,4 +31,10 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(9, LogLevel.Warning, "A worker of queue {Queue} stopped: its store was disposed.")]
     public static partial void WorkerStoppedStoreDisposed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(10, LogLevel.Error, "The handler of message {MessageId} of queue {Queue} was still running {Limit} after it started, past its timeout and grace period: its worker is abandoned and replaced, and the message comes back when its lease ends.")]
+    public static partial void HandlerAbandoned(ILogger logger, string queue, string messageId, TimeSpan limit);
+
+    [LoggerMessage(11, LogLevel.Warning, "Handlers of queue {Queue} were still running {Wait} after their tokens were cancelled; the stop returns and their messages come back when their leases end.")]
+    public static partial void HandlersLeftRunning(ILogger logger, string queue, TimeSpan wait);
 }

@@ -33,9 +33,12 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private readonly bool _usesDefaultPipeline;
     private readonly CancellationTokenSource _stopReceiving = new();
     private readonly CancellationTokenSource _cancelHandlers = new();
-    private readonly Worker[] _workers;
+    private readonly CancellationTokenSource _hurry = new();
+    private readonly List<Worker> _everyWorker = [];
     private readonly Lock _lifecycle = new();
-    private Task? _running;
+    private volatile Worker[] _workers = [];
+    private Task? _stopping;
+    private bool _started;
     private ITimer? _renewalTimer;
     private ITimer? _watchdogTimer;
     private int _renewing;
@@ -73,11 +76,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _pipeline = options.ResiliencePipeline ?? DefaultResiliencePipeline.Create(options, _time);
         _usesDefaultPipeline = options.ResiliencePipeline is null;
-        _workers = new Worker[options.Concurrency];
-        for (var i = 0; i < _workers.Length; i++)
-        {
-            _workers[i] = new Worker(this, options.PrefetchCount, store.Name);
-        }
     }
 
     /// <summary>The queue this pool consumes.</summary>
@@ -90,11 +88,12 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     {
         lock (_lifecycle)
         {
-            if (_running is not null || _stopped)
+            if (_started || _stopped)
             {
                 throw new InvalidOperationException($"The consumer pool of queue '{QueueName}' was already started; a pool starts once.");
             }
 
+            _started = true;
             if (_options.RenewLeases)
             {
                 // At least a millisecond: a system timer truncates its period to whole milliseconds, and a zero period fires once.
@@ -105,14 +104,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             var check = TimeSpan.FromTicks(Math.Clamp(_options.HandlerTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerSecond));
             _watchdogTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).CancelOverdueAttempts(), this, check, check);
 
-            var tasks = new Task[_workers.Length];
-            for (var i = 0; i < tasks.Length; i++)
+            for (var i = 0; i < _options.Concurrency; i++)
             {
-                var worker = _workers[i];
-                tasks[i] = Task.Run(() => RunWorkerAsync(worker), CancellationToken.None);
+                StartWorker();
             }
-
-            _running = Task.WhenAll(tasks);
         }
 
         return Task.CompletedTask;
@@ -120,35 +115,75 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     /// <summary>
     /// Stops gracefully: stops receiving, releases prefetched messages at once, lets running handlers
-    /// finish within <see cref="ConsumerOptions.ShutdownTimeout"/>, then cancels their tokens and releases
-    /// what they did not finish. Nothing is lost: every message is acknowledged or back in the store.
+    /// finish within <see cref="ConsumerOptions.ShutdownTimeout"/>, then cancels their tokens and waits at
+    /// most <see cref="ConsumerOptions.CancelledHandlerWait"/> more for them to release what they did not finish. A handler
+    /// still running after that keeps its message, which comes back when its lease ends (renewal stops):
+    /// nothing is released while a handler may still be working on it, and nothing is lost. Later calls
+    /// wait for the same stop.
     /// </summary>
-    /// <param name="cancellationToken">When cancelled (the host gave up), returns without waiting further; unfinished messages come back when their leases end.</param>
+    /// <param name="cancellationToken">When cancelled (the host gave up), cancels the running handlers and returns without waiting further; what they do not release comes back when its lease ends.</param>
+    /// <returns>A task that completes within <see cref="ConsumerOptions.ShutdownTimeout"/> plus <see cref="ConsumerOptions.CancelledHandlerWait"/>.</returns>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        Task? running;
+        Task stopping;
         lock (_lifecycle)
         {
             _stopped = true;
-            running = _running;
+            if (!_started)
+            {
+                return;
+            }
+
+            stopping = _stopping ??= StopOnceAsync();
         }
 
-        if (running is null)
-        {
-            return;
-        }
-
+        using var hurry = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _hurry);
         try
         {
+            await stopping.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host gave up waiting; the stop goes on, bounded, in the background.
+        }
+    }
+
+    private async Task StopOnceAsync()
+    {
+        try
+        {
+            var workers = _workers;
+            var running = Task.WhenAll(Array.ConvertAll(workers, static w => w.Completion));
+
             // Workers that already ended (their store was disposed) have nothing left to stop.
-            if (!running.IsCompleted)
+            if (running.IsCompleted)
             {
-                await StopWorkersAsync(running, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            await _stopReceiving.CancelAsync().ConfigureAwait(false);
+            foreach (var worker in workers)
+            {
+                // Running handlers go on; what their workers prefetched goes back now, for other consumers.
+                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
+            }
+
+            if (await FinishesWithinAsync(running, _options.ShutdownTimeout, _hurry.Token).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            ConsumerLog.DrainTimedOut(_logger, QueueName, _options.ShutdownTimeout);
+            await CancelHandlersAsync().ConfigureAwait(false);
+            if (!await FinishesWithinAsync(running, ConsumerOptions.CancelledHandlerWait, CancellationToken.None).ConfigureAwait(false))
+            {
+                ConsumerLog.HandlersLeftRunning(_logger, QueueName, ConsumerOptions.CancelledHandlerWait);
             }
         }
         finally
         {
-            // Always: the timers would otherwise fire on after the pool is gone.
+            // Always: the timers would otherwise fire on after the pool is gone, and renewal must stop so the
+            // messages of handlers still running come back when their leases end.
             if (Interlocked.Exchange(ref _renewalTimer, null) is { } renewalTimer)
             {
                 await renewalTimer.DisposeAsync().ConfigureAwait(false);
@@ -161,32 +196,30 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private async Task StopWorkersAsync(Task running, CancellationToken cancellationToken)
+    private async Task<bool> FinishesWithinAsync(Task running, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        await _stopReceiving.CancelAsync().ConfigureAwait(false);
         try
         {
-            foreach (var worker in _workers)
-            {
-                // Running handlers go on; what their workers prefetched goes back now, for other consumers.
-                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
-            }
-
-            try
-            {
-                await running.WaitAsync(_options.ShutdownTimeout, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                ConsumerLog.DrainTimedOut(_logger, QueueName, _options.ShutdownTimeout);
-                await CancelHandlersAsync().ConfigureAwait(false);
-                await running.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await running.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await CancelHandlersAsync().ConfigureAwait(false);
+            return false;
         }
+    }
+
+    /// <summary>Starts a worker (under the lifecycle lock).</summary>
+    private void StartWorker()
+    {
+        var worker = new Worker(this, _options.PrefetchCount, _store.Name);
+        _everyWorker.Add(worker);
+        _workers = [.. _workers, worker];
+        worker.Completion = Task.Run(() => RunWorkerAsync(worker), CancellationToken.None);
     }
 
     /// <summary>Stops the pool (as <see cref="StopAsync"/> with no outside deadline).</summary>
@@ -198,18 +231,25 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
 
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _stopReceiving.Dispose();
-        _cancelHandlers.Dispose();
-        foreach (var worker in _workers)
+        lock (_lifecycle)
         {
-            worker.Guard.Dispose();
+            // A handler still running (it ignored its token) may still read its tokens: leave those to the collector.
+            if (_everyWorker.TrueForAll(static w => w.Completion.IsCompleted))
+            {
+                _stopReceiving.Dispose();
+                _cancelHandlers.Dispose();
+                foreach (var worker in _everyWorker)
+                {
+                    worker.Guard.Dispose();
+                }
+            }
         }
     }
 
     private async Task RunWorkerAsync(Worker worker)
     {
         var stopping = _stopReceiving.Token;
-        while (!stopping.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested && !worker.Guard.Abandoned)
         {
             int received;
             try
@@ -264,6 +304,11 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 }
 
                 worker.Settled(i + 1);
+                if (worker.Guard.Abandoned)
+                {
+                    // Its slot went to a new worker when it was abandoned; its prefetched messages went back then.
+                    break;
+                }
             }
 
             if (stopping.IsCancellationRequested)
@@ -369,8 +414,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             return RunLinkedAttemptAsync(worker, pipelineToken);
         }
 
-        // The common case (our own token, a handler that finishes synchronously) without a state machine.
         var guard = worker.Guard;
+        if (guard.Abandoned)
+        {
+            // No retry on a lease no longer renewed: the message comes back to another worker.
+            return ValueTask.FromException(new OperationCanceledException("The attempt's worker was abandoned; its message comes back when its lease ends."));
+        }
+
+        // The common case (our own token, a handler that finishes synchronously) without a state machine.
         var handling = StartAttempt(worker, guard.Begin(_time.GetTimestamp()), out var scope);
         if (handling.IsCompletedSuccessfully && scope is { } created)
         {
@@ -477,7 +528,33 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         foreach (var worker in _workers)
         {
             worker.Guard.CancelIfOverdue(_time, now, _options.HandlerTimeout);
+            if (worker.Guard.TryAbandon(_time, now, _options.HandlerTimeout + _options.HandlerGracePeriod))
+            {
+                Abandon(worker);
+            }
         }
+    }
+
+    /// <summary>
+    /// Gives up on a worker whose attempt ran past its timeout and grace: its lease is no longer renewed, so its
+    /// message comes back (and counts a delivery) when the lease ends; its prefetched messages go back now; a new
+    /// worker takes its slot, so the pool keeps its concurrency. The attempt's late settle is refused as stale.
+    /// </summary>
+    private void Abandon(Worker worker)
+    {
+        var messageId = worker.CurrentMessageId();
+        MessagingMetrics.HandlerAbandoned(QueueName);
+        ConsumerLog.HandlerAbandoned(_logger, QueueName, messageId ?? "(none)", _options.HandlerTimeout + _options.HandlerGracePeriod);
+        lock (_lifecycle)
+        {
+            _workers = Array.FindAll(_workers, w => w != worker);
+            if (!_stopped)
+            {
+                StartWorker();
+            }
+        }
+
+        _ = ReleaseUnstartedAsync(worker).AsTask();
     }
 
     private async Task CancelHandlersAsync()
@@ -756,6 +833,9 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
         public AttemptGuard Guard { get; } = new();
 
+        /// <summary>The worker's loop, from start to end.</summary>
+        public Task Completion { get; set; } = Task.CompletedTask;
+
         /// <summary>The first attempt's failure, replayed as the default pipeline's first attempt.</summary>
         public ExceptionDispatchInfo? FirstFailure { get; set; }
 
@@ -805,6 +885,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 _held = 0;
                 _started = 0;
                 Array.Clear(Buffer, 0, count);
+            }
+        }
+
+        /// <summary>The id of the message the worker started last, if it holds one.</summary>
+        public string? CurrentMessageId()
+        {
+            lock (_heldLock)
+            {
+                return _started > 0 && _started <= _held ? Buffer[_started - 1].Message?.Id : null;
             }
         }
 
