@@ -41,12 +41,13 @@ public sealed class MessageQueueBuilder<TMessage>
     }
 
     /// <summary>
-    /// Adds a consumer worker pool (a hosted service) that runs <typeparamref name="TConsumer"/> for this
+    /// Adds a consumer worker pool that runs <typeparamref name="TConsumer"/> for this
     /// queue's messages, resolved per message from that message's own DI scope (so its scoped dependencies are
     /// per message too, and a disposable handler is disposed with the scope). <typeparamref name="TConsumer"/> is
     /// registered as transient (a new instance per message: within a one-message scope the same as scoped,
     /// without the scope's per-message table of resolved services) unless it is already registered, in which case
     /// that registration applies. Call it again to add another competing pool, with its own handler type and options.
+    /// One hosted service runs every pool of the container: they start together and stop together, sharing the drain.
     /// </summary>
     /// <typeparam name="TConsumer">The handler type.</typeparam>
     /// <param name="configure">Configures the pool's options, validated at start.</param>
@@ -111,16 +112,19 @@ public sealed class MessageQueueBuilder<TMessage>
         Services.AddValidatedOptions<ConsumerOptions, ConsumerOptionsValidator>(optionsName, configure);
 
         var queue = Name;
-        Services.AddSingleton<IHostedService>(services =>
+
+        // One hosted service runs every pool, so the pools of a host stop together.
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConsumerPoolsHostedService>());
+        Services.AddSingleton(services =>
         {
             var store = services.GetRequiredKeyedService<IMessageStore<TMessage>>(queue);
-            return new ConsumerWorkerPool<TMessage>(
+            return new RegisteredConsumerPool(new ConsumerWorkerPool<TMessage>(
                 storeSelector is null ? store : storeSelector(store),
                 services.GetRequiredService<IServiceScopeFactory>(),
                 static scoped => scoped.GetRequiredService<TConsumer>(),
                 services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
                 services.GetService<TimeProvider>(),
-                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>());
+                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>()));
         });
         return this;
     }
