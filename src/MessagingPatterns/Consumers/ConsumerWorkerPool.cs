@@ -41,7 +41,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private bool _started;
     private ITimer? _renewalTimer;
     private ITimer? _watchdogTimer;
-    private int _renewing;
     private int _disposed;
     private bool _stopped;
 
@@ -96,9 +95,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             _started = true;
             if (_options.RenewLeases)
             {
-                // At least a millisecond: a system timer truncates its period to whole milliseconds, and a zero period fires once.
-                var period = TimeSpan.FromTicks(Math.Max(_options.LeaseDuration.Ticks / 3, TimeSpan.TicksPerMillisecond));
-                _renewalTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).RenewHeldLeases(), this, period, period);
+                _renewalTimer = new LeaseRenewer<TMessage>(_store, _options.LeaseDuration, CollectHeld, _logger).Start(_time);
             }
 
             var check = TimeSpan.FromTicks(Math.Clamp(_options.HandlerTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerSecond));
@@ -763,54 +760,11 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         ConsumerLog.LeaseLost(_logger, QueueName, delivery.Message.Id, delivery.DeliveryCount);
     }
 
-    private void RenewHeldLeases()
+    private void CollectHeld(List<LeaseToken> leases)
     {
-        // One renewal round at a time; a slow store must not pile rounds up.
-        if (Interlocked.Exchange(ref _renewing, 1) == 1)
+        foreach (var worker in _workers)
         {
-            return;
-        }
-
-        _ = RenewAsync();
-
-        async Task RenewOneAsync(LeaseToken lease)
-        {
-            try
-            {
-                // A lease settled since it was collected simply reports false.
-                await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // One failure must not leave the round's other leases to expire.
-                ConsumerLog.RenewFailed(_logger, ex, QueueName);
-            }
-        }
-
-        async Task RenewAsync()
-        {
-            try
-            {
-                var leases = new List<LeaseToken>();
-                foreach (var worker in _workers)
-                {
-                    worker.CollectHeld(leases);
-                }
-
-                // All at once, not one after another: a durable store commits each renewal, and its group
-                // commit batches concurrent ones into one commit (200 leases one by one outlasted a 2 s lease).
-                var renewals = new Task[leases.Count];
-                for (var i = 0; i < renewals.Length; i++)
-                {
-                    renewals[i] = RenewOneAsync(leases[i]);
-                }
-
-                await Task.WhenAll(renewals).ConfigureAwait(false);
-            }
-            finally
-            {
-                Volatile.Write(ref _renewing, 0);
-            }
+            worker.CollectHeld(leases);
         }
     }
 
