@@ -37,4 +37,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(11, LogLevel.Warning, "Handlers of queue {Queue} were still running {Wait} after their tokens were cancelled; the stop returns and their messages come back when their leases end.")]
     public static partial void HandlersLeftRunning(ILogger logger, string queue, TimeSpan wait);
+
+    [LoggerMessage(12, LogLevel.Warning, "The handler of message {MessageId} of queue {Queue} returned normally after its handler timeout of {Timeout} cancelled its token; the attempt counts as failed and is retried, since the handler may have stopped half way.")]
+    public static partial void ReturnedAfterTimeout(ILogger logger, string queue, string messageId, TimeSpan timeout);
 }

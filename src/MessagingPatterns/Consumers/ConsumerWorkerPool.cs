@@ -425,13 +425,13 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             var disposing = created.DisposeAsync();
             if (disposing.IsCompletedSuccessfully)
             {
-                return guard.End() ? ValueTask.FromException(HandlerTimedOut(null)) : ValueTask.CompletedTask;
+                return guard.End() ? ValueTask.FromException(HandlerTimedOut(worker, null)) : ValueTask.CompletedTask;
             }
 
-            return CompleteAttemptAsync(disposing.AsTask(), null, guard);
+            return CompleteAttemptAsync(worker, disposing.AsTask(), null);
         }
 
-        return CompleteAttemptAsync(handling, scope, guard);
+        return CompleteAttemptAsync(worker, handling, scope);
     }
 
     /// <summary>Creates the attempt's scope and consumer and calls the handler; a failure to do so is the attempt's failure.</summary>
@@ -461,7 +461,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// may have returned half way, and acknowledging it could lose the message's work.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAttemptAsync(Task handling, AsyncServiceScope? scope, AttemptGuard guard)
+    private async ValueTask CompleteAttemptAsync(Worker worker, Task handling, AsyncServiceScope? scope)
     {
         Exception? failure = null;
         try
@@ -485,9 +485,9 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
         }
 
-        if (guard.End())
+        if (worker.Guard.End())
         {
-            throw HandlerTimedOut(failure);
+            throw HandlerTimedOut(worker, failure);
         }
 
         if (failure is not null)
@@ -496,8 +496,16 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private TimeoutException HandlerTimedOut(Exception? inner) =>
-        new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.", inner);
+    private TimeoutException HandlerTimedOut(Worker worker, Exception? outcome)
+    {
+        if (outcome is null)
+        {
+            // The handler returned normally, but after its token was cancelled: failing it may repeat its work.
+            ConsumerLog.ReturnedAfterTimeout(_logger, QueueName, worker.Context.MessageId, _options.HandlerTimeout);
+        }
+
+        return new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.", outcome);
+    }
 
     /// <summary>An attempt under a user pipeline's own token (its own timeout), followed as well as ours.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -511,7 +519,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         try
         {
             var handling = StartAttempt(worker, attemptToken, out var scope);
-            await CompleteAttemptAsync(handling, scope, guard).ConfigureAwait(false);
+            await CompleteAttemptAsync(worker, handling, scope).ConfigureAwait(false);
         }
         finally
         {
