@@ -1,8 +1,11 @@
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
+using MessagingPatterns.Consumers;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.Tests.Consumers;
 
@@ -67,6 +70,39 @@ public sealed class ConsumerHostingTests
         {
             (await probe.NextSettlementAsync()).Should().Be(("ack", true), "each pool's running handler finished within the shared drain");
         }
+    }
+
+    [Fact]
+    public async Task InvalidPoolOptions_FailTheHostStart_NamingTheQueueConsumerAndOption()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton(new Gate());
+        builder.Services.AddInMemoryQueue<int>("orders").AddConsumer<HeldConsumer>(o => o.Concurrency = 0);
+        using var host = builder.Build();
+
+        var start = () => host.StartAsync();
+
+        (await start.Should().ThrowAsync<OptionsValidationException>())
+            .Which.Message.Should().Contain("orders/HeldConsumer.Concurrency").And.NotContain("pool-");
+    }
+
+    [Fact]
+    public void PoolOptions_BindFromAConfigurationSectionPerQueueAndConsumer()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Consumers:orders:HeldConsumer:Concurrency"] = "3",
+            ["Consumers:orders:HeldConsumer:LeaseDuration"] = "00:01:00",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<int>("orders").AddConsumer<HeldConsumer>().AddConsumer<HeldConsumer>(o => o.Concurrency = 7);
+        services.Configure<ConsumerOptions>("orders/HeldConsumer", configuration.GetSection("Consumers:orders:HeldConsumer"));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptionsMonitor<ConsumerOptions>>();
+        options.Get("orders/HeldConsumer").Concurrency.Should().Be(3);
+        options.Get("orders/HeldConsumer").LeaseDuration.Should().Be(TimeSpan.FromMinutes(1));
+        options.Get("orders/HeldConsumer/2").Concurrency.Should().Be(7, "a second pool of the same consumer has options of its own");
     }
 
     private sealed class Gate
