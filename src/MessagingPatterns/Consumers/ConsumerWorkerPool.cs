@@ -34,9 +34,9 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private readonly CancellationTokenSource _stopReceiving = new();
     private readonly CancellationTokenSource _cancelHandlers = new();
     private readonly CancellationTokenSource _hurry = new();
-    private readonly List<Worker> _everyWorker = [];
+    private readonly List<ConsumerWorker<TMessage>> _everyWorker = [];
     private readonly Lock _lifecycle = new();
-    private volatile Worker[] _workers = [];
+    private volatile ConsumerWorker<TMessage>[] _workers = [];
     private Task? _stopping;
     private bool _started;
     private ITimer? _renewalTimer;
@@ -213,7 +213,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// <summary>Starts a worker (under the lifecycle lock).</summary>
     private void StartWorker()
     {
-        var worker = new Worker(this, _options.PrefetchCount, _store.Name);
+        var worker = new ConsumerWorker<TMessage>(this, _options.PrefetchCount, _store.Name);
         _everyWorker.Add(worker);
         _workers = [.. _workers, worker];
         worker.Completion = Task.Run(() => RunWorkerAsync(worker), CancellationToken.None);
@@ -243,7 +243,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private async Task RunWorkerAsync(Worker worker)
+    private async Task RunWorkerAsync(ConsumerWorker<TMessage> worker)
     {
         var stopping = _stopReceiving.Token;
         while (!stopping.IsCancellationRequested && !worker.Guard.Abandoned)
@@ -318,7 +318,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private async ValueTask HandleAsync(Worker worker, Delivery<TMessage> delivery)
+    private async ValueTask HandleAsync(ConsumerWorker<TMessage> worker, Delivery<TMessage> delivery)
     {
         var context = worker.Context;
         Exception? failure = null;
@@ -366,14 +366,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// as the pipeline's first attempt, so backoff and retry count are exactly those of running it all
     /// through the pipeline. User pipelines (circuit breakers, timeouts) always see every attempt.
     /// </summary>
-    private ValueTask RunWithDefaultRetriesAsync(Worker worker)
+    private ValueTask RunWithDefaultRetriesAsync(ConsumerWorker<TMessage> worker)
     {
         // Most attempts succeed synchronously: no state machine for them.
         var first = RunAttemptAsync(worker, _cancelHandlers.Token);
         return first.IsCompletedSuccessfully ? ValueTask.CompletedTask : RetryAfterFirstAttemptAsync(worker, first);
     }
 
-    private async ValueTask RetryAfterFirstAttemptAsync(Worker worker, ValueTask first)
+    private async ValueTask RetryAfterFirstAttemptAsync(ConsumerWorker<TMessage> worker, ValueTask first)
     {
         try
         {
@@ -404,7 +404,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// One handler attempt, in a DI scope and with a consumer of its own (a retry never sees a failed
     /// attempt's unit of work), under the worker's attempt guard (timeout and shutdown cancellation).
     /// </summary>
-    private ValueTask RunAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    internal ValueTask RunAttemptAsync(ConsumerWorker<TMessage> worker, CancellationToken pipelineToken)
     {
         if (pipelineToken.CanBeCanceled && pipelineToken != _cancelHandlers.Token)
         {
@@ -435,7 +435,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     }
 
     /// <summary>Creates the attempt's scope and consumer and calls the handler; a failure to do so is the attempt's failure.</summary>
-    private Task StartAttempt(Worker worker, CancellationToken attemptToken, out AsyncServiceScope? scope)
+    private Task StartAttempt(ConsumerWorker<TMessage> worker, CancellationToken attemptToken, out AsyncServiceScope? scope)
     {
         scope = null;
         var context = worker.Context;
@@ -456,12 +456,12 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     /// <summary>
     /// Waits for the handler, then ends its scope. A scoped service that fails on disposal (a unit of work
-    /// committing) fails the attempt, unless the handler already failed it. An attempt past its timeout
-    /// fails with a <see cref="TimeoutException"/> however it ended: a handler that saw its token cancelled
-    /// may have returned half way, and acknowledging it could lose the message's work.
+    /// committing) fails the attempt, unless the handler already failed it. An attempt past its timeout that
+    /// returned normally or was cancelled fails with a <see cref="TimeoutException"/>: a handler that saw its
+    /// token cancelled may have returned half way, and acknowledging it could lose the message's work.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAttemptAsync(Worker worker, Task handling, AsyncServiceScope? scope)
+    private async ValueTask CompleteAttemptAsync(ConsumerWorker<TMessage> worker, Task handling, AsyncServiceScope? scope)
     {
         Exception? failure = null;
         try
@@ -485,7 +485,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
         }
 
-        if (worker.Guard.End())
+        // A handler's own exception says more than the timeout does; a cancellation or a normal return does not.
+        if (worker.Guard.End() && failure is null or OperationCanceledException)
         {
             throw HandlerTimedOut(worker, failure);
         }
@@ -496,7 +497,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private TimeoutException HandlerTimedOut(Worker worker, Exception? outcome)
+    private TimeoutException HandlerTimedOut(ConsumerWorker<TMessage> worker, Exception? outcome)
     {
         if (outcome is null)
         {
@@ -509,7 +510,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     /// <summary>An attempt under a user pipeline's own token (its own timeout), followed as well as ours.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RunLinkedAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    private async ValueTask RunLinkedAttemptAsync(ConsumerWorker<TMessage> worker, CancellationToken pipelineToken)
     {
         var guard = worker.Guard;
         var attemptToken = guard.Begin(_time.GetTimestamp());
@@ -545,7 +546,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// message comes back (and counts a delivery) when the lease ends; its prefetched messages go back now; a new
     /// worker takes its slot, so the pool keeps its concurrency. The attempt's late settle is refused as stale.
     /// </summary>
-    private void Abandon(Worker worker)
+    private void Abandon(ConsumerWorker<TMessage> worker)
     {
         var messageId = worker.CurrentMessageId();
         MessagingMetrics.HandlerAbandoned(QueueName);
@@ -694,7 +695,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     }
 
     /// <summary>Releases a worker's prefetched deliveries that no handler has started, for other consumers to take at once.</summary>
-    private async ValueTask ReleaseUnstartedAsync(Worker worker)
+    private async ValueTask ReleaseUnstartedAsync(ConsumerWorker<TMessage> worker)
     {
         foreach (var delivery in worker.TakeUnstarted())
         {
@@ -773,101 +774,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         foreach (var worker in _workers)
         {
             worker.CollectHeld(leases);
-        }
-    }
-
-    /// <summary>
-    /// One worker's state: its receive buffer, the part of it started and the part settled, and its reused
-    /// context. Each held delivery is either started by the worker or taken by a stop to be released, never both.
-    /// </summary>
-    private sealed class Worker(ConsumerWorkerPool<TMessage> pool, int prefetch, string queueName)
-    {
-        private readonly Lock _heldLock = new();
-        private int _held;
-        private int _started;
-        private int _settled;
-
-        public Delivery<TMessage>[] Buffer { get; } = new Delivery<TMessage>[prefetch];
-
-        public MessageContext<TMessage> Context { get; } = new(queueName);
-
-        public ConsumerWorkerPool<TMessage> Pool { get; } = pool;
-
-        public AttemptGuard Guard { get; } = new();
-
-        /// <summary>The worker's loop, from start to end.</summary>
-        public Task Completion { get; set; } = Task.CompletedTask;
-
-        /// <summary>The first attempt's failure, replayed as the default pipeline's first attempt.</summary>
-        public ExceptionDispatchInfo? FirstFailure { get; set; }
-
-        public void Hold(int count)
-        {
-            lock (_heldLock)
-            {
-                _held = count;
-                _started = 0;
-                _settled = 0;
-            }
-        }
-
-        /// <summary>Claims the delivery at <paramref name="index"/> for its handler; false when none is left to start.</summary>
-        public bool TryStart(int index)
-        {
-            lock (_heldLock)
-            {
-                if (index >= _held)
-                {
-                    return false;
-                }
-
-                _started = index + 1;
-                return true;
-            }
-        }
-
-        public void Settled(int count) => Volatile.Write(ref _settled, count);
-
-        /// <summary>Takes the deliveries not started yet, for the caller to release: they are no longer held, nor renewed.</summary>
-        public Delivery<TMessage>[] TakeUnstarted()
-        {
-            lock (_heldLock)
-            {
-                // A copy: the worker's Clear zeroes the buffer.
-                var unstarted = Buffer[_started.._held];
-                _held = _started;
-                return unstarted;
-            }
-        }
-
-        public void Clear(int count)
-        {
-            lock (_heldLock)
-            {
-                _held = 0;
-                _started = 0;
-                Array.Clear(Buffer, 0, count);
-            }
-        }
-
-        /// <summary>The id of the message the worker started last, if it holds one.</summary>
-        public string? CurrentMessageId()
-        {
-            lock (_heldLock)
-            {
-                return _started > 0 && _started <= _held ? Buffer[_started - 1].Message?.Id : null;
-            }
-        }
-
-        public void CollectHeld(List<LeaseToken> leases)
-        {
-            lock (_heldLock)
-            {
-                for (var i = Volatile.Read(ref _settled); i < _held; i++)
-                {
-                    leases.Add(Buffer[i].Lease);
-                }
-            }
         }
     }
 }

@@ -43,10 +43,13 @@ public sealed class ConsumerLivenessTests
         await store.EnqueueAsync(new Message<string>("x", "stuck-1"));
         await pool.StartAsync(default);
         await stuckStarted.Task.Within();
-        for (var i = 0; i < 1_200; i++)
+        for (var i = 0; i < 1_200 && abandoned.Total == 0; i++)
         {
             _time.Advance(TimeSpan.FromMilliseconds(100));
         }
+
+        // The lease, no longer renewed, ends; the clock then stands still while the new worker handles the message.
+        _time.Advance(options.LeaseDuration + TimeSpan.FromMilliseconds(100));
 
         (await store.NextSettlementAsync()).Should().Be(("ack", true), "the message came back and the worker that replaced the stuck one handled it");
         abandoned.Total.Should().Be(1);
