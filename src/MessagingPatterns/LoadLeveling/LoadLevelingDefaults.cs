@@ -23,7 +23,4 @@ internal static class LoadLevelingDefaults
     /// (other processes' publishes and acks, and messages left from an earlier run, pass by its own counters).
     /// </summary>
     public static readonly TimeSpan StoreCountInterval = TimeSpan.FromSeconds(1);
-
-    /// <summary>The highest rate accepted, in messages per second.</summary>
-    public const double MaxMessagesPerSecond = 1e9;
 }

@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using MessagingPatterns.Diagnostics;
+using MessagingPatterns.Pacing;
 using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.LoadLeveling;
@@ -52,7 +53,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly FullMode _fullMode;
     private readonly TimeSpan? _publishTimeout;
     private readonly Action<DroppedMessage>? _onDropped;
-    private readonly RateLimiter? _limiter;
+    private readonly PacedReceiver<TMessage>? _paced;
     private readonly PacingRateLimiter? _pacer;
     private readonly RateSampler _sampler;
     private readonly Lock _lock = new();
@@ -117,12 +118,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         _onDropped = options.OnDropped;
         if (options.RateLimiter is not null)
         {
-            _limiter = options.RateLimiter;
+            _paced = new PacedReceiver<TMessage>(options.RateLimiter, inner.Name, timeProvider);
         }
         else if (options.MessagesPerSecond is { } rate)
         {
             _pacer = new PacingRateLimiter(rate, options.Burst, timeProvider);
-            _limiter = _pacer;
+            _paced = new PacedReceiver<TMessage>(_pacer, inner.Name, timeProvider);
         }
 
         if (_sizeOf is not null)
@@ -251,7 +252,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
 
         ThrowIfDisposed();
-        if (_limiter is not null)
+        if (_paced is not null)
         {
             return ReceivePacedAsync(buffer, leaseDuration, cancellationToken);
         }
@@ -862,42 +863,17 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private async ValueTask<int> ReceivePacedAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        var limiter = _limiter!;
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token) : null;
-        var token = linked?.Token ?? _disposing.Token;
-        RateLimitLease permit;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        int received;
         try
         {
-            permit = await limiter.AcquireAsync(1, token).ConfigureAwait(false);
+            received = await _paced!.ReceiveAsync(_inner, buffer, leaseDuration, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ObjectDisposedException(GetType().Name);
         }
 
-        using (permit)
-        {
-            if (!permit.IsAcquired)
-            {
-                ThrowIfDisposed();
-                var reason = permit.TryGetMetadata(MetadataName.ReasonPhrase, out var phrase) ? $": {phrase}" : ".";
-                throw new InvalidOperationException($"The rate limiter of queue '{Name}' refused a permit{reason}");
-            }
-        }
-
-        // One permit per message: take more only if they are there now, so a batch never waits for permits it may not use.
-        var granted = 1;
-        if (buffer.Length > 1 && limiter.GetStatistics()?.CurrentAvailablePermits is > 0 and var available)
-        {
-            var extra = (int)Math.Min(available, buffer.Length - 1);
-            using var more = limiter.AttemptAcquire(extra);
-            if (more.IsAcquired)
-            {
-                granted += extra;
-            }
-        }
-
-        var received = await _inner.ReceiveAsync(buffer[..granted], leaseDuration, cancellationToken).ConfigureAwait(false);
         OnReceived(buffer.Span[..received]);
         return received;
     }
