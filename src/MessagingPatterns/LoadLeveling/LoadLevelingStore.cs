@@ -59,7 +59,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly Lock _lock = new();
     private readonly LinkedList<RoomWaiter> _waiters = new();
     private readonly Dictionary<LeaseToken, LeasedSize>? _leasedSizes;
-    private readonly Dictionary<string, long>? _deadLetterSizes;
     private readonly CancellationTokenSource _disposing = new();
     private readonly SemaphoreSlim? _moveSignal;
     private readonly Task? _overflowCounted;
@@ -131,7 +130,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             // Bytes are counted under the lock, so a byte bound turns the lock-free fast path off.
             _slowPath = 1;
             _leasedSizes = [];
-            _deadLetterSizes = new Dictionary<string, long>(StringComparer.Ordinal);
         }
 
         _sampler = new RateSampler(timeProvider, ReadTotals);
@@ -145,11 +143,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             _slowPath = 1;
             StartStoreCount();
             _firstStoreCount = _storeCount;
-            _storeCountTimer = timeProvider.CreateTimer(
-                static s => ((LoadLevelingStore<TMessage>)s!).OnStoreCountTimer(),
-                this,
-                LoadLevelingDefaults.StoreCountInterval,
-                LoadLevelingDefaults.StoreCountInterval);
+            _storeCountTimer = WeakTimer.Start(
+                timeProvider, this, static s => s.OnStoreCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
         }
 
         if (overflow is not null)
@@ -364,6 +359,10 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     {
         ArgumentNullException.ThrowIfNull(messageIds);
         ThrowIfDisposed();
+
+        // With a byte bound, the redriven messages' bytes count again. They are measured from the dead-letter store
+        // rather than remembered from when they were dead-lettered, which would hold memory for every dead letter.
+        var (found, size) = _sizeOf is null || messageIds.Count == 0 ? (0, 0L) : await MeasureDeadLettersAsync(messageIds, cancellationToken).ConfigureAwait(false);
         var redriven = await _inner.RedriveAsync(messageIds, cancellationToken).ConfigureAwait(false);
         if (redriven > 0)
         {
@@ -371,17 +370,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             Interlocked.Add(ref _admitted, redriven);
             Stored(redriven);
             Interlocked.Add(ref _redriven, redriven);
-            lock (_lock)
+            if (found > 0)
             {
-                if (_deadLetterSizes is not null)
+                lock (_lock)
                 {
-                    foreach (var id in messageIds)
-                    {
-                        if (_deadLetterSizes.Remove(id, out var size))
-                        {
-                            _bytes += size;
-                        }
-                    }
+                    // If a concurrent redrive took some of them, count a share: erring toward full is safe.
+                    _bytes += redriven >= found ? size : size * redriven / found;
                 }
             }
         }
@@ -861,6 +855,24 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         LoadLevelingMetrics.Dropped(Name);
     }
 
+    private async ValueTask<(int Found, long Size)> MeasureDeadLettersAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken)
+    {
+        var wanted = messageIds.ToHashSet(StringComparer.Ordinal);
+        var letters = await _inner.GetDeadLettersAsync(int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var found = 0;
+        long size = 0;
+        foreach (var letter in letters)
+        {
+            if (wanted.Remove(letter.Message.Id))
+            {
+                found++;
+                size += SizeOfBody(letter.Message);
+            }
+        }
+
+        return (found, size);
+    }
+
     private async ValueTask<int> ReceivePacedAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
@@ -917,7 +929,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             {
                 foreach (var delivery in deliveries)
                 {
-                    _leasedSizes[delivery.Lease] = new LeasedSize(delivery.Message.Id, SizeOfBody(delivery.Message), delivery.LeaseExpiresAt.UtcTicks);
+                    _leasedSizes[delivery.Lease] = new LeasedSize(SizeOfBody(delivery.Message), delivery.LeaseExpiresAt.UtcTicks);
                 }
 
                 PruneExpiredLeases(now.UtcTicks);
@@ -975,10 +987,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 if (_leasedSizes.Remove(lease, out var leased))
                 {
                     size = leased.Size;
-                    if (deadLettered)
-                    {
-                        _deadLetterSizes![leased.Id] = size;
-                    }
                 }
             }
         }
@@ -1359,7 +1367,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private sealed record MessageBatch(IReadOnlyList<Message<TMessage>> Messages) : IPublish;
 
-    private readonly record struct LeasedSize(string Id, long Size, long ExpiresTicks);
+    private readonly record struct LeasedSize(long Size, long ExpiresTicks);
 
     private sealed class RoomWaiter(LoadLevelingStore<TMessage> owner, int count, long size) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
     {

@@ -5,6 +5,7 @@ using MessagingPatterns.Pacing;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
 
 namespace MessagingPatterns.Tests.Pacing;
 
