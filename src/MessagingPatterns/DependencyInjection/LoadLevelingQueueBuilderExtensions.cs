@@ -2,6 +2,7 @@ using MessagingPatterns.LoadLeveling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.DependencyInjection;
@@ -52,7 +53,12 @@ public static class LoadLevelingQueueBuilderExtensions
             LoadLevelingStore<TMessage> store;
             try
             {
-                store = new LoadLevelingStore<TMessage>(inner, options, overflow, provider.GetService<TimeProvider>() ?? TimeProvider.System);
+                store = new LoadLevelingStore<TMessage>(
+                    inner,
+                    options,
+                    overflow,
+                    provider.GetService<TimeProvider>() ?? TimeProvider.System,
+                    provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.LoadLeveling"));
             }
             catch when (overflow is not null)
             {

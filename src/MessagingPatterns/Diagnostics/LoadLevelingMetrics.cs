@@ -19,6 +19,7 @@ internal static class LoadLevelingMetrics
     private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("messaging.load_leveling.dropped", "{message}", "Messages dropped by a drop full-mode; each was reported to the OnDropped callback.");
     private static readonly Counter<long> s_rejected = s_meter.CreateCounter<long>("messaging.load_leveling.rejected", "{message}", "Publishes refused because the buffer was full.");
     private static readonly Counter<long> s_overflowed = s_meter.CreateCounter<long>("messaging.load_leveling.overflowed", "{message}", "Messages spilled to the overflow store.");
+    private static readonly Counter<long> s_overflowDeadLettered = s_meter.CreateCounter<long>("messaging.load_leveling.overflow_dead_lettered", "{message}", "Messages dead-lettered in the overflow store because the queue's store would not take them.");
     private static readonly Histogram<double> s_wait = s_meter.CreateHistogram<double>("messaging.load_leveling.wait", "ms", "Time from acceptance to first delivery.");
 
     static LoadLevelingMetrics()
@@ -52,6 +53,8 @@ internal static class LoadLevelingMetrics
     internal static void Rejected(string queue) => Add(s_rejected, queue, 1);
 
     internal static void Overflowed(string queue, int count) => Add(s_overflowed, queue, count);
+
+    internal static void OverflowDeadLettered(string queue) => Add(s_overflowDeadLettered, queue, 1);
 
     internal static void Waited(string queue, TimeSpan wait) =>
         s_wait.Record(wait.TotalMilliseconds, new KeyValuePair<string, object?>("messaging.queue", queue));

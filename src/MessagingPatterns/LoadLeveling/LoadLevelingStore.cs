@@ -2,6 +2,8 @@ using System.Threading.RateLimiting;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Pacing;
 using MessagingPatterns.Stores;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MessagingPatterns.LoadLeveling;
 
@@ -62,6 +64,14 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly CancellationTokenSource _disposing = new();
     private readonly SemaphoreSlim? _moveSignal;
     private readonly Task? _overflowCounted;
+    private readonly ITimer? _overflowCountTimer;
+    private readonly ILogger _logger;
+
+    // The mover's own state (only the mover task touches it): the head message that keeps failing to move, and the
+    // ids moved whose overflow copy could not be acknowledged (removed when they come back, never moved twice).
+    private readonly HashSet<string> _movedNotAcked = new(StringComparer.Ordinal);
+    private string? _failingId;
+    private int _failedMoves;
     private readonly Task? _mover;
     private readonly bool _countsStore;
     private readonly ITimer? _storeCountTimer;
@@ -78,6 +88,10 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private int _slowPath;
     private long _bytes;
     private long _overflowCount;
+    private long _overflowRemoved;
+    private int _overflowCounting;
+    private bool _overflowCountFailed;
+    private Task _overflowRecount = Task.CompletedTask;
     private int _overflowPending;
     private long _moved;
     private long _redriven;
@@ -89,7 +103,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private long _waitCount;
     private int _disposed;
 
-    public LoadLevelingStore(IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider)
+    public LoadLevelingStore(
+        IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(options);
@@ -109,6 +124,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         _inner = inner;
         _overflow = overflow;
         _time = timeProvider;
+        _logger = logger ?? NullLogger.Instance;
         _capacity = options.Capacity;
         _capacityBytes = options.CapacityBytes;
         _sizeOf = options.CapacityBytes is null ? null : options.MessageSize;
@@ -152,6 +168,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             _moveSignal = new SemaphoreSlim(0);
             _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
             _mover = Task.Run(MoveFromOverflowAsync);
+            _overflowCountTimer = WeakTimer.Start(
+                timeProvider, this, static s => s.OnOverflowCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
         }
     }
 
@@ -462,6 +480,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         {
             await _storeCountTimer.DisposeAsync().ConfigureAwait(false);
             await Volatile.Read(ref _storeCount).ConfigureAwait(false);
+        }
+
+        if (_overflowCountTimer is not null)
+        {
+            await _overflowCountTimer.DisposeAsync().ConfigureAwait(false);
+            await Volatile.Read(ref _overflowRecount).ConfigureAwait(false);
         }
 
         _sampler.Dispose();
@@ -1213,7 +1237,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// <remarks>
     /// The batch's leases run out together. A message still not in the buffer's store by half-time (that store is
     /// full or slow) goes back with the rest, to be leased again on the next look: an expired lease would have the
-    /// overflow store deliver it again while it is being moved, and it would be moved twice.
+    /// overflow store deliver it again while it is being moved, and it would be moved twice. A message moved whose
+    /// acknowledgement in the overflow store then fails (or finds the lease ended all the same) is remembered, and its
+    /// copy is removed when the overflow store gives it back, so within a process it is never moved twice.
     /// </remarks>
     private async Task<bool> MoveBatchAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, int received, CancellationToken token)
     {
@@ -1221,7 +1247,19 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         using var moveToken = CancellationTokenSource.CreateLinkedTokenSource(token, halfLease.Token);
         for (var i = 0; i < received; i++)
         {
-            var message = buffer[i].Message;
+            var delivery = buffer[i];
+            var message = delivery.Message;
+            if (_movedNotAcked.Contains(message.Id))
+            {
+                // Its copy is in the buffer's store already: this one is only removed.
+                if (await TryAckOverflowAsync(overflow, delivery).ConfigureAwait(false))
+                {
+                    _movedNotAcked.Remove(message.Id);
+                }
+
+                continue;
+            }
+
             var size = SizeOfBody(message);
             bool fits;
             lock (_lock)
@@ -1237,7 +1275,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
             try
             {
-                await _inner.EnqueueAsync(message, moveToken.Token).ConfigureAwait(false);
+                await _inner.EnqueueAsync(MarkMoved(message), moveToken.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (halfLease.IsCancellationRequested && !token.IsCancellationRequested)
             {
@@ -1251,31 +1289,37 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 // The buffer's store refuses this message for good (a priority it does not have, a body over its size
                 // limit), though the spill accepted it: dead-lettered where it is, with the reason, not retried forever.
                 Unreserve(1, size);
-                await DeadLetterRefusedAsync(overflow, buffer[i], refused).ConfigureAwait(false);
+                await DeadLetterInOverflowAsync(overflow, delivery, $"The queue's store refused the message moved back from the overflow store: {refused.Message}").ConfigureAwait(false);
                 continue;
             }
-            catch
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
-                // The buffer's store failed (the mover tries again shortly): the batch goes back at once, in order,
-                // rather than waiting out its leases.
                 Unreserve(1, size);
+                if (await IsStuckAsync(message.Id, ex, token).ConfigureAwait(false))
+                {
+                    // The store answers, yet keeps failing on this one message (e.g. a body its serializer rejects):
+                    // dead-lettered where it is, so the messages behind it flow.
+                    await DeadLetterInOverflowAsync(
+                        overflow,
+                        delivery,
+                        $"The queue's store failed {LoadLevelingDefaults.MaxFailedMoves} times to take the message moved back from the overflow store; last error: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
+                    continue;
+                }
+
+                // The mover tries again shortly: the batch goes back at once, in order, rather than waiting out its leases.
                 await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
                 throw;
             }
 
+            _failingId = null;
             Stored(1);
             Interlocked.Increment(ref _moved);
 
-            // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
-            // If the lease ran out all the same (a long pause), the overflow store delivers it again, so it stays
-            // counted there and is moved again rather than left behind uncounted.
-            if (await overflow.AckAsync(buffer[i].Lease, CancellationToken.None).ConfigureAwait(false))
+            // Acknowledged only once the buffer holds it: a crash in between duplicates the message (same id, marked
+            // with a header), never loses it.
+            if (!await TryAckOverflowAsync(overflow, delivery).ConfigureAwait(false))
             {
-                lock (_lock)
-                {
-                    _overflowCount--;
-                    UpdateSlowPath();
-                }
+                _movedNotAcked.Add(message.Id);
             }
         }
 
@@ -1283,15 +1327,163 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         return true;
     }
 
-    private async Task DeadLetterRefusedAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery, ArgumentException refused)
+    /// <summary>Counts a failed move of the head message; true once it has failed too often while the store still answers.</summary>
+    private async Task<bool> IsStuckAsync(string messageId, Exception error, CancellationToken token)
     {
-        var reason = $"The queue's store refused the message moved back from the overflow store: {refused.Message}";
+        _failedMoves = messageId == _failingId ? _failedMoves + 1 : 1;
+        _failingId = messageId;
+        LoadLevelingLog.MoveFailed(_logger, error, Name, messageId, _failedMoves);
+        if (_failedMoves < LoadLevelingDefaults.MaxFailedMoves)
+        {
+            return false;
+        }
+
+        try
+        {
+            // A store that cannot even be counted is down (a broker connection lost): then no message is to blame.
+            await _inner.GetStatisticsAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        _failingId = null;
+        return true;
+    }
+
+    /// <summary>Acknowledges a moved message in the overflow store, trying a few times; false if it may still be there.</summary>
+    private async Task<bool> TryAckOverflowAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery)
+    {
+        Exception? error = null;
+        for (var attempt = 0; attempt < LoadLevelingDefaults.OverflowAckAttempts; attempt++)
+        {
+            bool acked;
+            try
+            {
+                acked = await overflow.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ObjectDisposedException)
+            {
+                error = ex;
+                continue;
+            }
+
+            if (acked)
+            {
+                RemovedFromOverflow();
+                return true;
+            }
+
+            // The lease ended all the same (a long pause): the overflow store delivers the message again, and it stays
+            // counted there until its copy is removed then.
+            break;
+        }
+
+        LoadLevelingLog.OverflowAckFailed(_logger, error, Name, delivery.Message.Id);
+        return false;
+    }
+
+    private async Task DeadLetterInOverflowAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery, string reason)
+    {
         if (await overflow.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
         {
+            RemovedFromOverflow();
+            LoadLevelingMetrics.OverflowDeadLettered(Name);
+            LoadLevelingLog.OverflowDeadLettered(_logger, Name, delivery.Message.Id, reason);
+        }
+    }
+
+    private void RemovedFromOverflow()
+    {
+        lock (_lock)
+        {
+            _overflowCount = Math.Max(0, _overflowCount - 1);
+            _overflowRemoved++;
+            UpdateSlowPath();
+        }
+    }
+
+    /// <summary>The message as it goes into the buffer's store: same id, body, priority and headers, marked as moved.</summary>
+    private static Message<TMessage> MarkMoved(Message<TMessage> message)
+    {
+        var headers = new Dictionary<string, string>(message.Headers, StringComparer.Ordinal)
+        {
+            [LoadLevelingHeaders.MovedFromOverflow] = "true",
+        };
+        return new Message<TMessage>(message.Body, message.Id, message.Priority, headers);
+    }
+
+    private void OnOverflowCountTimer()
+    {
+        if (_disposing.IsCancellationRequested || !_overflowCounted!.IsCompleted)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_overflowCount == 0 && !_overflowCountFailed)
+            {
+                return;
+            }
+        }
+
+        if (Interlocked.Exchange(ref _overflowCounting, 1) == 0)
+        {
+            var count = RecountOverflowAsync();
+            Volatile.Write(ref _overflowRecount, count);
+            count.ContinueWith(
+                static (_, s) => Volatile.Write(ref ((LoadLevelingStore<TMessage>)s!)._overflowCounting, 0),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// Sets the overflow count from what the overflow store holds, as the durable depth is recounted: messages another
+    /// process moved, or that the overflow store dead-lettered itself, would otherwise keep the count above zero and
+    /// every publish spilling.
+    /// </summary>
+    /// <remarks>
+    /// Spills that completed after the count was asked for are added (one that crossed it may be counted twice), and
+    /// removals after it answered are taken off (one that crossed it may not be): the count may err high until the
+    /// next one, which only keeps publishes spilling a little longer, never low, which would let a publish overtake
+    /// an older message still in the overflow store.
+    /// </remarks>
+    private async Task RecountOverflowAsync()
+    {
+        try
+        {
+            var spilledBefore = Volatile.Read(ref _totalOverflowed);
+            var statistics = await _overflow!.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
+            var held = statistics.Ready + statistics.Delayed + statistics.InFlight;
+            var removedBefore = Volatile.Read(ref _overflowRemoved);
             lock (_lock)
             {
-                _overflowCount--;
+                var spilledSince = Volatile.Read(ref _totalOverflowed) - spilledBefore;
+                _overflowCount = Math.Max(0, held + spilledSince - (_overflowRemoved - removedBefore));
+                _overflowCountFailed = false;
+                if (_overflowCount > 0)
+                {
+                    SignalMover();
+                }
+
                 UpdateSlowPath();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            if (!_disposing.IsCancellationRequested)
+            {
+                LoadLevelingLog.OverflowCountFailed(_logger, ex, Name);
+            }
+
+            lock (_lock)
+            {
+                _overflowCountFailed = true;
             }
         }
     }

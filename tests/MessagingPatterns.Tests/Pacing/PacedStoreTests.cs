@@ -85,12 +85,12 @@ public sealed class PacedStoreTests(ITestOutputHelper output)
 
         // One receive starts at once; the next one has leased its message and waits for the permit due in half a second.
         await Task.WhenAny(receives).WaitAsync(s_patience);
-        await WaitUntilAsync(async () => (await store.GetStatisticsAsync()).InFlight == 2);
+        await WaitUntilAsync(async () => (await store.GetStatisticsAsync()).InFlight >= 2);
         receives.Count(r => r.IsCompleted).Should().Be(1, "the burst is 1, however many consumers waited through the quiet spell");
 
         time.Advance(TimeSpan.FromMilliseconds(500));
         await WaitUntilAsync(() => Task.FromResult(receives.Count(r => r.IsCompleted) == 2));
-        await WaitUntilAsync(async () => (await store.GetStatisticsAsync()).InFlight == 3);
+        await WaitUntilAsync(async () => (await store.GetStatisticsAsync()).InFlight >= 3);
         receives.Count(r => r.IsCompleted).Should().Be(2);
     }
 
