@@ -373,6 +373,45 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         return _inner.GetDeadLettersAsync(maxCount, cancellationToken);
     }
 
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
+    }
+
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ThrowIfDisposed();
+        return _inner.PurgeDeadLettersAsync(filter, cancellationToken);
+    }
+
+    public async ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ThrowIfDisposed();
+
+        // Redriven by id, a page at a time, so the buffer counts exactly the messages that came back. An id is
+        // redriven once per call: one that fails again and returns to the dead letters is left for a later call.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long redriven = 0;
+        string? token = null;
+        do
+        {
+            var page = await _inner.BrowseDeadLettersAsync(filter, batchSize, token, cancellationToken).ConfigureAwait(false);
+            var ids = page.Items.Select(d => d.MessageId).Where(seen.Add).ToArray();
+            if (ids.Length > 0)
+            {
+                redriven += await RedriveAsync(ids, cancellationToken).ConfigureAwait(false);
+            }
+
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        return redriven;
+    }
+
     public async ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messageIds);
@@ -881,19 +920,26 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private async ValueTask<(int Found, long Size)> MeasureDeadLettersAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken)
     {
-        var wanted = messageIds.ToHashSet(StringComparer.Ordinal);
-        var letters = await _inner.GetDeadLettersAsync(int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var filter = new DeadLetterFilter { MessageIds = messageIds };
         var found = 0;
         long size = 0;
-        foreach (var letter in letters)
+        string? token = null;
+        do
         {
-            if (wanted.Remove(letter.Message.Id))
+            var page = await _inner.BrowseDeadLettersAsync(filter, LoadLevelingDefaults.MoveBatch, token, cancellationToken).ConfigureAwait(false);
+            foreach (var letter in page.Items)
             {
-                found++;
-                size += SizeOfBody(letter.Message);
+                // A body that could not be read back is not redriven as a message; it has no size to count.
+                if (letter.Message is { } message)
+                {
+                    found++;
+                    size += SizeOfBody(message);
+                }
             }
-        }
 
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
         return (found, size);
     }
 

@@ -98,6 +98,24 @@ internal class PacedStore<TMessage> : IMessageStore<TMessage>
         return _inner.DeadLetterAsync(lease, reason, cancellationToken);
     }
 
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
+    }
+
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.PurgeDeadLettersAsync(filter, cancellationToken);
+    }
+
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.RedriveDeadLettersAsync(filter, batchSize, cancellationToken);
+    }
+
     public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();

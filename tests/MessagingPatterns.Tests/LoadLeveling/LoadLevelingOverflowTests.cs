@@ -47,7 +47,7 @@ public sealed class LoadLevelingOverflowTests : IAsyncLifetime
 
         handled.Should().Equal("m-0", "m-1", "m-3", "m-4", "m-5", "m-6", "m-7");
         var deadLetter = (await overflow.GetDeadLettersAsync(10)).Should().ContainSingle().Subject;
-        deadLetter.Message.Id.Should().Be("m-2");
+        deadLetter.MessageId.Should().Be("m-2");
         deadLetter.Reason.Should().Contain("failed 5 times").And.Contain("cannot serialize body 2");
         inner.Attempts(2).Should().Be(5);
         store.GetSnapshot().Overflowed.Should().Be(0);
