@@ -55,6 +55,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly FullMode _fullMode;
     private readonly TimeSpan? _publishTimeout;
     private readonly Action<DroppedMessage>? _onDropped;
+    private readonly IOldestReadySource<TMessage>? _oldest;
     private readonly PacedReceiver<TMessage>? _paced;
     private readonly PacingRateLimiter? _pacer;
     private readonly RateSampler _sampler;
@@ -118,6 +119,18 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         if (LoadLevelingOptionsValidator.CheckDurability(options, inner, overflow) is { } durability)
         {
             throw new Microsoft.Extensions.Options.OptionsValidationException(inner.Name, typeof(LoadLevelingOptions), [durability]);
+        }
+
+        if (options.FullMode == FullMode.DropOldest)
+        {
+            _oldest = OldestReadySources.For(inner) ?? throw new Microsoft.Extensions.Options.OptionsValidationException(
+                inner.Name,
+                typeof(LoadLevelingOptions),
+                [
+                    $"{nameof(LoadLevelingOptions.FullMode)} {nameof(FullMode.DropOldest)} drops the oldest ready message of the lowest priority level, but the store of queue " +
+                    $"'{inner.Name}' ({inner.GetType().Name}) cannot hand that message over without waiting (it is not an {nameof(IOldestReadySource<TMessage>)}<T> nor an in-memory store). " +
+                    $"Use {nameof(FullMode.DropNewest)}, {nameof(FullMode.Wait)} or {nameof(FullMode.Reject)}, or a store that offers it.",
+                ]);
         }
 
         // Options are copied once, so changing the options object later does not change a running buffer.
@@ -839,32 +852,11 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private async ValueTask<bool> TryDropOldestAsync()
     {
-        // Receive without waiting: a cancelled receive leases nothing, so cancelling one that did not complete at once
-        // either takes nothing or (if the store leased in the meantime) still returns what it leased.
-        var buffer = new Delivery<TMessage>[1];
-        using var noWait = new CancellationTokenSource();
-        var receive = _inner.ReceiveAsync(buffer, LoadLevelingDefaults.InternalLease, noWait.Token);
-        if (!receive.IsCompleted)
-        {
-            await noWait.CancelAsync().ConfigureAwait(false);
-        }
-
-        int received;
-        try
-        {
-            received = await receive.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (noWait.IsCancellationRequested)
+        if (await _oldest!.TryLeaseOldestOfLowestPriorityAsync(LoadLevelingDefaults.InternalLease, CancellationToken.None).ConfigureAwait(false) is not { } delivery)
         {
             return false;
         }
 
-        if (received == 0)
-        {
-            return false;
-        }
-
-        var delivery = buffer[0];
         try
         {
             Report(delivery.Message, $"dropped: queue '{Name}' was full (capacity {_capacity} messages) and {nameof(FullMode)} is {nameof(FullMode.DropOldest)}; this was its oldest message.");
