@@ -121,6 +121,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw new Microsoft.Extensions.Options.OptionsValidationException(inner.Name, typeof(LoadLevelingOptions), [durability]);
         }
 
+        if (options.DroppedBodyType is { } bodyType && bodyType != typeof(TMessage))
+        {
+            throw new ArgumentException(
+                $"{nameof(LoadLevelingOptions.OnDroppedMessage)} was set for {bodyType.Name} bodies, but queue '{inner.Name}' holds {typeof(TMessage).Name}.", nameof(options));
+        }
+
         if (options.FullMode == FullMode.DropOldest)
         {
             _oldest = OldestReadySources.For(inner) ?? throw new Microsoft.Extensions.Options.OptionsValidationException(
@@ -905,7 +911,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private void Report(Message<TMessage> message, string reason)
     {
-        _onDropped!(new DroppedMessage(Name, message.Id, message.Priority, message.Headers, message.Body!, reason, _time.GetUtcNow()));
+        _onDropped!(new DroppedMessage<TMessage>(Name, message.Id, message.Priority, message.Headers, message.Body, reason, _time.GetUtcNow()));
         Interlocked.Increment(ref _dropped);
         LoadLevelingMetrics.Dropped(Name);
     }

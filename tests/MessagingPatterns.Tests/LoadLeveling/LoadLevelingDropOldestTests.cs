@@ -40,4 +40,19 @@ public sealed class LoadLevelingDropOldestTests
         act.Should().Throw<OptionsValidationException>().Which.Message.Should()
             .Contain("DropOldest").And.Contain("'wrapped'").And.Contain("DropNewest");
     }
+
+    [Fact]
+    public async Task OnDroppedMessage_ReceivesTheTypedBody_AndABufferOfAnotherTypeRefusesIt()
+    {
+        var bodies = new List<int>();
+        var options = new LoadLevelingOptions { Capacity = 1, FullMode = FullMode.DropNewest }.OnDroppedMessage<int>(d => bodies.Add(d.Body));
+        await using var store = MessageStore.WithLoadLeveling(MessageStore.CreateInMemory<int>("typed"), options);
+        await store.EnqueueAsync(new Message<int>(1));
+
+        await store.EnqueueAsync(new Message<int>(42));
+
+        bodies.Should().Equal(42);
+        var wrongType = () => MessageStore.WithLoadLeveling(MessageStore.CreateInMemory<string>("typed-string"), options);
+        wrongType.Should().Throw<ArgumentException>().Which.Message.Should().Contain("OnDroppedMessage").And.Contain("Int32").And.Contain("String");
+    }
 }

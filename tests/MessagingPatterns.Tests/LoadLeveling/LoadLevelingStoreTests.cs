@@ -163,7 +163,7 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
 
         dropped.Should().ContainSingle().Which.MessageId.Should().Be("m-2");
         dropped[0].Reason.Should().StartWith("dropped:").And.Contain("DropNewest");
-        dropped[0].Body.Should().Be(2);
+        dropped[0].Should().BeOfType<DroppedMessage<int>>().Which.Body.Should().Be(2);
         store.GetSnapshot().Dropped.Should().Be(1);
         (await ReceiveOneAsync(store)).Message.Id.Should().Be("m-0");
     }
