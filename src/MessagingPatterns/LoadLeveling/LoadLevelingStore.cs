@@ -1,4 +1,3 @@
-using System.Threading.RateLimiting;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Pacing;
 using MessagingPatterns.Stores;
@@ -10,7 +9,7 @@ namespace MessagingPatterns.LoadLeveling;
 /// <summary>
 /// The load-leveling buffer: a decorator over any store that bounds what the store holds (messages, and optionally
 /// bytes), applies a <see cref="FullMode"/> or spills to an overflow store when full, and paces receives with a
-/// <see cref="RateLimiter"/>.
+/// <see cref="System.Threading.RateLimiting.RateLimiter"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -77,8 +76,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly bool _countsStore;
     private readonly ITimer? _storeCountTimer;
     private readonly Task _firstStoreCount = Task.CompletedTask;
-    private long _admitted;
-    private long _released;
+    private DepthCounters _counters;
     private long _unseen;
     private long _stored;
     private long _settling;
@@ -443,7 +441,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         if (redriven > 0)
         {
             // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its capacity.
-            Interlocked.Add(ref _admitted, redriven);
+            Interlocked.Add(ref _counters.Admitted, redriven);
             Stored(redriven);
             Interlocked.Add(ref _redriven, redriven);
             if (found > 0)
@@ -560,7 +558,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private bool MustOverflow => _overflow is not null && (_overflowCount > 0 || _overflowPending > 0);
 
-    private long Depth => Volatile.Read(ref _admitted) - Volatile.Read(ref _released) + Volatile.Read(ref _unseen);
+    private long Depth => Volatile.Read(ref _counters.Admitted) - Volatile.Read(ref _counters.Released) + Volatile.Read(ref _unseen);
 
     /// <summary>
     /// Takes room for <paramref name="count"/> messages if there is some: increment first, then check, so concurrent
@@ -569,12 +567,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// </summary>
     private bool TryReserveCount(int count, bool underLock = false)
     {
-        if (Interlocked.Add(ref _admitted, count) - Volatile.Read(ref _released) + Volatile.Read(ref _unseen) <= _capacity)
+        if (Interlocked.Add(ref _counters.Admitted, count) - Volatile.Read(ref _counters.Released) + Volatile.Read(ref _unseen) <= _capacity)
         {
             return true;
         }
 
-        Interlocked.Add(ref _admitted, -count);
+        Interlocked.Add(ref _counters.Admitted, -count);
         if (!underLock)
         {
             AfterRoomFreed(0);
@@ -639,7 +637,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private void Unreserve(int count, long size)
     {
-        Interlocked.Add(ref _admitted, -count);
+        Interlocked.Add(ref _counters.Admitted, -count);
         AfterRoomFreed(size);
     }
 
@@ -880,7 +878,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             if (await _inner.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref _droppedRemoved);
-                Interlocked.Increment(ref _released);
+                Interlocked.Increment(ref _counters.Released);
                 AfterRoomFreed(SizeOfBody(delivery.Message));
             }
         }
@@ -1059,7 +1057,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             }
         }
 
-        Interlocked.Increment(ref _released);
+        Interlocked.Increment(ref _counters.Released);
         AfterRoomFreed(size);
         LoadLevelingMetrics.Processed(Name);
     }
@@ -1162,7 +1160,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             {
                 // Settling first: a settle is counted as released before it leaves settling, so one of the reads sees it.
                 var settling = Volatile.Read(ref _settling);
-                var released = Volatile.Read(ref _released);
+                var released = Volatile.Read(ref _counters.Released);
                 Volatile.Write(ref _unseen, held - storedBefore + released + settling);
                 _countFailed = false;
 
@@ -1548,8 +1546,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// than drops. Deriving them keeps the hot path at one interlocked operation per publish and per settle.
     /// </summary>
     private RateSampler.Totals ReadTotals() => new(
-        Volatile.Read(ref _admitted) - Volatile.Read(ref _moved) - Volatile.Read(ref _redriven) + Volatile.Read(ref _totalOverflowed),
-        Volatile.Read(ref _released) - Volatile.Read(ref _droppedRemoved),
+        Volatile.Read(ref _counters.Admitted) - Volatile.Read(ref _moved) - Volatile.Read(ref _redriven) + Volatile.Read(ref _totalOverflowed),
+        Volatile.Read(ref _counters.Released) - Volatile.Read(ref _droppedRemoved),
         Volatile.Read(ref _waitTicks),
         Volatile.Read(ref _waitCount));
 
