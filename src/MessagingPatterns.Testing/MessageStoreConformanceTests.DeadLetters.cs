@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using FluentAssertions;
 using Xunit;
 
@@ -123,6 +124,90 @@ public abstract partial class MessageStoreConformanceTests
             .Should().ThrowAsync<ArgumentNullException>().WithParameterName("filter");
         await FluentActions.Awaiting(() => store.RedriveDeadLettersAsync(DeadLetterFilter.All, 0).AsTask())
             .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("batchSize");
+    }
+
+    /// <summary>
+    /// How many dead letters the redrive-under-load test moves back while consumers run: 10,000. A durable store,
+    /// where every dead-letter and ack waits for a disk flush, may lower it so the suite stays fast on a slow disk.
+    /// </summary>
+    protected virtual int RedriveUnderLoadMessages => 10_000;
+
+    /// <summary>Checks <c>RedriveDeadLetters</c>: 10,000 redriven while consumers run, every message in exactly one place at every observation.</summary>
+    /// <returns>The test's completion.</returns>
+    [SkippableFact]
+    public async Task RedriveDeadLetters_TenThousandWhileConsumersRun_NoMessageIsEverInBothPlacesOrInNeither()
+    {
+        Skip.IfNot(Capabilities.ExactStatistics, "The store's statistics are estimates, so the observer cannot count both places at once.");
+        var total = RedriveUnderLoadMessages;
+        var store = CreateStore();
+        for (var sent = 0; sent < total; sent += 500)
+        {
+            await store.EnqueueBatchAsync(Enumerable.Range(sent, Math.Min(500, total - sent)).Select(Numbered).ToArray()).AsTask().WaitAsync(Patience);
+            for (var dead = 0; dead < Math.Min(500, total - sent);)
+            {
+                foreach (var delivery in await ReceiveAsync(store, 100))
+                {
+                    (await store.DeadLetterAsync(delivery.Lease, "System.TimeoutException: downstream")).Should().BeTrue();
+                    dead++;
+                }
+            }
+        }
+
+        await StatisticsShouldBeAsync(store, new StoreStatistics(0, 0, 0, total));
+        var ackStarted = 0;
+        var ackCompleted = 0;
+        var handled = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        using var done = new CancellationTokenSource();
+        var consumers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var buffer = new Delivery<ConformanceMessage>[16];
+            while (!done.IsCancellationRequested)
+            {
+                int received;
+                try
+                {
+                    received = await store.ReceiveAsync(buffer, Lease, done.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                for (var i = 0; i < received; i++)
+                {
+                    Interlocked.Increment(ref ackStarted);
+                    (await store.AckAsync(buffer[i].Lease)).Should().BeTrue();
+                    handled.AddOrUpdate(buffer[i].Message.Id, 1, (_, n) => n + 1);
+                    if (Interlocked.Increment(ref ackCompleted) == total)
+                    {
+                        await done.CancelAsync();
+                    }
+                }
+            }
+        })).ToArray();
+
+        var redrive = store.RedriveDeadLettersAsync(DeadLetterFilter.All, batchSize: 100).AsTask();
+        var observations = 0;
+        while (!done.IsCancellationRequested)
+        {
+            // Acks finished before the look and acks begun after it bracket what the store had removed when it looked.
+            var completedBefore = Volatile.Read(ref ackCompleted);
+            var handledBefore = handled.Keys.ToHashSet(StringComparer.Ordinal);
+            var statistics = await store.GetStatisticsAsync().AsTask().WaitAsync(Patience);
+            var startedAfter = Volatile.Read(ref ackStarted);
+            var held = statistics.Ready + statistics.Delayed + statistics.InFlight + statistics.DeadLettered;
+            held.Should().BeInRange(total - startedAfter, total - completedBefore, "every message is in the queue or in the dead letters, exactly once");
+
+            var page = await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 500).AsTask().WaitAsync(Patience);
+            page.Items.Should().NotContain(d => handledBefore.Contains(d.MessageId), "a handled message is not also a dead letter");
+            observations++;
+        }
+
+        (await redrive.WaitAsync(Patience)).Should().Be(total);
+        await Task.WhenAll(consumers).WaitAsync(Patience);
+        handled.Should().HaveCount(total).And.OnlyContain(pair => pair.Value == 1);
+        observations.Should().BeGreaterThan(0);
+        await StatisticsShouldBeAsync(store, new StoreStatistics(0, 0, 0, 0));
     }
 
     /// <summary>Publishes each message, receives it and dead-letters it with its reason, in the order given.</summary>

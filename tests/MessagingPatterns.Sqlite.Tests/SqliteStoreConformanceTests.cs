@@ -10,6 +10,9 @@ public abstract class SqliteConformanceTestsBase : MessageStoreConformanceTests
     // A lone consumer's acks each wait for a disk flush (about 1–3 ms here, more on a busy disk).
     protected override int MessagesPerConcurrentProducer => 400;
 
+    // The same: each dead-letter and ack of the redrive-under-load test waits for a flush.
+    protected override int RedriveUnderLoadMessages => 1_000;
+
     protected override StoreCapabilities Capabilities { get; } = new() { DurableAcrossReopen = true, PriorityLevels = Message<int>.MaxPriority + 1 };
 
     /// <summary>
