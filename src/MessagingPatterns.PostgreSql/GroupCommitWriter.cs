@@ -35,6 +35,7 @@ internal sealed class GroupCommitWriter
     private readonly int _maxOperations;
     private readonly ILogger _logger;
     private readonly Task _loop;
+    private long _transactions;
 
     public GroupCommitWriter(
         NpgsqlDataSource dataSource, SchemaGate schema, QueueSql sql, string queue, string channel,
@@ -51,6 +52,9 @@ internal sealed class GroupCommitWriter
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
+
+    /// <summary>How many transactions the writer has sent (for tests and benchmarks of the coalescing).</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
 
     /// <summary>Raised after a commit that made messages ready (publishes or releases), to wake local receivers.</summary>
     public event Action? Committed;
@@ -202,6 +206,7 @@ internal sealed class GroupCommitWriter
             await using (connection.ConfigureAwait(false))
             {
                 batch.Connection = connection;
+                Interlocked.Increment(ref _transactions);
                 var settled = new HashSet<long>();
                 var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))

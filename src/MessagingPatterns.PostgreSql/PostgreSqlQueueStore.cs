@@ -28,6 +28,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly ILogger _logger;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
+    private int _waitingReceivers;
 
     public PostgreSqlQueueStore(string name, PostgreSqlStoreOptions options, IMessageSerializer<TMessage> serializer, TimeProvider timeProvider, ILogger logger)
     {
@@ -48,6 +49,15 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <summary>The writer, for tests and benchmarks that look at how operations were coalesced.</summary>
+    internal GroupCommitWriter Writer => _writer;
+
+    /// <summary>How many receivers are waiting for work (for tests that must act while one waits).</summary>
+    internal int WaitingReceivers => Volatile.Read(ref _waitingReceivers);
+
+    /// <summary>Whether the wake-up listener holds a live LISTEN (for tests).</summary>
+    internal bool IsListening => _listener.IsListening;
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -283,7 +293,16 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             }
 
             contended = secondsUntilVisible is <= 0 ? contended + 1 : 0;
-            await WaitForWorkAsync(ready, secondsUntilVisible, contended, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _waitingReceivers);
+            try
+            {
+                await WaitForWorkAsync(ready, secondsUntilVisible, contended, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waitingReceivers);
+            }
+
             ThrowIfDisposed();
         }
     }

@@ -22,6 +22,7 @@ public sealed class PostgreSqlStoreOptions : IValidatableObject
     /// The schema holding the store's two tables, shared by every queue (a lowercase letter or '_', then up
     /// to 47 lowercase letters, digits or '_'). Default: <c>messaging</c>.
     /// </summary>
+    [Required]
     [RegularExpression(PostgreSqlSchema.SchemaPattern, ErrorMessage = "The Schema must be a lowercase letter or '_', then up to 47 lowercase letters, digits or '_'.")]
     public string Schema { get; set; } = DefaultSchema;
 

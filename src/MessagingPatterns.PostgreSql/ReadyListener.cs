@@ -17,6 +17,10 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
 
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private volatile bool _listening;
+
+    /// <summary>Whether a LISTEN is in place now.</summary>
+    public bool IsListening => _listening;
 
     /// <summary>Starts listening, once.</summary>
     public void EnsureStarted()
@@ -66,6 +70,7 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
                     }
 
                     retryDelay = s_firstRetryDelay;
+                    _listening = true;
                     wake();
                     while (true)
                     {
@@ -75,10 +80,12 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
+                _listening = false;
                 return;
             }
             catch (Exception exception)
             {
+                _listening = false;
                 lost = true;
                 PostgreSqlLog.ListenerLost(logger, queue, retryDelay, exception);
                 try
