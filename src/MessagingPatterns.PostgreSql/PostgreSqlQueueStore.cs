@@ -17,6 +17,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly QueueSql _sql;
+    private readonly DeadLetterSql _deadLetterSql;
     private readonly SchemaGate _schema;
     private readonly MessageCodec<TMessage> _codec;
     private readonly GroupCommitWriter _writer;
@@ -39,6 +40,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _logger = logger;
         _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
         _sql = new QueueSql(options.Schema);
+        _deadLetterSql = new DeadLetterSql(options.Schema);
         _channel = PostgreSqlSchema.Channel(options.Schema);
         _dataSource = NpgsqlDataSource.Create(options.ConnectionString!);
         _schema = new SchemaGate(_dataSource, options.Schema, options.CreateSchema);
@@ -128,30 +130,45 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     }
 
     /// <inheritdoc/>
-    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        var after = DeadLetterSql.ParseToken(continuationToken);
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<IReadOnlyList<DeadLetter<TMessage>>>(cancellationToken);
+            return ValueTask.FromCanceled<DeadLetterPage<TMessage>>(cancellationToken);
         }
 
         ThrowIfDisposed();
-        return ListDeadLettersAsync(maxCount, cancellationToken);
+        return BrowseCoreAsync(filter, pageSize, after, cancellationToken);
     }
 
     /// <inheritdoc/>
-    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(messageIds);
+        ArgumentNullException.ThrowIfNull(filter);
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<int>(cancellationToken);
+            return ValueTask.FromCanceled<long>(cancellationToken);
         }
 
         ThrowIfDisposed();
-        var ids = messageIds.Where(id => id is not null).Distinct(StringComparer.Ordinal).ToArray();
-        return ids.Length == 0 ? new ValueTask<int>(0) : RedriveCoreAsync(ids, cancellationToken);
+        return PurgeCoreAsync(filter, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<long>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return RedriveCoreAsync(filter, batchSize, cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -446,69 +463,118 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private async ValueTask<IReadOnlyList<DeadLetter<TMessage>>> ListDeadLettersAsync(int maxCount, CancellationToken cancellationToken)
+    private async ValueTask<DeadLetterPage<TMessage>> BrowseCoreAsync(DeadLetterFilter filter, int pageSize, long after, CancellationToken cancellationToken)
     {
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var list = new List<DeadLetter<TMessage>>();
+        var items = new List<DeadLetter<TMessage>>(Math.Min(pageSize, 1024));
+        long last = 0;
+        var more = false;
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var command = new NpgsqlCommand(_sql.ListDeadLetters, connection)
-            {
-                Parameters = { GroupCommitWriter.Text(Name), new NpgsqlParameter<int> { TypedValue = maxCount } },
-            };
+            var command = new NpgsqlCommand(_deadLetterSql.Browse, connection);
             await using (command.ConfigureAwait(false))
             {
+                DeadLetterSql.AddFilter(command.Parameters, Name, filter);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = (long)pageSize + 1 });
                 var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        Message<TMessage> message;
-                        try
+                        // One row beyond the page: only to know that more follow, so a caller's loop ends without an empty page.
+                        if (items.Count == pageSize)
                         {
-                            message = _codec.ToMessage(reader.GetString(0), reader.GetInt16(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetFieldValue<byte[]>(3), reader.GetDateTime(6));
-                        }
-                        catch (Exception exception) when (exception is not OutOfMemoryException)
-                        {
-                            // Not showable as a typed message; it stays in the table, counted and redrivable by id.
-                            continue;
+                            more = true;
+                            break;
                         }
 
-                        list.Add(new DeadLetter<TMessage>(message, reader.GetString(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(7)));
+                        last = reader.GetInt64(0);
+                        items.Add(ToDeadLetter(
+                            reader.GetString(1),
+                            reader.GetInt16(2),
+                            reader.IsDBNull(3) ? null : reader.GetString(3),
+                            reader.GetFieldValue<byte[]>(4),
+                            reader.GetString(5),
+                            reader.GetInt32(6),
+                            reader.GetDateTime(7),
+                            reader.GetFieldValue<DateTimeOffset>(8)));
                     }
                 }
             }
         }
 
-        return list;
+        return new DeadLetterPage<TMessage>(items, more ? DeadLetterSql.Token(last) : null);
     }
 
-    private async ValueTask<int> RedriveCoreAsync(string[] ids, CancellationToken cancellationToken)
+    private DeadLetter<TMessage> ToDeadLetter(string id, short priority, string? headers, byte[] body, string reason, int deliveryCount, DateTime enqueuedAt, DateTimeOffset deadLetteredAt)
+    {
+        try
+        {
+            return new DeadLetter<TMessage>(_codec.ToMessage(id, priority, headers, body, enqueuedAt), reason, deliveryCount, deadLetteredAt);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Listed with its stored bytes, so an operator can see, purge or redrive what could not be read.
+            var enqueued = new DateTimeOffset(DateTime.SpecifyKind(enqueuedAt, DateTimeKind.Utc));
+            return new DeadLetter<TMessage>(id, priority, enqueued, body, reason, deliveryCount, deadLetteredAt);
+        }
+    }
+
+    private async ValueTask<long> PurgeCoreAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
     {
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            // One implicit transaction: the rows move and the notification goes with the commit.
-            var batch = new NpgsqlBatch(connection)
+            var command = new NpgsqlCommand(_deadLetterSql.Purge, connection);
+            await using (command.ConfigureAwait(false))
             {
-                BatchCommands =
-                {
-                    GroupCommitWriter.Command(_sql.Redrive, GroupCommitWriter.Text(Name), new NpgsqlParameter<string[]> { TypedValue = ids }, GroupCommitWriter.Now(_clock.Now(_time))),
-                    GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)),
-                },
-            };
-            await using (batch.ConfigureAwait(false))
+                DeadLetterSql.AddFilter(command.Parameters, Name, filter);
+                return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask<long> RedriveCoreAsync(DeadLetterFilter filter, int batchSize, CancellationToken cancellationToken)
+    {
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // Entries dead-lettered after this point are left for a later call: a message that fails again is not redriven twice.
+            long upTo;
+            var last = new NpgsqlCommand(_deadLetterSql.LastSeq, connection) { Parameters = { GroupCommitWriter.Text(Name) } };
+            await using (last.ConfigureAwait(false))
             {
-                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                var moved = batch.BatchCommands[0].RecordsAffected;
-                if (moved > 0)
+                upTo = (long)(await last.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+
+            long redriven = 0;
+            while (true)
+            {
+                // Not cancellable mid-batch: a batch sent may commit, and its count must be reported.
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = new NpgsqlBatch(connection);
+                await using (batch.ConfigureAwait(false))
                 {
+                    var move = new NpgsqlBatchCommand(_deadLetterSql.Redrive);
+                    DeadLetterSql.AddFilter(move.Parameters, Name, filter);
+                    move.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo });
+                    move.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+                    move.Parameters.Add(GroupCommitWriter.Now(_clock.Now(_time)));
+                    batch.BatchCommands.Add(move);
+                    batch.BatchCommands.Add(GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)));
+                    var moved = (long)(await batch.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false))!;
+                    if (moved == 0)
+                    {
+                        return redriven;
+                    }
+
+                    redriven += moved;
                     SignalReady();
                 }
-
-                return moved;
             }
         }
     }

@@ -79,21 +79,6 @@ internal sealed class QueueSql
             SELECT seq FROM moved
             """;
 
-        // $1 queue, $2 limit.
-        ListDeadLetters = $"""
-            SELECT id, priority, headers, body, reason, delivery_count, enqueued_at, dead_lettered_at
-            FROM {s}.dead_letters WHERE queue = $1 ORDER BY seq LIMIT $2
-            """;
-
-        // $1 queue, $2 ids, $3 now. Back in the order they were dead-lettered, as fresh messages.
-        Redrive = $"""
-            WITH moved AS (
-                DELETE FROM {s}.dead_letters WHERE queue = $1 AND id = ANY($2::text[])
-                RETURNING seq, id, priority, headers, body, enqueued_at)
-            INSERT INTO {s}.messages (queue, id, priority, headers, body, enqueued_at, visible_at)
-            SELECT $1, id, priority, headers, body, enqueued_at, coalesce($3::timestamptz, now()) FROM moved ORDER BY seq
-            """;
-
         // $1 queue, $2 now.
         Statistics = $"""
             SELECT count(m.seq) FILTER (WHERE m.visible_at <= t.now),
@@ -120,10 +105,6 @@ internal sealed class QueueSql
     public string Renew { get; }
 
     public string DeadLetter { get; }
-
-    public string ListDeadLetters { get; }
-
-    public string Redrive { get; }
 
     public string Statistics { get; }
 }
