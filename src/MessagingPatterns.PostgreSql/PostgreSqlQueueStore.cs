@@ -349,17 +349,9 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 }
             }
 
+            // Returned even if the caller cancelled meanwhile: once leased, the rows are the caller's to settle, and
+            // a cancelled receive must mean that nothing was leased.
             var taken = await DeliverAsync(rows, token, buffer).ConfigureAwait(false);
-            if (cancellationToken.IsCancellationRequested && taken > 0)
-            {
-                // The caller gave up while the rows were being leased: hand them straight back.
-                for (var i = 0; i < taken; i++)
-                {
-                    _ = ReleaseAsync(buffer.Span[i].Lease, TimeSpan.Zero, CancellationToken.None).AsTask();
-                }
-
-                cancellationToken.ThrowIfCancellationRequested();
-            }
 
             // Rows were leased but none could be read (now dead-lettered): look again at once.
             return (taken, taken == 0 ? 0 : null);

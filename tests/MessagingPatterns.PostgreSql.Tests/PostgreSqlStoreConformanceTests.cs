@@ -1,23 +1,39 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 
 namespace MessagingPatterns.PostgreSql.Tests;
 
 /// <summary>
-/// The store contract against the real server, with <see cref="PostgreSqlClock.Process"/> so the kit's fake clock
-/// drives leases and delays. The database clock, the default, is tested on its own by this project's own tests.
+/// What the conformance runs over PostgreSQL share: a schema of the test's own, and
+/// <see cref="PostgreSqlClock.Process"/> so the kit's fake clock drives leases and delays. The database clock, the
+/// default, is tested by this project's own tests. Without a server the tests report skipped.
 /// </summary>
-public sealed class PostgreSqlStoreConformanceTests : MessageStoreConformanceTests
+public abstract class PostgreSqlConformanceTestsBase : MessageStoreConformanceTests
 {
-    private readonly TestSchema _schema = new();
+    private TestSchema? _schema;
 
-    protected override int MessagesPerConcurrentProducer => 500;
+    protected override StoreCapabilities Capabilities { get; } = new()
+    {
+        DurableAcrossReopen = true,
+        PriorityLevels = Message<int>.MaxPriority + 1,
+    };
 
-    protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
-        PostgreSqlMessageStore.Create<ConformanceMessage>(name, _schema.Options(PostgreSqlClock.Process), timeProvider: timeProvider);
+    /// <summary>Options over the test's schema: a queue reopened under the same name finds its messages.</summary>
+    private protected PostgreSqlStoreOptions Options() => (_schema ??= new TestSchema()).Options(PostgreSqlClock.Process);
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        await _schema.DisposeAsync();
+        if (_schema is not null)
+        {
+            await _schema.DisposeAsync();
+        }
     }
+}
+
+public sealed class PostgreSqlStoreConformanceTests : PostgreSqlConformanceTestsBase
+{
+    protected override int MessagesPerConcurrentProducer => 500;
+
+    protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
+        PostgreSqlMessageStore.Create<ConformanceMessage>(name, Options(), timeProvider: timeProvider);
 }

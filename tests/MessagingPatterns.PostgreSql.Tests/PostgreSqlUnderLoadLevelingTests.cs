@@ -1,26 +1,18 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.PostgreSql.Tests;
 
 /// <summary>The load-leveling buffer over the PostgreSQL store keeps the whole store contract.</summary>
-public sealed class LoadLevelingOverPostgreSqlConformanceTests : MessageStoreConformanceTests
+public sealed class LoadLevelingOverPostgreSqlConformanceTests : PostgreSqlConformanceTestsBase
 {
-    private readonly TestSchema _schema = new();
-
     protected override int MessagesPerConcurrentProducer => 300;
 
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider)
     {
-        var store = PostgreSqlMessageStore.Create<ConformanceMessage>(name, _schema.Options(PostgreSqlClock.Process), timeProvider: timeProvider);
+        var store = PostgreSqlMessageStore.Create<ConformanceMessage>(name, Options(), timeProvider: timeProvider);
         return MessageStore.WithLoadLeveling(store, new LoadLevelingOptions { Capacity = 100_000, RequireNoDataLoss = true }, timeProvider);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _schema.DisposeAsync();
     }
 }
 
