@@ -21,6 +21,9 @@ internal sealed class QueueCommands : IDisposable
         SelectReady = Prepare(connection,
             $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count, read_failures FROM {q} WHERE visible_at <= $now ORDER BY priority DESC, seq LIMIT $limit",
             ("$now", SqliteType.Integer), ("$limit", SqliteType.Integer));
+        SelectOldestLowest = Prepare(connection,
+            $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count, read_failures FROM {q} WHERE visible_at <= $now ORDER BY priority, seq LIMIT $limit",
+            ("$now", SqliteType.Integer), ("$limit", SqliteType.Integer));
         Lease = Prepare(connection,
             $"UPDATE {q} SET lease_token = $token, visible_at = $expires, delivery_count = delivery_count + 1 WHERE seq = $seq",
             ("$token", SqliteType.Integer), ("$expires", SqliteType.Integer), ("$seq", SqliteType.Integer));
@@ -59,6 +62,9 @@ internal sealed class QueueCommands : IDisposable
 
     public SqliteCommand SelectReady { get; }
 
+    /// <summary>The ready rows in the order a drop-oldest buffer drops them: lowest priority first, oldest first within it.</summary>
+    public SqliteCommand SelectOldestLowest { get; }
+
     public SqliteCommand Lease { get; }
 
     public SqliteCommand NextVisible { get; }
@@ -84,7 +90,7 @@ internal sealed class QueueCommands : IDisposable
     public void Dispose()
     {
         Insert.Dispose();
-        foreach (var command in new[] { SelectReady, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, HideUnreadable, DeleteBySeq, Statistics })
+        foreach (var command in new[] { SelectReady, SelectOldestLowest, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, HideUnreadable, DeleteBySeq, Statistics })
         {
             command.Dispose();
         }

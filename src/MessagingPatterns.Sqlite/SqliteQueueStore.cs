@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Serialization;
 using MessagingPatterns.Stores;
 using Microsoft.Data.Sqlite;
@@ -24,7 +25,7 @@ namespace MessagingPatterns.Sqlite;
 /// the process that leased, so processes sharing a file need synchronized clocks.
 /// </para>
 /// </remarks>
-internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>
+internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>, IOldestReadySource<TMessage>
 {
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? s_threadBuffer;
@@ -66,7 +67,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             throw;
         }
 
-        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name);
+        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name, options.BusyTimeout);
     }
 
     /// <inheritdoc/>
@@ -121,6 +122,17 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         ThrowIfDisposed();
         return ReceiveLoopAsync(buffer, leaseDuration, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<Delivery<TMessage>?> TryLeaseOldestOfLowestPriorityAsync(TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
+        var buffer = new Delivery<TMessage>[1];
+        var taken = await SubmitAsync(new ReceiveOperation(this, buffer, leaseDuration, lowestFirst: true), cancellationToken).ConfigureAwait(false);
+        return taken > 0 ? buffer[0] : null;
     }
 
     /// <inheritdoc/>
@@ -452,7 +464,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         protected override void OnCommitted() => store.SignalReady();
     }
 
-    private sealed class ReceiveOperation(SqliteQueueStore<TMessage> store, Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration)
+    private sealed class ReceiveOperation(SqliteQueueStore<TMessage> store, Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, bool lowestFirst = false)
         : WriteOperation<int>
     {
         private readonly List<StoredRow> _rows = [];
@@ -480,7 +492,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             while (taken < span.Length)
             {
                 var wanted = span.Length - taken;
-                ReadReady(commands.SelectReady, now, wanted);
+                ReadReady(lowestFirst ? commands.SelectOldestLowest : commands.SelectReady, now, wanted);
                 foreach (var row in _rows)
                 {
                     Message<TMessage> message;

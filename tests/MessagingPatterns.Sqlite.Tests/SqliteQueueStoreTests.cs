@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using MessagingPatterns.Testing;
 using MessagingPatterns.Serialization;
 using Microsoft.Extensions.Options;
@@ -133,6 +134,81 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
         (await act.Should().ThrowAsync<ArgumentException>().WithParameterName("message"))
             .Which.Message.Should().Contain("'heavy-headers'").And.Contain("headers").And.Contain(nameof(SqliteStoreOptions.MaxMessageBytes));
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Writer_WhileAnotherConnectionHoldsTheWriteLock_WaitsOnceForTheWholeGroup_AndResumesWhenItIsFree()
+    {
+        var options = _database.Options();
+        options.BusyTimeout = TimeSpan.FromSeconds(5);
+        var store = Open<ConformanceMessage>(options);
+        await store.EnqueueAsync(new(new(0), "warm-up"));
+        await using var other = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var publishes = Enumerable.Range(1, 200).Select(i => Task.Run(() => store.EnqueueAsync(new(new(i), $"m-{i}")).AsTask())).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        publishes.Should().OnlyContain(p => !p.IsCompleted, "the write lock is held by another connection");
+        using (var commit = other.CreateCommand())
+        {
+            commit.CommandText = "COMMIT;";
+            commit.ExecuteNonQuery();
+        }
+
+        var released = clock.Elapsed;
+        await Task.WhenAll(publishes).WaitAsync(s_patience);
+        (clock.Elapsed - released).Should().BeLessThan(TimeSpan.FromSeconds(2), "every waiting operation goes as soon as the lock is free");
+        (await store.GetStatisticsAsync()).Ready.Should().Be(201);
+    }
+
+    [Fact]
+    public async Task Writer_WhileTheWriteLockIsHeldPastTheBusyTimeout_FailsEachOperationAtItsOwnDeadline_NotOneAfterAnother()
+    {
+        var options = _database.Options();
+        options.BusyTimeout = TimeSpan.FromMilliseconds(500);
+        var store = Open<ConformanceMessage>(options);
+        await store.EnqueueAsync(new(new(0), "warm-up"));
+        await using var other = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        // Each publish fails once its own 0.5 s are up; before the fix the k-th failed after k × 0.5 s.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var publishes = Enumerable.Range(1, 20).Select(i => store.EnqueueAsync(new(new(i), $"m-{i}")).AsTask()).ToArray();
+        var outcomes = await Task.WhenAll(publishes.Select(async publish =>
+        {
+            var failed = false;
+            try
+            {
+                await publish.WaitAsync(s_patience);
+            }
+            catch (SqliteException)
+            {
+                failed = true;
+            }
+
+            return (failed, clock.Elapsed);
+        }));
+        using (var commit = other.CreateCommand())
+        {
+            commit.CommandText = "COMMIT;";
+            commit.ExecuteNonQuery();
+        }
+
+        outcomes.Should().OnlyContain(o => o.failed, "the lock was held past every publish's deadline");
+        outcomes.Max(o => o.Elapsed).Should().BeLessThan(TimeSpan.FromSeconds(1.5), "no publish waits much past its own busy timeout");
+        await store.EnqueueAsync(new(new(21), "after")).AsTask().WaitAsync(s_patience);
+        (await store.GetStatisticsAsync()).Ready.Should().Be(2);
     }
 
     [Theory]
