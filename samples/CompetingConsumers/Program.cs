@@ -3,7 +3,7 @@
 using System.Collections.Concurrent;
 using MessagingPatterns;
 using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Stores;
+using MessagingPatterns.Samples;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,8 +11,9 @@ using Microsoft.Extensions.Logging;
 var messages = args.Contains("--short") ? 300 : 3_000;
 const int Hosts = 3;
 
-// One shared store stands for the queue the instances share (a broker or database in production).
-var store = MessageStore.CreateInMemory<WorkItem>("work");
+// One shared store stands for the queue the instances share: in memory by default, or with --store sqlite|postgres
+// a database that separate processes (on separate machines, for PostgreSQL) could share the same way.
+var store = SampleStores.Create<WorkItem>("work", args);
 var ledger = new Ledger();
 
 var hosts = new List<IHost>();
@@ -45,7 +46,7 @@ for (var i = 0; i < messages; i++)
     ledger.Published++;
 }
 
-Console.WriteLine($"Published {messages} messages to 3 hosts × 4 workers.");
+Console.WriteLine($"Published {messages} messages to 3 hosts × 4 workers (store: {SampleStores.Selected(args)}).");
 using (var progress = new PeriodicTimer(TimeSpan.FromMilliseconds(250)))
 {
     while (ledger.Settled < messages && await progress.WaitForNextTickAsync())
@@ -76,6 +77,7 @@ var accountedFor = ledger.Handled.Keys.Concat(deadLetters.Select(d => d.Message!
 var lost = messages - accountedFor.Count;
 Console.WriteLine($"published {ledger.Published}, handled {ledger.Handled.Count}, dead-lettered {deadLetters.Count}, lost {lost}");
 await store.DisposeAsync();
+await SampleStores.CleanUpAsync(args);
 return lost == 0 ? 0 : 1;
 
 async Task<long> DeadLetteredAsync() => (await store.GetStatisticsAsync()).DeadLettered;

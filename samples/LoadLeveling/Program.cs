@@ -4,6 +4,7 @@
 using MessagingPatterns;
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.LoadLeveling;
+using MessagingPatterns.Samples;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,7 +24,7 @@ var ledger = new Ledger();
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Critical);   // the summary accounts for the dead letters instead
 builder.Services.AddSingleton(ledger);
-builder.Services.AddInMemoryQueue<SensorEvent>("events")
+builder.Services.AddSelectedQueue<SensorEvent>("events", args)   // --store inmemory (default) | sqlite | postgres
     .WithLoadLeveling(options =>
     {
         options.MessagesPerSecond = PacedRate;
@@ -75,6 +76,8 @@ Console.WriteLine($"chart: {chartPath}");
 Console.WriteLine(
     $"published {ledger.Published}, handled {ledger.Handled}, dead-lettered {deadLetterIds.Count}, " +
     $"dropped {snapshot.Dropped}, rejected {snapshot.Rejected}, lost {lost}");
+host.Dispose();
+await SampleStores.CleanUpAsync(args);
 return lost == 0 ? 0 : 1;
 
 string? ValueOf(string option)

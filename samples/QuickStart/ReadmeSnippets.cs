@@ -2,10 +2,12 @@
 using MessagingPatterns;
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.LoadLeveling;
+using MessagingPatterns.PostgreSql;
 using MessagingPatterns.Priority;
 using MessagingPatterns.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
 
 /// <summary>Holds the README's fragments; never run by the quick start itself.</summary>
 internal static class ReadmeSnippets
@@ -65,6 +67,29 @@ internal static class ReadmeSnippets
                 options.Synchronous = SqliteSynchronousMode.Full;   // the default: flushed before publish returns
             })
             .AddConsumer<OrderConsumer>(options => options.MaxDeliveryAttempts = 5);
+        #endregion
+    }
+
+    public static void PostgreSql(HostApplicationBuilder builder, string connectionString)
+    {
+        #region postgresql
+        builder.Services.AddPostgreSqlQueue<Order>("orders", options =>
+            {
+                options.ConnectionString = connectionString;   // never logged, never in an exception message
+                options.Schema = "messaging";                   // the default; both tables live there
+            })
+            .AddConsumer<OrderConsumer>(options => options.Concurrency = 8);
+        #endregion
+    }
+
+    public static async Task OutboxAsync(IServiceProvider services, NpgsqlConnection connection, Order order)
+    {
+        #region postgresql-outbox
+        var orders = services.GetRequiredKeyedService<IPostgreSqlMessageStore<Order>>("orders");
+        await using var transaction = await connection.BeginTransactionAsync();
+        // ... the application's own writes on the same connection and transaction ...
+        await orders.EnqueueAsync(new Message<Order>(order), connection, transaction);
+        await transaction.CommitAsync();   // the message commits (or rolls back) with the business data
         #endregion
     }
 

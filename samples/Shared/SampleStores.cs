@@ -1,0 +1,92 @@
+// The samples' --store switch: the same sample runs over another store by changing only the registration.
+//   --store inmemory   (default) the in-process store
+//   --store sqlite     a SQLite file in the temp folder, deleted at the end
+//   --store postgres   PostgreSQL at MESSAGING_POSTGRES_CONNECTION (default: the server `scripts/brokers.sh start postgres`
+//                      starts), in a schema of the run's own, dropped at the end
+// Adding a store: its name in s_names, and a case in each switch below.
+using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.PostgreSql;
+using MessagingPatterns.Sqlite;
+using MessagingPatterns.Stores;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace MessagingPatterns.Samples;
+
+public static class SampleStores
+{
+    private const string DefaultPostgres = "Host=127.0.0.1;Port=55432;Username=messaging;Password=messaging;Database=messaging";
+
+    private static readonly string s_sqlitePath = Path.Combine(Path.GetTempPath(), $"messaging-sample-{Environment.ProcessId}.db");
+    private static readonly string s_postgresSchema = $"sample_{Environment.ProcessId}";
+
+    private static readonly string[] s_names = ["inmemory", "sqlite", "postgres"];
+
+    /// <summary>The store named by --store, or "inmemory".</summary>
+    public static string Selected(string[] args)
+    {
+        var at = Array.IndexOf(args, "--store");
+        var name = at >= 0 && at + 1 < args.Length ? args[at + 1] : "inmemory";
+        return s_names.Contains(name, StringComparer.OrdinalIgnoreCase)
+            ? name.ToLowerInvariant()
+            : throw new ArgumentException($"Unknown --store '{name}'; use one of: {string.Join(", ", s_names)}.", nameof(args));
+    }
+
+    /// <summary>Registers queue <paramref name="name"/> on the store named by --store.</summary>
+    public static MessageQueueBuilder<T> AddSelectedQueue<T>(this IServiceCollection services, string name, string[] args) =>
+        Selected(args) switch
+        {
+            "sqlite" => services.AddSqliteQueue<T>(name, options => options.DatabasePath = s_sqlitePath),
+            "postgres" => services.AddPostgreSqlQueue<T>(name, ConfigurePostgres),
+            _ => services.AddInMemoryQueue<T>(name),
+        };
+
+    /// <summary>Creates queue <paramref name="name"/> on the store named by --store, outside DI.</summary>
+    public static IMessageStore<T> Create<T>(string name, string[] args) =>
+        Selected(args) switch
+        {
+            "sqlite" => SqliteMessageStore.Create<T>(name, new SqliteStoreOptions { DatabasePath = s_sqlitePath }),
+            "postgres" => PostgreSqlMessageStore.Create<T>(name, Configured(new PostgreSqlStoreOptions())),
+            _ => MessageStore.CreateInMemory<T>(name),
+        };
+
+    /// <summary>Removes what the run left in the store (the SQLite file, the PostgreSQL schema).</summary>
+    public static Task CleanUpAsync(string[] args)
+    {
+        switch (Selected(args))
+        {
+            case "sqlite":
+                foreach (var file in new[] { s_sqlitePath, s_sqlitePath + "-wal", s_sqlitePath + "-shm" })
+                {
+                    File.Delete(file);
+                }
+
+                return Task.CompletedTask;
+            case "postgres":
+                return DropPostgresSchemaAsync();
+            default:
+                return Task.CompletedTask;
+        }
+    }
+
+    private static void ConfigurePostgres(PostgreSqlStoreOptions options) => Configured(options);
+
+    private static PostgreSqlStoreOptions Configured(PostgreSqlStoreOptions options)
+    {
+        options.ConnectionString = PostgresConnection;
+        options.Schema = s_postgresSchema;
+        options.PollInterval = TimeSpan.FromMilliseconds(500);
+        return options;
+    }
+
+    private static string PostgresConnection =>
+        Environment.GetEnvironmentVariable("MESSAGING_POSTGRES_CONNECTION") is { Length: > 0 } value ? value : DefaultPostgres;
+
+    private static async Task DropPostgresSchemaAsync()
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnection);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{s_postgresSchema}\" CASCADE", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+}

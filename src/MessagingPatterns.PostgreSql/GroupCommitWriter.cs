@@ -1,0 +1,340 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MessagingPatterns.PostgreSql;
+
+/// <summary>
+/// Runs a store's publishes and settles, coalescing whatever is pending into one transaction (group commit):
+/// while one transaction is on the wire, the next cohort gathers, and then goes as one batch of at most one
+/// statement per kind (arrays, <c>unnest</c>) in one round trip. Callers are released only after the commit.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A batch without an explicit transaction runs in PostgreSQL's implicit transaction: all of it commits, or
+/// none. If the server rejects it (a <see cref="PostgresException"/>), each operation runs again alone, so one
+/// bad operation fails only its caller. Any other failure (a broken connection) leaves the outcome unknown, so
+/// nothing is re-run: every caller hears the error, and a publisher may retry with the same message id.
+/// </para>
+/// <para>
+/// Settles are matched to results by row, so two settles of one row never share a transaction: the second
+/// waits for the next one, and sees the first's outcome.
+/// </para>
+/// </remarks>
+internal sealed class GroupCommitWriter
+{
+    private readonly Channel<WriteOperation> _pending = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly SchemaGate _schema;
+    private readonly QueueSql _sql;
+    private readonly string _queue;
+    private readonly string _channel;
+    private readonly PostgreSqlClock _clock;
+    private readonly TimeProvider _time;
+    private readonly int _maxOperations;
+    private readonly ILogger _logger;
+    private readonly Task _loop;
+    private long _transactions;
+
+    public GroupCommitWriter(
+        NpgsqlDataSource dataSource, SchemaGate schema, QueueSql sql, string queue, string channel,
+        PostgreSqlClock clock, TimeProvider time, int maxOperations, ILogger logger)
+    {
+        _dataSource = dataSource;
+        _schema = schema;
+        _sql = sql;
+        _queue = queue;
+        _channel = channel;
+        _clock = clock;
+        _time = time;
+        _maxOperations = maxOperations;
+        _logger = logger;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>How many transactions the writer has sent (for tests and benchmarks of the coalescing).</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
+
+    /// <summary>Raised after a commit that made messages ready (publishes or releases), to wake local receivers.</summary>
+    public event Action? Committed;
+
+    /// <summary>Queues an operation; once the writer is stopping, fails it with <see cref="ObjectDisposedException"/>.</summary>
+    public void Submit(WriteOperation operation)
+    {
+        if (!_pending.Writer.TryWrite(operation) && operation.TryStart())
+        {
+            operation.Fail(new ObjectDisposedException(nameof(PostgreSqlMessageStore)));
+        }
+    }
+
+    /// <summary>Runs what is queued, then stops.</summary>
+    public Task StopAsync()
+    {
+        _pending.Writer.TryComplete();
+        return _loop;
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _pending.Reader;
+        var cohort = new List<WriteOperation>(Math.Min(_maxOperations, 1024));
+        var rows = new HashSet<long>();
+        WriteOperation? carried = null;
+        while (carried is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            cohort.Clear();
+            rows.Clear();
+            if (carried is not null)
+            {
+                cohort.Add(carried);
+                if (carried is SettleOperation first)
+                {
+                    rows.Add(first.Seq);
+                }
+
+                carried = null;
+            }
+
+            while (cohort.Count < _maxOperations && reader.TryRead(out var operation))
+            {
+                if (!operation.TryStart())
+                {
+                    continue;
+                }
+
+                if (operation is SettleOperation settle && !rows.Add(settle.Seq))
+                {
+                    carried = operation;
+                    break;
+                }
+
+                cohort.Add(operation);
+            }
+
+            if (cohort.Count > 0)
+            {
+                await RunCohortAsync(cohort).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunCohortAsync(List<WriteOperation> cohort)
+    {
+        try
+        {
+            await ExecuteAsync(cohort).ConfigureAwait(false);
+        }
+        catch (PostgresException) when (cohort.Count > 1)
+        {
+            // Rejected by the server, so rolled back: find the culprit by running each alone.
+            foreach (var operation in cohort)
+            {
+                await RunAloneAsync(operation).ConfigureAwait(false);
+            }
+
+            return;
+        }
+        catch (Exception exception)
+        {
+            // Any failure, not only the database's: the loop must outlive it, or later callers would wait forever.
+            PostgreSqlLog.TransactionFailed(_logger, _queue, cohort.Count, exception);
+            foreach (var operation in cohort)
+            {
+                operation.Fail(exception);
+            }
+
+            return;
+        }
+
+        Finish(cohort);
+    }
+
+    private async Task RunAloneAsync(WriteOperation operation)
+    {
+        List<WriteOperation> single = [operation];
+        try
+        {
+            await ExecuteAsync(single).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            operation.Fail(exception);
+            return;
+        }
+
+        Finish(single);
+    }
+
+    private void Finish(List<WriteOperation> cohort)
+    {
+        var madeReady = false;
+        foreach (var operation in cohort)
+        {
+            madeReady |= operation is EnqueueOperation || operation is SettleOperation { Kind: SettleKind.Release, Result: true };
+        }
+
+        if (madeReady)
+        {
+            Committed?.Invoke();
+        }
+
+        foreach (var operation in cohort)
+        {
+            operation.Complete();
+        }
+    }
+
+    private async Task ExecuteAsync(List<WriteOperation> cohort)
+    {
+        await _schema.EnsureAsync().ConfigureAwait(false);
+        var now = _clock.Now(_time);
+        var batch = new NpgsqlBatch();
+        await using (batch.ConfigureAwait(false))
+        {
+            var notify = AddInsert(batch, cohort, now);
+            notify |= AddSettles(batch, cohort, SettleKind.Release, _sql.Release, now);
+            AddSettles(batch, cohort, SettleKind.Ack, _sql.Ack, now);
+            AddSettles(batch, cohort, SettleKind.Renew, _sql.Renew, now);
+            AddSettles(batch, cohort, SettleKind.DeadLetter, _sql.DeadLetter, now);
+            if (notify)
+            {
+                batch.BatchCommands.Add(Command(_sql.Notify, Text(_channel), Text(_queue)));
+            }
+
+            var connection = await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                batch.Connection = connection;
+                Interlocked.Increment(ref _transactions);
+                var settled = new HashSet<long>();
+                var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    // Every settle statement returns the rows it changed as "seq"; rows are unique in a cohort.
+                    do
+                    {
+                        var isSeq = reader.FieldCount == 1 && reader.GetName(0) == "seq";
+                        while (await reader.ReadAsync().ConfigureAwait(false))
+                        {
+                            if (isSeq)
+                            {
+                                settled.Add(reader.GetInt64(0));
+                            }
+                        }
+                    }
+                    while (await reader.NextResultAsync().ConfigureAwait(false));
+                }
+
+                foreach (var operation in cohort)
+                {
+                    switch (operation)
+                    {
+                        case EnqueueOperation enqueue:
+                            enqueue.Result = true;
+                            break;
+                        case SettleOperation settle:
+                            settle.Result = settled.Contains(settle.Seq);
+                            break;
+                    }
+                }
+            }
+        }
+    }
+
+    private bool AddInsert(NpgsqlBatch batch, List<WriteOperation> cohort, DateTimeOffset? now)
+    {
+        var count = 0;
+        foreach (var operation in cohort)
+        {
+            if (operation is EnqueueOperation enqueue)
+            {
+                count += enqueue.Rows.Length;
+            }
+        }
+
+        if (count == 0)
+        {
+            return false;
+        }
+
+        var rows = new List<PendingRow>(count);
+        foreach (var operation in cohort)
+        {
+            if (operation is EnqueueOperation enqueue)
+            {
+                rows.AddRange(enqueue.Rows);
+            }
+        }
+
+        batch.BatchCommands.Add(InsertCommand(_sql, _queue, rows, now));
+        return true;
+    }
+
+    private static bool AddSettles(NpgsqlBatch batch, List<WriteOperation> cohort, SettleKind kind, string sql, DateTimeOffset? now)
+    {
+        var settles = cohort.OfType<SettleOperation>().Where(settle => settle.Kind == kind).OrderBy(settle => settle.Seq).ToArray();
+        if (settles.Length == 0)
+        {
+            return false;
+        }
+
+        var command = Command(
+            sql,
+            new NpgsqlParameter<long[]> { TypedValue = settles.Select(settle => settle.Seq).ToArray() },
+            new NpgsqlParameter<long[]> { TypedValue = settles.Select(settle => settle.Token).ToArray() },
+            Now(now));
+        if (kind is SettleKind.Release or SettleKind.Renew)
+        {
+            command.Parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = settles.Select(settle => settle.Span).ToArray() });
+        }
+        else if (kind is SettleKind.DeadLetter)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = settles.Select(settle => settle.Reason!).ToArray() });
+        }
+
+        batch.BatchCommands.Add(command);
+        return true;
+    }
+
+    /// <summary>The INSERT of <paramref name="rows"/> in order, as one statement.</summary>
+    public static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, IReadOnlyList<PendingRow> rows, DateTimeOffset? now)
+    {
+        var ids = new string[rows.Count];
+        var priorities = new short[rows.Count];
+        var headers = new string?[rows.Count];
+        var bodies = new byte[rows.Count][];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            (ids[i], priorities[i], headers[i], bodies[i]) = rows[i];
+        }
+
+        return Command(
+            sql.Insert,
+            Text(queue),
+            new NpgsqlParameter<string[]> { TypedValue = ids },
+            new NpgsqlParameter<short[]> { TypedValue = priorities },
+            new NpgsqlParameter<string?[]> { TypedValue = headers },
+            new NpgsqlParameter<byte[][]> { TypedValue = bodies },
+            Now(now));
+    }
+
+    /// <summary>A statement with positional parameters.</summary>
+    public static NpgsqlBatchCommand Command(string sql, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    /// <summary>A text parameter.</summary>
+    public static NpgsqlParameter Text(string value) => new NpgsqlParameter<string> { TypedValue = value };
+
+    /// <summary>The "now" parameter: a time, or NULL for the server's <c>now()</c>.</summary>
+    public static NpgsqlParameter Now(DateTimeOffset? now) =>
+        new() { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now is { } value ? value : DBNull.Value };
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace MessagingPatterns.PostgreSql;
+
+/// <summary>The store's log messages. None carries the connection string.</summary>
+internal static partial class PostgreSqlLog
+{
+    [LoggerMessage(1, LogLevel.Warning, "PostgreSQL queue '{Queue}': a transaction of {Count} operations failed; its callers get the error")]
+    public static partial void TransactionFailed(ILogger logger, string queue, int count, Exception exception);
+
+    [LoggerMessage(2, LogLevel.Warning, "PostgreSQL queue '{Queue}': the wake-up listener lost its connection; receivers poll until it is back (retry in {Delay})")]
+    public static partial void ListenerLost(ILogger logger, string queue, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Information, "PostgreSQL queue '{Queue}': the wake-up listener is connected again")]
+    public static partial void ListenerRestored(ILogger logger, string queue);
+
+    [LoggerMessage(4, LogLevel.Error, "PostgreSQL queue '{Queue}': a stored message could not be deserialized and was dead-lettered ({MessageId})")]
+    public static partial void Unreadable(ILogger logger, string queue, string messageId, Exception exception);
+}

@@ -1,0 +1,638 @@
+using MessagingPatterns.Serialization;
+using MessagingPatterns.Stores;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace MessagingPatterns.PostgreSql;
+
+/// <summary>
+/// The PostgreSQL store: rows of the schema's <c>messages</c> table with this queue's name. Publishes and
+/// settles go through the <see cref="GroupCommitWriter"/>; a receive is one statement of its own
+/// (<c>FOR UPDATE SKIP LOCKED</c>), so competing receivers in any process never wait for each other's rows.
+/// </summary>
+internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<TMessage>
+{
+    // Leases and delays beyond this are cut to it, so an end time always fits a DateTime when read back.
+    private static readonly TimeSpan s_longestSpan = TimeSpan.FromDays(365 * 1000);
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly QueueSql _sql;
+    private readonly DeadLetterSql _deadLetterSql;
+    private readonly SchemaGate _schema;
+    private readonly MessageCodec<TMessage> _codec;
+    private readonly GroupCommitWriter _writer;
+    private readonly ReadyListener _listener;
+    private readonly PostgreSqlClock _clock;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _pollInterval;
+    private readonly string _channel;
+    private readonly ILogger _logger;
+    private TaskCompletionSource? _readySignal;
+    private int _disposed;
+    private int _waitingReceivers;
+
+    public PostgreSqlQueueStore(string name, PostgreSqlStoreOptions options, IMessageSerializer<TMessage> serializer, TimeProvider timeProvider, ILogger logger)
+    {
+        Name = name;
+        _time = timeProvider;
+        _clock = options.Clock;
+        _pollInterval = options.PollInterval;
+        _logger = logger;
+        _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
+        _sql = new QueueSql(options.Schema);
+        _deadLetterSql = new DeadLetterSql(options.Schema);
+        _channel = PostgreSqlSchema.Channel(options.Schema);
+        _dataSource = NpgsqlDataSource.Create(options.ConnectionString!);
+        _schema = new SchemaGate(_dataSource, options.Schema, options.CreateSchema);
+        _writer = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
+        _writer.Committed += SignalReady;
+        _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, logger);
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>The writer, for tests and benchmarks that look at how operations were coalesced.</summary>
+    internal GroupCommitWriter Writer => _writer;
+
+    /// <summary>How many receivers are waiting for work (for tests that must act while one waits).</summary>
+    internal int WaitingReceivers => Volatile.Read(ref _waitingReceivers);
+
+    /// <summary>Whether the wake-up listener holds a live LISTEN (for tests).</summary>
+    internal bool IsListening => _listener.IsListening;
+
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var row = _codec.ToRow(message, nameof(message));
+        return Submit(new EnqueueOperation([row]), cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
+    {
+        var rows = ToRows(messages);
+        return rows.Length == 0 && !cancellationToken.IsCancellationRequested
+            ? ValueTask.CompletedTask
+            : Submit(new EnqueueOperation(rows), cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueAsync(Message<TMessage> message, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return EnqueueInAsync([_codec.ToRow(message, nameof(message))], connection, transaction, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default) =>
+        EnqueueInAsync(ToRows(messages), connection, transaction, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<int> ReceiveAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        StoreArguments.ThrowIfInvalidReceive(buffer, leaseDuration);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return ReceiveLoopAsync(buffer, Clamp(leaseDuration), cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default) =>
+        Settle(SettleKind.Ack, lease, TimeSpan.Zero, null, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        return Settle(SettleKind.Release, lease, Clamp(delay), null, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        return Settle(SettleKind.Renew, lease, Clamp(leaseDuration), null, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        return Settle(SettleKind.DeadLetter, lease, TimeSpan.Zero, reason, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        var after = DeadLetterSql.ParseToken(continuationToken);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<DeadLetterPage<TMessage>>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return BrowseCoreAsync(filter, pageSize, after, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<long>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return PurgeCoreAsync(filter, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<long>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return RedriveCoreAsync(filter, batchSize, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<StoreStatistics>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return StatisticsCoreAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Disposes the store: waiting receivers fail with <see cref="ObjectDisposedException"/>, publishes and
+    /// settles already queued still commit, then the connections close. Messages stay in the database.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            SignalReady();
+        }
+
+        await _writer.StopAsync().ConfigureAwait(false);
+        await _listener.StopAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private PendingRow[] ToRows(IReadOnlyList<Message<TMessage>> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var rows = new PendingRow[messages.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var message = messages[i] ?? throw new ArgumentNullException(nameof(messages), $"The message at index {i} is null.");
+            rows[i] = _codec.ToRow(message, nameof(messages));
+        }
+
+        return rows;
+    }
+
+    private ValueTask Submit(EnqueueOperation operation, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return new ValueTask(SubmitAsync(operation, cancellationToken));
+    }
+
+    private ValueTask<bool> Settle(SettleKind kind, LeaseToken lease, TimeSpan span, string? reason, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+
+        // A token another store issued can never match a row of this queue; answering at once spares a round trip.
+        if (lease.Owner is not null && !ReferenceEquals(lease.Owner, this))
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        return new ValueTask<bool>(SubmitAsync(new SettleOperation(kind, lease.Id, lease.Version, span, reason), cancellationToken));
+    }
+
+    private Task<TResult> SubmitAsync<TResult>(WriteOperation<TResult> operation, CancellationToken cancellationToken)
+    {
+        _writer.Submit(operation);
+        return cancellationToken.CanBeCanceled ? WithCancellationAsync(operation, cancellationToken) : operation.Task;
+    }
+
+    private static async Task<TResult> WithCancellationAsync<TResult>(WriteOperation<TResult> operation, CancellationToken cancellationToken)
+    {
+        // Only an operation the writer has not taken can be withdrawn; once taken it runs to its commit, and the
+        // caller hears the real outcome rather than an uncertain "cancelled".
+        using var registration = cancellationToken.UnsafeRegister(
+            static (state, token) =>
+            {
+                var pending = (WriteOperation)state!;
+                if (pending.TryCancel())
+                {
+                    pending.Cancel(token);
+                }
+            },
+            operation);
+        return await operation.Task.ConfigureAwait(false);
+    }
+
+    private async ValueTask EnqueueInAsync(PendingRow[] rows, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (transaction is not null && !ReferenceEquals(transaction.Connection, connection))
+        {
+            throw new ArgumentException("The transaction belongs to another connection (or has completed).", nameof(transaction));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
+        if (rows.Length == 0)
+        {
+            return;
+        }
+
+        // Created beforehand on a connection of the store's own, never inside the caller's transaction.
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                GroupCommitWriter.InsertCommand(_sql, Name, rows, _clock.Now(_time)),
+                GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)),
+            },
+        };
+        await using (batch.ConfigureAwait(false))
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        _listener.EnsureStarted();
+        var contended = 0;
+        while (true)
+        {
+            // Taken before looking, so a publish that commits after the look still wakes this receiver.
+            var ready = ReadySignal();
+            var (taken, secondsUntilVisible) = await ReceiveOnceAsync(buffer, leaseDuration, cancellationToken).ConfigureAwait(false);
+            if (taken > 0)
+            {
+                return taken;
+            }
+
+            contended = secondsUntilVisible is <= 0 ? contended + 1 : 0;
+            Interlocked.Increment(ref _waitingReceivers);
+            try
+            {
+                await WaitForWorkAsync(ready, secondsUntilVisible, contended, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waitingReceivers);
+            }
+
+            ThrowIfDisposed();
+        }
+    }
+
+    private async Task<(int Taken, double? SecondsUntilVisible)> ReceiveOnceAsync(
+        Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // Disposed meanwhile: lease nothing, since the caller could no longer settle it.
+            ThrowIfDisposed();
+            var now = _clock.Now(_time);
+            var token = NewLeaseToken();
+            var rows = await LeaseAsync(connection, buffer.Length, token, leaseDuration, now).ConfigureAwait(false);
+            if (rows.Count == 0)
+            {
+                var next = new NpgsqlCommand(_sql.NextVisible, connection)
+                {
+                    Parameters = { GroupCommitWriter.Text(Name), GroupCommitWriter.Now(now) },
+                };
+                await using (next.ConfigureAwait(false))
+                {
+                    var seconds = await next.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                    return (0, seconds is double value ? value : null);
+                }
+            }
+
+            // Returned even if the caller cancelled meanwhile: once leased, the rows are the caller's to settle, and
+            // a cancelled receive must mean that nothing was leased.
+            var taken = await DeliverAsync(rows, token, buffer).ConfigureAwait(false);
+
+            // Rows were leased but none could be read (now dead-lettered): look again at once.
+            return (taken, taken == 0 ? 0 : null);
+        }
+    }
+
+    private async Task<List<LeasedRow>> LeaseAsync(NpgsqlConnection connection, int limit, long token, TimeSpan leaseDuration, DateTimeOffset? now)
+    {
+        var command = new NpgsqlCommand(_sql.Receive, connection)
+        {
+            Parameters =
+            {
+                GroupCommitWriter.Text(Name),
+                GroupCommitWriter.Now(now),
+                new NpgsqlParameter<int> { TypedValue = limit },
+                new NpgsqlParameter<long> { TypedValue = token },
+                new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration },
+            },
+        };
+        var rows = new List<LeasedRow>();
+        await using (command.ConfigureAwait(false))
+        {
+            // Not cancellable: once sent, the statement may commit, and what it leased must reach the caller.
+            var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    rows.Add(new LeasedRow(
+                        reader.GetInt64(0),
+                        reader.GetString(1),
+                        reader.GetInt16(2),
+                        reader.IsDBNull(3) ? null : reader.GetString(3),
+                        reader.GetFieldValue<byte[]>(4),
+                        reader.GetDateTime(5),
+                        reader.GetInt32(6),
+                        reader.GetFieldValue<DateTimeOffset>(7)));
+                }
+            }
+        }
+
+        // RETURNING has no order of its own.
+        rows.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Seq.CompareTo(b.Seq));
+        return rows;
+    }
+
+    private async Task<int> DeliverAsync(List<LeasedRow> rows, long token, Memory<Delivery<TMessage>> buffer)
+    {
+        var taken = 0;
+        foreach (var row in rows)
+        {
+            Message<TMessage> message;
+            try
+            {
+                message = _codec.ToMessage(row.Id, row.Priority, row.Headers, row.Body, row.EnqueuedAt);
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                // A body that cannot be read will never be readable: dead-letter it now rather than retry or drop it.
+                PostgreSqlLog.Unreadable(_logger, Name, row.Id, exception);
+                var reason = $"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}";
+                await SubmitAsync(new SettleOperation(SettleKind.DeadLetter, row.Seq, token, TimeSpan.Zero, reason), CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+
+            buffer.Span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, this), row.DeliveryCount, row.LeaseEnd);
+        }
+
+        return taken;
+    }
+
+    private async Task WaitForWorkAsync(Task ready, double? secondsUntilVisible, int contended, CancellationToken cancellationToken)
+    {
+        var wait = _pollInterval;
+        var clock = _time;
+        if (secondsUntilVisible is { } seconds)
+        {
+            if (seconds <= 0)
+            {
+                // A row is due yet none was leased: another receiver holds it mid-statement, or it just went. Look
+                // again at once, then back off in real time (never a hot loop), up to the poll interval.
+                if (contended == 1)
+                {
+                    return;
+                }
+
+                wait = TimeSpan.FromMilliseconds(Math.Min(_pollInterval.TotalMilliseconds, 5 << Math.Min(contended, 6)));
+                clock = TimeProvider.System;
+            }
+            else if (TimeSpan.FromSeconds(seconds) < wait)
+            {
+                // Rounded up, so the next look finds the row visible rather than a few microseconds early.
+                wait = TimeSpan.FromSeconds(seconds) + TimeSpan.FromTicks(10);
+            }
+        }
+
+        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(wait, clock, stopDelay.Token);
+        await Task.WhenAny(ready, delay).ConfigureAwait(false);
+        await stopDelay.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private async ValueTask<DeadLetterPage<TMessage>> BrowseCoreAsync(DeadLetterFilter filter, int pageSize, long after, CancellationToken cancellationToken)
+    {
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var items = new List<DeadLetter<TMessage>>(Math.Min(pageSize, 1024));
+        long last = 0;
+        var more = false;
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_deadLetterSql.Browse, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                DeadLetterSql.AddFilter(command.Parameters, Name, filter);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = (long)pageSize + 1 });
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        // One row beyond the page: only to know that more follow, so a caller's loop ends without an empty page.
+                        if (items.Count == pageSize)
+                        {
+                            more = true;
+                            break;
+                        }
+
+                        last = reader.GetInt64(0);
+                        items.Add(ToDeadLetter(
+                            reader.GetString(1),
+                            reader.GetInt16(2),
+                            reader.IsDBNull(3) ? null : reader.GetString(3),
+                            reader.GetFieldValue<byte[]>(4),
+                            reader.GetString(5),
+                            reader.GetInt32(6),
+                            reader.GetDateTime(7),
+                            reader.GetFieldValue<DateTimeOffset>(8)));
+                    }
+                }
+            }
+        }
+
+        return new DeadLetterPage<TMessage>(items, more ? DeadLetterSql.Token(last) : null);
+    }
+
+    private DeadLetter<TMessage> ToDeadLetter(string id, short priority, string? headers, byte[] body, string reason, int deliveryCount, DateTime enqueuedAt, DateTimeOffset deadLetteredAt)
+    {
+        try
+        {
+            return new DeadLetter<TMessage>(_codec.ToMessage(id, priority, headers, body, enqueuedAt), reason, deliveryCount, deadLetteredAt);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Listed with its stored bytes, so an operator can see, purge or redrive what could not be read.
+            var enqueued = new DateTimeOffset(DateTime.SpecifyKind(enqueuedAt, DateTimeKind.Utc));
+            return new DeadLetter<TMessage>(id, priority, enqueued, body, reason, deliveryCount, deadLetteredAt);
+        }
+    }
+
+    private async ValueTask<long> PurgeCoreAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
+    {
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_deadLetterSql.Purge, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                DeadLetterSql.AddFilter(command.Parameters, Name, filter);
+                return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask<long> RedriveCoreAsync(DeadLetterFilter filter, int batchSize, CancellationToken cancellationToken)
+    {
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // Entries dead-lettered after this point are left for a later call: a message that fails again is not redriven twice.
+            long upTo;
+            var last = new NpgsqlCommand(_deadLetterSql.LastSeq, connection) { Parameters = { GroupCommitWriter.Text(Name) } };
+            await using (last.ConfigureAwait(false))
+            {
+                upTo = (long)(await last.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+
+            long redriven = 0;
+            while (true)
+            {
+                // Not cancellable mid-batch: a batch sent may commit, and its count must be reported.
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = new NpgsqlBatch(connection);
+                await using (batch.ConfigureAwait(false))
+                {
+                    var move = new NpgsqlBatchCommand(_deadLetterSql.Redrive);
+                    DeadLetterSql.AddFilter(move.Parameters, Name, filter);
+                    move.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo });
+                    move.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+                    move.Parameters.Add(GroupCommitWriter.Now(_clock.Now(_time)));
+                    batch.BatchCommands.Add(move);
+                    batch.BatchCommands.Add(GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)));
+                    var moved = (long)(await batch.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false))!;
+                    if (moved == 0)
+                    {
+                        return redriven;
+                    }
+
+                    redriven += moved;
+                    SignalReady();
+                }
+            }
+        }
+    }
+
+    private async ValueTask<StoreStatistics> StatisticsCoreAsync(CancellationToken cancellationToken)
+    {
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Statistics, connection)
+            {
+                Parameters = { GroupCommitWriter.Text(Name), GroupCommitWriter.Now(_clock.Now(_time)) },
+            };
+            await using (command.ConfigureAwait(false))
+            {
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    return new StoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+                }
+            }
+        }
+    }
+
+    private Task ReadySignal()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _readySignal);
+            if (current is not null)
+            {
+                return current.Task;
+            }
+
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (Interlocked.CompareExchange(ref _readySignal, created, null) is null)
+            {
+                if (IsDisposed)
+                {
+                    created.TrySetResult();
+                }
+
+                return created.Task;
+            }
+        }
+    }
+
+    /// <summary>Wakes every receiver waiting on this store.</summary>
+    private void SignalReady() => Interlocked.Exchange(ref _readySignal, null)?.TrySetResult();
+
+    private static long NewLeaseToken()
+    {
+        long token;
+        do
+        {
+            token = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+        }
+        while (token == 0);
+        return token;
+    }
+
+    private static TimeSpan Clamp(TimeSpan span) => span > s_longestSpan ? s_longestSpan : span;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    private readonly record struct LeasedRow(long Seq, string Id, short Priority, string? Headers, byte[] Body, DateTime EnqueuedAt, int DeliveryCount, DateTimeOffset LeaseEnd);
+}

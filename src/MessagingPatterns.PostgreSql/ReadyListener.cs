@@ -1,0 +1,112 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace MessagingPatterns.PostgreSql;
+
+/// <summary>
+/// Holds one connection that LISTENs on the schema's channel and wakes the store's receivers when a publish to
+/// its queue commits anywhere (any process, or the caller's own transaction). Started by the first receive. If
+/// the connection drops, it reconnects with a growing delay, and wakes the receivers after reconnecting, since
+/// notifications sent meanwhile are lost; until then the receivers' poll bounds their wait.
+/// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "StopAsync is the disposal; the source has no timer, so leaving it to the GC holds nothing, and a late EnsureStarted cannot hit a disposed source.")]
+internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel, string queue, Action wake, TimeSpan maxRetryDelay, ILogger logger)
+{
+    private static readonly TimeSpan s_firstRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private volatile bool _listening;
+
+    /// <summary>Whether a LISTEN is in place now.</summary>
+    public bool IsListening => _listening;
+
+    /// <summary>Starts listening, once.</summary>
+    public void EnsureStarted()
+    {
+        if (Volatile.Read(ref _loop) is null)
+        {
+            var started = new Task<Task>(RunAsync);
+            if (Interlocked.CompareExchange(ref _loop, started.Unwrap(), null) is null)
+            {
+                started.Start(TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Stops listening and closes the connection.</summary>
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _loop, Task.CompletedTask, null) is { } loop)
+        {
+            await loop.ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var retryDelay = s_firstRetryDelay;
+        var lost = false;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                var connection = await dataSource.OpenConnectionAsync(_stop.Token).ConfigureAwait(false);
+                await using (connection.ConfigureAwait(false))
+                {
+                    connection.Notification += OnNotification;
+                    var listen = new NpgsqlCommand($"LISTEN \"{channel}\"", connection);
+                    await using (listen.ConfigureAwait(false))
+                    {
+                        await listen.ExecuteNonQueryAsync(_stop.Token).ConfigureAwait(false);
+                    }
+
+                    if (lost)
+                    {
+                        PostgreSqlLog.ListenerRestored(logger, queue);
+                        lost = false;
+                    }
+
+                    retryDelay = s_firstRetryDelay;
+                    _listening = true;
+                    wake();
+                    while (true)
+                    {
+                        await connection.WaitAsync(_stop.Token).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                _listening = false;
+                return;
+            }
+            catch (Exception exception)
+            {
+                _listening = false;
+                lost = true;
+                PostgreSqlLog.ListenerLost(logger, queue, retryDelay, exception);
+                try
+                {
+                    await Task.Delay(retryDelay, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, maxRetryDelay.Ticks));
+            }
+        }
+    }
+
+    private void OnNotification(object sender, NpgsqlNotificationEventArgs notification)
+    {
+        if (notification.Payload == queue)
+        {
+            wake();
+        }
+    }
+}
