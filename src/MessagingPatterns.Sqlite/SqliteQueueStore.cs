@@ -32,6 +32,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     private readonly TimeProvider _time;
     private readonly IMessageSerializer<TMessage> _serializer;
     private readonly int _maxMessageBytes;
+    private readonly int _maxFailedReads;
     private readonly TimeSpan _pollInterval;
     private readonly QueueCommands _commands;
     private readonly DeadLetterCommands _deadLetterCommands;
@@ -49,6 +50,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         _time = timeProvider;
         _serializer = serializer;
         _maxMessageBytes = options.MaxMessageBytes;
+        _maxFailedReads = options.MaxFailedReads;
         _pollInterval = options.PollInterval;
 
         var connection = SqliteSchema.Open(options);
@@ -373,11 +375,17 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
     private PendingRow ToRow(Message<TMessage> message, string paramName)
     {
+        // Headers are stored beside the body, so they count against the same limit.
+        string? headers = message.Headers.Count == 0
+            ? null
+            : JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers, StringComparer.Ordinal), HeadersJsonContext.Default.DictionaryStringString);
+        var headerBytes = headers is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(headers);
+
         var buffer = s_threadBuffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
         _serializer.Serialize(message.Body, buffer);
         var size = buffer.WrittenCount;
-        var body = size <= _maxMessageBytes ? buffer.WrittenSpan.ToArray() : null;
+        var body = (long)size + headerBytes <= _maxMessageBytes ? buffer.WrittenSpan.ToArray() : null;
         if (buffer.Capacity > 64 * 1024)
         {
             // Do not keep a large buffer alive on every thread that once published (or tried to) a big message.
@@ -386,14 +394,12 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         if (body is null)
         {
+            var parts = headerBytes == 0 ? $"{size} bytes serialized" : $"{size + headerBytes} bytes serialized with its headers ({headerBytes} bytes of headers)";
             throw new ArgumentException(
-                $"Message '{message.Id}' is {size} bytes serialized, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
+                $"Message '{message.Id}' is {parts}, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
                 paramName);
         }
 
-        string? headers = message.Headers.Count == 0
-            ? null
-            : JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers, StringComparer.Ordinal), HeadersJsonContext.Default.DictionaryStringString);
         return new PendingRow(message.Id, message.Priority, headers, body);
     }
 
@@ -484,15 +490,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                     }
                     catch (Exception exception) when (exception is not OutOfMemoryException)
                     {
-                        // A body that cannot be read will never be readable: dead-letter it now, in this
-                        // transaction, rather than retry it or drop it.
-                        var reason = $"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}";
-                        commands.DeadLetterUnreadable.Parameters[0].Value = row.Seq;
-                        commands.DeadLetterUnreadable.Parameters[1].Value = reason;
-                        commands.DeadLetterUnreadable.Parameters[2].Value = now;
-                        commands.DeadLetterUnreadable.ExecuteNonQuery();
-                        commands.DeleteBySeq.Parameters[0].Value = row.Seq;
-                        commands.DeleteBySeq.ExecuteNonQuery();
+                        Unreadable(commands, row, exception, now, expires);
                         continue;
                     }
 
@@ -519,6 +517,31 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             Result = taken;
         }
 
+        /// <summary>
+        /// A body this reader cannot read: hidden for a lease, as if a reader had failed it, so another reader
+        /// (a newer one, during a rolling deploy) may try; dead-lettered, never dropped, once it has failed
+        /// <see cref="SqliteStoreOptions.MaxFailedReads"/> reads. Either way in this transaction.
+        /// </summary>
+        private void Unreadable(QueueCommands commands, StoredRow row, Exception exception, long now, long expires)
+        {
+            var failedReads = row.ReadFailures + 1;
+            if (failedReads < store._maxFailedReads)
+            {
+                commands.HideUnreadable.Parameters[0].Value = row.Seq;
+                commands.HideUnreadable.Parameters[1].Value = expires;
+                commands.HideUnreadable.ExecuteNonQuery();
+                return;
+            }
+
+            var reason = $"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}";
+            commands.DeadLetterUnreadable.Parameters[0].Value = row.Seq;
+            commands.DeadLetterUnreadable.Parameters[1].Value = reason;
+            commands.DeadLetterUnreadable.Parameters[2].Value = now;
+            commands.DeadLetterUnreadable.ExecuteNonQuery();
+            commands.DeleteBySeq.Parameters[0].Value = row.Seq;
+            commands.DeleteBySeq.ExecuteNonQuery();
+        }
+
         private void ReadReady(SqliteCommand select, long now, int limit)
         {
             // Read the whole page before updating, so the updates never race the open cursor.
@@ -535,7 +558,8 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                     reader.IsDBNull(3) ? null : reader.GetString(3),
                     reader.GetFieldValue<byte[]>(4),
                     reader.GetInt64(5),
-                    reader.GetInt32(6)));
+                    reader.GetInt32(6),
+                    reader.GetInt32(7)));
             }
         }
 
@@ -551,7 +575,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         }
     }
 
-    private readonly record struct StoredRow(long Seq, string Id, int Priority, string? Headers, byte[] Body, long EnqueuedTicks, int DeliveryCount);
+    private readonly record struct StoredRow(long Seq, string Id, int Priority, string? Headers, byte[] Body, long EnqueuedTicks, int DeliveryCount, int ReadFailures);
 
     private sealed class SettleOperation(SqliteQueueStore<TMessage> store, SettleKind kind, LeaseToken lease, TimeSpan span, string? reason)
         : WriteOperation<bool>

@@ -30,7 +30,7 @@ public sealed class SqliteStoreOptions : IValidatableObject
     public SqliteSynchronousMode Synchronous { get; set; } = SqliteSynchronousMode.Full;
 
     /// <summary>
-    /// The largest serialized body accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
+    /// The largest serialized body plus its headers (as stored, UTF-8 JSON) accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
     /// with an <see cref="ArgumentException"/> before anything is written. Default: 262144 (256 KiB).
     /// </summary>
     [Range(1, 64 * 1024 * 1024)]
@@ -58,6 +58,15 @@ public sealed class SqliteStoreOptions : IValidatableObject
     [Range(1, 10_000)]
     public int MaxOperationsPerTransaction { get; set; } = 512;
 
+    /// <summary>
+    /// How many times a stored body may fail to deserialize before the message is dead-lettered (with its raw
+    /// bytes listable), from 1 to 1000. Between failed reads the message is hidden for the receive's lease, as
+    /// if a reader had failed it, so a rolling deploy that briefly runs an old reader beside a new writer does
+    /// not dead-letter the new format. 1 dead-letters it at the first failed read. Default: 3.
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxFailedReads { get; set; } = 3;
+
     /// <inheritdoc/>
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
@@ -73,7 +82,19 @@ public sealed class SqliteStoreOptions : IValidatableObject
         {
             yield return new ValidationResult(problem, [nameof(ConnectionString)]);
         }
+        else if (hasPath && IsInMemory(DatabasePath!))
+        {
+            yield return new ValidationResult(
+                $"{nameof(DatabasePath)} names an in-memory database, which loses every message when it closes; the SQLite store needs a database file.",
+                [nameof(DatabasePath)]);
+        }
     }
+
+    /// <summary>SQLite's in-memory names: <c>:memory:</c>, and URI file names that ask for memory.</summary>
+    private static bool IsInMemory(string path) =>
+        path.Trim() == ":memory:" ||
+        (path.StartsWith("file:", StringComparison.OrdinalIgnoreCase) &&
+            (path.Contains(":memory:", StringComparison.Ordinal) || path.Contains("mode=memory", StringComparison.OrdinalIgnoreCase)));
 
     private static string? ConnectionStringProblem(string connectionString)
     {
