@@ -49,7 +49,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _schema = new SchemaGate(_dataSource, options.Schema, options.CreateSchema);
         _writer = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
         _writer.Committed += SignalReady;
-        _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, logger);
+        _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, options.ListenerPingInterval, logger);
     }
 
     /// <inheritdoc/>
