@@ -59,10 +59,13 @@ EOF
     echo "postgres: started on 127.0.0.1:$port"
   fi
 
-  # The tests' role and database (idempotent), over the server's own socket.
+  # The tests' roles and database (idempotent), over the server's own socket. messaging_peer owns nothing: the
+  # tests use it as a second service's role.
   postgres_as "$bin/psql" -h "$dir/socket" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >/dev/null <<'SQL'
 SELECT 'CREATE ROLE messaging LOGIN PASSWORD ''messaging'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'messaging') \gexec
+SELECT 'CREATE ROLE messaging_peer LOGIN PASSWORD ''messaging_peer'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'messaging_peer') \gexec
 SELECT 'CREATE DATABASE messaging OWNER messaging'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'messaging') \gexec
 SQL

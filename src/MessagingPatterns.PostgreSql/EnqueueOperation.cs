@@ -4,4 +4,7 @@ namespace MessagingPatterns.PostgreSql;
 internal sealed class EnqueueOperation(PendingRow[] rows) : WriteOperation<bool>
 {
     public PendingRow[] Rows { get; } = rows;
+
+    /// <summary>An upper bound of the bytes the rows take on the wire, for the writer's budget per transaction.</summary>
+    public long Bytes { get; } = rows.Sum(row => row.Bytes);
 }

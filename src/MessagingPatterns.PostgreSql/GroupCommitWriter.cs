@@ -13,8 +13,9 @@ namespace MessagingPatterns.PostgreSql;
 /// <remarks>
 /// <para>
 /// A batch without an explicit transaction runs in PostgreSQL's implicit transaction: all of it commits, or
-/// none. If the server rejects it (a <see cref="PostgresException"/>), each operation runs again alone, so one
-/// bad operation fails only its caller. Any other failure (a broken connection) leaves the outcome unknown, so
+/// none. If the server rejects it (a <see cref="PostgresException"/>), or the client refuses a value before
+/// sending, each operation runs again alone, so one bad operation fails only its caller. A transaction gathers at
+/// most <see cref="MaxBatchBytes"/> of rows from several callers. Any other failure (a broken connection) leaves the outcome unknown, so
 /// nothing is re-run: every caller hears the error, and a publisher may retry with the same message id.
 /// </para>
 /// <para>
@@ -24,6 +25,13 @@ namespace MessagingPatterns.PostgreSql;
 /// </remarks>
 internal sealed class GroupCommitWriter
 {
+    /// <summary>
+    /// The bytes of message rows one transaction gathers from several callers, and the most one INSERT statement
+    /// carries (a larger publish is split into several statements of its one transaction). Far below the server's
+    /// 1 GiB limit on a protocol message, and small enough that one caller's large batch does not hold others long.
+    /// </summary>
+    public const long MaxBatchBytes = 16 * 1024 * 1024;
+
     private readonly Channel<WriteOperation> _pending = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
     private readonly NpgsqlDataSource _dataSource;
     private readonly SchemaGate _schema;
@@ -81,10 +89,12 @@ internal sealed class GroupCommitWriter
         var cohort = new List<WriteOperation>(Math.Min(_maxOperations, 1024));
         var rows = new HashSet<long>();
         WriteOperation? carried = null;
+        long bytes = 0;
         while (carried is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             cohort.Clear();
             rows.Clear();
+            bytes = 0;
             if (carried is not null)
             {
                 cohort.Add(carried);
@@ -93,6 +103,7 @@ internal sealed class GroupCommitWriter
                     rows.Add(first.Seq);
                 }
 
+                bytes = (carried as EnqueueOperation)?.Bytes ?? 0;
                 carried = null;
             }
 
@@ -107,6 +118,18 @@ internal sealed class GroupCommitWriter
                 {
                     carried = operation;
                     break;
+                }
+
+                if (operation is EnqueueOperation enqueue)
+                {
+                    // Over the budget: the next transaction takes it (alone if it is that large by itself).
+                    if (cohort.Count > 0 && bytes + enqueue.Bytes > MaxBatchBytes)
+                    {
+                        carried = operation;
+                        break;
+                    }
+
+                    bytes += enqueue.Bytes;
                 }
 
                 cohort.Add(operation);
@@ -125,9 +148,9 @@ internal sealed class GroupCommitWriter
         {
             await ExecuteAsync(cohort).ConfigureAwait(false);
         }
-        catch (PostgresException) when (cohort.Count > 1)
+        catch (Exception exception) when (cohort.Count > 1 && NothingCommitted(exception))
         {
-            // Rejected by the server, so rolled back: find the culprit by running each alone.
+            // Rejected by the server (rolled back) or by the client before sending: find the culprit by running each alone.
             foreach (var operation in cohort)
             {
                 await RunAloneAsync(operation).ConfigureAwait(false);
@@ -149,6 +172,13 @@ internal sealed class GroupCommitWriter
 
         Finish(cohort);
     }
+
+    /// <summary>
+    /// Whether the failure leaves nothing committed and the connection sound: the server rejected a statement, or
+    /// the client refused a value while binding (nothing was sent). A broken connection leaves the outcome unknown.
+    /// </summary>
+    private static bool NothingCommitted(Exception exception) =>
+        exception is PostgresException or ArgumentException or InvalidCastException or FormatException or OverflowException;
 
     private async Task RunAloneAsync(WriteOperation operation)
     {
@@ -244,31 +274,15 @@ internal sealed class GroupCommitWriter
 
     private bool AddInsert(NpgsqlBatch batch, List<WriteOperation> cohort, DateTimeOffset? now)
     {
-        var count = 0;
-        foreach (var operation in cohort)
+        var rows = cohort.OfType<EnqueueOperation>().SelectMany(enqueue => enqueue.Rows);
+        var any = false;
+        foreach (var command in InsertCommands(_sql, _queue, rows, now))
         {
-            if (operation is EnqueueOperation enqueue)
-            {
-                count += enqueue.Rows.Length;
-            }
+            batch.BatchCommands.Add(command);
+            any = true;
         }
 
-        if (count == 0)
-        {
-            return false;
-        }
-
-        var rows = new List<PendingRow>(count);
-        foreach (var operation in cohort)
-        {
-            if (operation is EnqueueOperation enqueue)
-            {
-                rows.AddRange(enqueue.Rows);
-            }
-        }
-
-        batch.BatchCommands.Add(InsertCommand(_sql, _queue, rows, now));
-        return true;
+        return any;
     }
 
     private static bool AddSettles(NpgsqlBatch batch, List<WriteOperation> cohort, SettleKind kind, string sql, DateTimeOffset? now)
@@ -297,8 +311,35 @@ internal sealed class GroupCommitWriter
         return true;
     }
 
+    /// <summary>
+    /// The INSERTs of <paramref name="rows"/> in order: statements of at most <see cref="MaxBatchBytes"/> each, so
+    /// no protocol message nears the server's limit; in one transaction they commit all or none.
+    /// </summary>
+    public static IEnumerable<NpgsqlBatchCommand> InsertCommands(QueueSql sql, string queue, IEnumerable<PendingRow> rows, DateTimeOffset? now)
+    {
+        var chunk = new List<PendingRow>();
+        long bytes = 0;
+        foreach (var row in rows)
+        {
+            if (chunk.Count > 0 && bytes + row.Bytes > MaxBatchBytes)
+            {
+                yield return InsertCommand(sql, queue, chunk, now);
+                chunk = [];
+                bytes = 0;
+            }
+
+            chunk.Add(row);
+            bytes += row.Bytes;
+        }
+
+        if (chunk.Count > 0)
+        {
+            yield return InsertCommand(sql, queue, chunk, now);
+        }
+    }
+
     /// <summary>The INSERT of <paramref name="rows"/> in order, as one statement.</summary>
-    public static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, IReadOnlyList<PendingRow> rows, DateTimeOffset? now)
+    private static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, List<PendingRow> rows, DateTimeOffset? now)
     {
         var ids = new string[rows.Count];
         var priorities = new short[rows.Count];

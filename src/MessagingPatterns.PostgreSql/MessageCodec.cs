@@ -12,9 +12,10 @@ internal sealed class MessageCodec<TMessage>(IMessageSerializer<TMessage> serial
     private static ArrayBufferWriter<byte>? s_threadBuffer;
 
     /// <summary>Serializes a message, checking its size (body plus headers) against the limit.</summary>
-    /// <exception cref="ArgumentException">The message is over <see cref="PostgreSqlStoreOptions.MaxMessageBytes"/>.</exception>
+    /// <exception cref="ArgumentException">The message is over <see cref="PostgreSqlStoreOptions.MaxMessageBytes"/>, or its id contains NUL or a lone surrogate.</exception>
     public PendingRow ToRow(Message<TMessage> message, string paramName)
     {
+        StoredText.ThrowIfNotStorable(message.Id, $"The id of message '{message.Id}'", paramName);
         var buffer = s_threadBuffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
         serializer.Serialize(message.Body, buffer);

@@ -16,4 +16,10 @@ internal static partial class PostgreSqlLog
 
     [LoggerMessage(4, LogLevel.Error, "PostgreSQL queue '{Queue}': a stored message could not be deserialized and was dead-lettered ({MessageId})")]
     public static partial void Unreadable(ILogger logger, string queue, string messageId, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Warning, "PostgreSQL queue '{Queue}': a cancelled receive could not hand back {Count} leased messages; they return when their lease ends, with a higher delivery count")]
+    public static partial void UnleaseFailed(ILogger logger, string queue, int count, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Error, "PostgreSQL queue '{Queue}': an unreadable message could not be dead-lettered ({MessageId}); it returns when its lease ends")]
+    public static partial void DeadLetterFailed(ILogger logger, string queue, string messageId, Exception exception);
 }

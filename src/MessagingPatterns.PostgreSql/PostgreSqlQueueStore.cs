@@ -15,6 +15,9 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     // Leases and delays beyond this are cut to it, so an end time always fits a DateTime when read back.
     private static readonly TimeSpan s_longestSpan = TimeSpan.FromDays(365 * 1000);
 
+    // How long a cancelled receive waits to hand its rows back before it gives up and lets the lease run out.
+    private static readonly TimeSpan s_unleaseTimeout = TimeSpan.FromSeconds(15);
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly QueueSql _sql;
     private readonly DeadLetterSql _deadLetterSql;
@@ -46,7 +49,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _schema = new SchemaGate(_dataSource, options.Schema, options.CreateSchema);
         _writer = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
         _writer.Committed += SignalReady;
-        _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, logger);
+        _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, options.ListenerPingInterval, logger);
     }
 
     /// <inheritdoc/>
@@ -126,7 +129,9 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        return Settle(SettleKind.DeadLetter, lease, TimeSpan.Zero, reason, cancellationToken);
+
+        // A reason often quotes an exception's message: kept as far as the server can store it, never a failure.
+        return Settle(SettleKind.DeadLetter, lease, TimeSpan.Zero, StoredText.Reason(reason), cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -281,16 +286,15 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
         // Created beforehand on a connection of the store's own, never inside the caller's transaction.
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
-            {
-                GroupCommitWriter.InsertCommand(_sql, Name, rows, _clock.Now(_time)),
-                GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)),
-            },
-        };
+        var batch = new NpgsqlBatch(connection, transaction);
         await using (batch.ConfigureAwait(false))
         {
+            foreach (var insert in GroupCommitWriter.InsertCommands(_sql, Name, rows, _clock.Now(_time)))
+            {
+                batch.BatchCommands.Add(insert);
+            }
+
+            batch.BatchCommands.Add(GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)));
             await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -349,8 +353,14 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 }
             }
 
-            // Returned even if the caller cancelled meanwhile: once leased, the rows are the caller's to settle, and
-            // a cancelled receive must mean that nothing was leased.
+            // Cancelled while the (uncancellable) statement ran: hand the rows back as they were, then report the
+            // cancellation, so a cancelled receive leases nothing and uses up no delivery attempt.
+            if (cancellationToken.IsCancellationRequested)
+            {
+                await UnleaseAsync(connection, rows, token, now).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             var taken = await DeliverAsync(rows, token, buffer).ConfigureAwait(false);
 
             // Rows were leased but none could be read (now dead-lettered): look again at once.
@@ -398,6 +408,37 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         return rows;
     }
 
+    private async Task UnleaseAsync(NpgsqlConnection connection, List<LeasedRow> rows, long token, DateTimeOffset? now)
+    {
+        // Not bounded by the caller's token (already cancelled), nor refused once disposed: the rows must go back.
+        using var timeout = new CancellationTokenSource(s_unleaseTimeout);
+        try
+        {
+            var batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands =
+                {
+                    GroupCommitWriter.Command(
+                        _sql.Unlease,
+                        new NpgsqlParameter<long[]> { TypedValue = rows.Select(row => row.Seq).ToArray() },
+                        new NpgsqlParameter<long> { TypedValue = token },
+                        GroupCommitWriter.Now(now)),
+                    GroupCommitWriter.Command(_sql.Notify, GroupCommitWriter.Text(_channel), GroupCommitWriter.Text(Name)),
+                },
+            };
+            await using (batch.ConfigureAwait(false))
+            {
+                await batch.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
+            }
+
+            SignalReady();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            PostgreSqlLog.UnleaseFailed(_logger, Name, rows.Count, exception);
+        }
+    }
+
     private async Task<int> DeliverAsync(List<LeasedRow> rows, long token, Memory<Delivery<TMessage>> buffer)
     {
         var taken = 0;
@@ -412,8 +453,17 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             {
                 // A body that cannot be read will never be readable: dead-letter it now rather than retry or drop it.
                 PostgreSqlLog.Unreadable(_logger, Name, row.Id, exception);
-                var reason = $"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}";
-                await SubmitAsync(new SettleOperation(SettleKind.DeadLetter, row.Seq, token, TimeSpan.Zero, reason), CancellationToken.None).ConfigureAwait(false);
+                var reason = StoredText.Reason($"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}");
+                try
+                {
+                    await SubmitAsync(new SettleOperation(SettleKind.DeadLetter, row.Seq, token, TimeSpan.Zero, reason), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception failure) when (failure is not OutOfMemoryException)
+                {
+                    // The rows read are leased to the caller and must reach it; this one comes back when its lease ends.
+                    PostgreSqlLog.DeadLetterFailed(_logger, Name, row.Id, failure);
+                }
+
                 continue;
             }
 

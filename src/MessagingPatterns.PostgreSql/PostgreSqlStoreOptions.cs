@@ -56,6 +56,12 @@ public sealed class PostgreSqlStoreOptions : IValidatableObject
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long the wake-up listener's connection may stay silent before a ping checks it, so a connection left
+    /// half-open (a failover or partition without a reset) is found and replaced. Internal: tests shorten it.
+    /// </summary>
+    internal TimeSpan ListenerPingInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// The most publishes and settles (acks, releases, renewals, dead-letters) coalesced into one transaction,
     /// so concurrent callers share one round trip and one commit; 1 gives every operation its own transaction
     /// (1 to 10000). Default: 512.

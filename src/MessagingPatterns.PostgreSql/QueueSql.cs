@@ -59,6 +59,14 @@ internal sealed class QueueSql
             WHERE {Held} RETURNING m.seq
             """;
 
+        // $1 seqs, $2 token, $3 now. Takes back a lease as if it had never been taken (its count undone): a receive
+        // cancelled while its lease statement ran leases nothing.
+        Unlease = $"""
+            UPDATE {s}.messages AS m SET lease_token = NULL, visible_at = coalesce($3::timestamptz, now()), delivery_count = m.delivery_count - 1
+            FROM unnest($1::bigint[]) AS u(seq)
+            WHERE m.seq = u.seq AND m.lease_token = $2 AND m.visible_at > coalesce($3::timestamptz, now())
+            """;
+
         // $1 seqs, $2 tokens, $3 now, $4 new lease durations.
         Renew = $"""
             UPDATE {s}.messages AS m SET visible_at = coalesce($3::timestamptz, now()) + u.span
@@ -103,6 +111,8 @@ internal sealed class QueueSql
     public string Release { get; }
 
     public string Renew { get; }
+
+    public string Unlease { get; }
 
     public string DeadLetter { get; }
 

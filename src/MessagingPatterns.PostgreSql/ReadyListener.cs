@@ -8,12 +8,16 @@ namespace MessagingPatterns.PostgreSql;
 /// Holds one connection that LISTENs on the schema's channel and wakes the store's receivers when a publish to
 /// its queue commits anywhere (any process, or the caller's own transaction). Started by the first receive. If
 /// the connection drops, it reconnects with a growing delay, and wakes the receivers after reconnecting, since
-/// notifications sent meanwhile are lost; until then the receivers' poll bounds their wait.
+/// notifications sent meanwhile are lost; until then the receivers' poll bounds their wait. A connection silent
+/// for the ping interval is pinged, so one left half-open (no reset ever arrives) is found and replaced.
 /// </summary>
 [SuppressMessage("Design", "CA1001", Justification = "StopAsync is the disposal; the source has no timer, so leaving it to the GC holds nothing, and a late EnsureStarted cannot hit a disposed source.")]
-internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel, string queue, Action wake, TimeSpan maxRetryDelay, ILogger logger)
+internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel, string queue, Action wake, TimeSpan maxRetryDelay, TimeSpan pingInterval, ILogger logger)
 {
     private static readonly TimeSpan s_firstRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    // A ping unanswered this long means the connection is gone (Npgsql then breaks it after its cancel timeout).
+    private static readonly TimeSpan s_pingTimeout = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
@@ -74,7 +78,10 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
                     wake();
                     while (true)
                     {
-                        await connection.WaitAsync(_stop.Token).ConfigureAwait(false);
+                        if (!await connection.WaitAsync(pingInterval, _stop.Token).ConfigureAwait(false))
+                        {
+                            await PingAsync(connection).ConfigureAwait(false);
+                        }
                     }
                 }
             }
@@ -98,6 +105,24 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
                 }
 
                 retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, maxRetryDelay.Ticks));
+            }
+        }
+    }
+
+    private async Task PingAsync(NpgsqlConnection connection)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        timeout.CancelAfter(s_pingTimeout);
+        var ping = new NpgsqlCommand("SELECT 1", connection);
+        await using (ping.ConfigureAwait(false))
+        {
+            try
+            {
+                await ping.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The wake-up listener's connection did not answer a ping within {s_pingTimeout.TotalSeconds:0} s.");
             }
         }
     }
