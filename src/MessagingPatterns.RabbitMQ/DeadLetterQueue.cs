@@ -24,28 +24,26 @@ internal sealed class DeadLetterQueue(RabbitMqConnection connection)
     private async Task<List<StoredMessage>> BrowseAsync(IChannel channel, int maxCount, CancellationToken cancellationToken)
     {
         var entries = new List<StoredMessage>();
+        ulong lastTag = 0;
+        try
         {
-            ulong lastTag = 0;
-            try
+            while (entries.Count < maxCount)
             {
-                while (entries.Count < maxCount)
+                var result = await channel.BasicGetAsync(connection.Topology.DeadLetterQueue, autoAck: false, cancellationToken).ConfigureAwait(false);
+                if (result is null)
                 {
-                    var result = await channel.BasicGetAsync(connection.Topology.DeadLetterQueue, autoAck: false, cancellationToken).ConfigureAwait(false);
-                    if (result is null)
-                    {
-                        break;
-                    }
+                    break;
+                }
 
-                    lastTag = result.DeliveryTag;
-                    entries.Add(StoredMessage.Copy(result.BasicProperties, result.Body));
-                }
+                lastTag = result.DeliveryTag;
+                entries.Add(StoredMessage.Copy(result.BasicProperties, result.Body));
             }
-            finally
+        }
+        finally
+        {
+            if (lastTag != 0 && channel.IsOpen)
             {
-                if (lastTag != 0 && channel.IsOpen)
-                {
-                    await channel.BasicNackAsync(lastTag, multiple: true, requeue: true, CancellationToken.None).ConfigureAwait(false);
-                }
+                await channel.BasicNackAsync(lastTag, multiple: true, requeue: true, CancellationToken.None).ConfigureAwait(false);
             }
         }
 
@@ -55,42 +53,39 @@ internal sealed class DeadLetterQueue(RabbitMqConnection connection)
     private async Task<int> RedriveAsync(IChannel channel, IReadOnlySet<string> ids, CancellationToken cancellationToken)
     {
         var moved = 0;
+        // Entries kept stay unacknowledged on this channel until the end, so the loop walks the queue once.
+        ulong lastTag = 0;
+        try
         {
-            // Only what is there now: entries dead-lettered during the redrive wait for the next one.
-            var present = await channel.QueueDeclarePassiveAsync(connection.Topology.DeadLetterQueue, cancellationToken).ConfigureAwait(false);
-            ulong lastTag = 0;
-            try
+            while (true)
             {
-                for (var i = 0u; i < present.MessageCount; i++)
+                var result = await channel.BasicGetAsync(connection.Topology.DeadLetterQueue, autoAck: false, cancellationToken).ConfigureAwait(false);
+                if (result is null)
                 {
-                    var result = await channel.BasicGetAsync(connection.Topology.DeadLetterQueue, autoAck: false, cancellationToken).ConfigureAwait(false);
-                    if (result is null)
-                    {
-                        break;
-                    }
-
-                    var entry = StoredMessage.Copy(result.BasicProperties, result.Body);
-                    if (!ids.Contains(entry.Id))
-                    {
-                        lastTag = result.DeliveryTag;
-                        continue;
-                    }
-
-                    // A fresh delivery count, the priority, headers and first enqueue time kept.
-                    var fresh = entry.WithDeliveries(0);
-                    await channel.BasicPublishAsync(string.Empty, connection.Topology.Queue, mandatory: true, fresh.ToProperties(), fresh.Body, cancellationToken).ConfigureAwait(false);
-                    await channel.BasicAckAsync(result.DeliveryTag, multiple: false, cancellationToken).ConfigureAwait(false);
-                    moved++;
+                    break;
                 }
+
+                var entry = StoredMessage.Copy(result.BasicProperties, result.Body);
+                if (!ids.Contains(entry.Id))
+                {
+                    lastTag = result.DeliveryTag;
+                    continue;
+                }
+
+                // A fresh delivery count, the priority, headers and first enqueue time kept.
+                var fresh = entry.WithDeliveries(0);
+                await channel.BasicPublishAsync(string.Empty, connection.Topology.Queue, mandatory: true, fresh.ToProperties(), fresh.Body, cancellationToken).ConfigureAwait(false);
+                await channel.BasicAckAsync(result.DeliveryTag, multiple: false, cancellationToken).ConfigureAwait(false);
+                moved++;
             }
-            finally
+        }
+        finally
+        {
+            if (lastTag != 0 && channel.IsOpen)
             {
-                if (lastTag != 0 && channel.IsOpen)
-                {
-                    // Gives back every entry kept, up to the last one (the tag itself must not be acknowledged
-                    // already: the broker closes the channel on an unknown tag).
-                    await channel.BasicNackAsync(lastTag, multiple: true, requeue: true, CancellationToken.None).ConfigureAwait(false);
-                }
+                // Gives back every entry kept, up to the last one (the tag itself must not be acknowledged
+                // already: the broker closes the channel on an unknown tag).
+                await channel.BasicNackAsync(lastTag, multiple: true, requeue: true, CancellationToken.None).ConfigureAwait(false);
             }
         }
 

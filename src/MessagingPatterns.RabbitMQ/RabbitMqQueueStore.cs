@@ -46,6 +46,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private readonly ConcurrentDictionary<long, Lease<TMessage>> _delayed = new();
     private readonly SemaphoreSlim _consumerGate = new(1, 1);
     private readonly CancellationTokenSource _disposing = new();
+    private readonly ConcurrentDictionary<Task, bool> _background = new();
     private IChannel? _consumerChannel;
     private long _generation;
     private long _nextLeaseId;
@@ -272,9 +273,13 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
             return;
         }
 
-        await _disposing.CancelAsync().ConfigureAwait(false);
         _buffer.Complete();
         EndEveryLease();
+
+        // Returns and dead-letters already started finish first: an original left unacknowledged would
+        // come back beside its confirmed copy.
+        await Task.WhenAll(_background.Keys).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _disposing.CancelAsync().ConfigureAwait(false);
         await _consumerGate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -399,11 +404,11 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         if (args.Redelivered)
         {
             // The broker took it back from a consumer whose channel closed: that lease counts too.
-            _ = RepublishAsync(channel, args.DeliveryTag, stored.WithDeliveries(stored.Deliveries + 1));
+            Track(RepublishAsync(channel, args.DeliveryTag, stored.WithDeliveries(stored.Deliveries + 1)));
         }
         else if (!TryDecode(stored, out var message, out var failure))
         {
-            _ = DeadLetterUnreadableAsync(channel, args.DeliveryTag, stored, failure);
+            Track(DeadLetterUnreadableAsync(channel, args.DeliveryTag, stored, failure));
         }
         else
         {
@@ -478,7 +483,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     {
         if (lease.TryEnd(_time.GetUtcNow()) && _leases.TryRemove(lease.Id, out _) && lease.Inbound.Generation == Generation)
         {
-            _ = ReturnAsync(lease, CancellationToken.None);
+            Track(ReturnAsync(lease, CancellationToken.None));
         }
     }
 
@@ -486,8 +491,20 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     {
         if (_delayed.TryRemove(delayed.Id, out _) && delayed.TryEnd() && delayed.Inbound.Generation == Generation)
         {
-            _ = ReturnAsync(delayed, CancellationToken.None);
+            Track(ReturnAsync(delayed, CancellationToken.None));
         }
+    }
+
+    /// <summary>Keeps a background return or dead-letter until it ends, so disposal can wait for it.</summary>
+    private void Track(Task task)
+    {
+        if (task.IsCompleted)
+        {
+            return;
+        }
+
+        _background[task] = true;
+        _ = task.ContinueWith(static (done, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(done, out _), _background, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private bool IsOurs(LeaseToken token) => ReferenceEquals(token.Owner, _leases);
