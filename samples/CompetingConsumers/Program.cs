@@ -69,10 +69,10 @@ foreach (var (host, count) in ledger.PerHost.OrderBy(p => p.Key))
 var deadLetters = await store.GetDeadLettersAsync(messages);
 foreach (var deadLetter in deadLetters.Take(3))
 {
-    Console.WriteLine($"  dead letter {deadLetter.Message.Id} after {deadLetter.DeliveryCount} deliveries: {deadLetter.Reason}");
+    Console.WriteLine($"  dead letter {deadLetter.MessageId} after {deadLetter.DeliveryCount} deliveries: {deadLetter.Reason}");
 }
 
-var accountedFor = ledger.Handled.Keys.Concat(deadLetters.Select(d => d.Message.Body.Number)).ToHashSet();
+var accountedFor = ledger.Handled.Keys.Concat(deadLetters.Select(d => d.Message!.Body.Number)).ToHashSet();
 var lost = messages - accountedFor.Count;
 Console.WriteLine($"published {ledger.Published}, handled {ledger.Handled.Count}, dead-lettered {deadLetters.Count}, lost {lost}");
 await store.DisposeAsync();
@@ -151,9 +151,14 @@ public sealed class NonOwningStore(IMessageStore<WorkItem> inner) : IMessageStor
 
     public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default) => inner.DeadLetterAsync(lease, reason, cancellationToken);
 
-    public ValueTask<IReadOnlyList<DeadLetter<WorkItem>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default) => inner.GetDeadLettersAsync(maxCount, cancellationToken);
+    public ValueTask<DeadLetterPage<WorkItem>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default) =>
+        inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
 
-    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default) => inner.RedriveAsync(messageIds, cancellationToken);
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default) =>
+        inner.PurgeDeadLettersAsync(filter, cancellationToken);
+
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default) =>
+        inner.RedriveDeadLettersAsync(filter, batchSize, cancellationToken);
 
     public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) => inner.GetStatisticsAsync(cancellationToken);
 

@@ -62,7 +62,7 @@ using (var stopSampling = new CancellationTokenSource())
 // Stopping drains the running handlers, so every settlement has reached the store before it is read.
 await host.StopAsync();
 var snapshot = buffer.GetSnapshot();
-var deadLetterIds = (await buffer.GetDeadLettersAsync(Math.Max(1, ledger.Published))).Select(d => d.Message.Id).ToHashSet();
+var deadLetterIds = (await buffer.GetDeadLettersAsync(Math.Max(1, ledger.Published))).Select(d => d.MessageId).ToHashSet();
 var lost = ledger.PublishedIds.Count(id => !ledger.WasHandled(id) && !deadLetterIds.Contains(id));
 
 var summary = timeline.Summarize(PacedRate);

@@ -36,7 +36,7 @@ public sealed record Scenario(
         // Stopping drains the running handlers, so every settlement they made has reached the store.
         await host.StopAsync();
         var deadLetters = await store.GetDeadLettersAsync(Math.Max(1, ledger.Published));
-        var deadLetterIds = deadLetters.Select(d => d.Message.Id).ToHashSet();
+        var deadLetterIds = deadLetters.Select(d => d.MessageId).ToHashSet();
         var lost = ledger.PublishedIds.Count(id => !ledger.WasHandled(id) && !deadLetterIds.Contains(id));
         return new RunResult(this, ledger, deadLetters.Count, lost, elapsed);
     }

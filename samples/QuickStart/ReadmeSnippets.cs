@@ -57,4 +57,24 @@ internal static class ReadmeSnippets
             .AddConsumer<OrderConsumer>(options => options.MaxDeliveryAttempts = 5);
         #endregion
     }
+
+    public static async Task DeadLettersAsync(IMessageStore<Order> store, CancellationToken cancellationToken)
+    {
+        #region dead-letters
+        // Browse a page at a time, filtered; the continuation token survives purges and redrives.
+        var timeouts = new DeadLetterFilter { ReasonContains = "TimeoutException", DeadLetteredFrom = DateTimeOffset.UtcNow.AddHours(-1) };
+        var page = await store.BrowseDeadLettersAsync(timeouts, pageSize: 50, continuationToken: null, cancellationToken);
+        foreach (var deadLetter in page.Items)
+        {
+            Console.WriteLine($"{deadLetter.MessageId} after {deadLetter.DeliveryCount} deliveries: {deadLetter.Reason}");
+        }
+
+        // Redrive every match, 100 per step: each message is in the queue or in the dead letters, never both.
+        long redriven = await store.RedriveDeadLettersAsync(timeouts, batchSize: 100, cancellationToken);
+
+        // Or delete for good: selected ids, or everything a filter matches.
+        long purged = await store.PurgeDeadLettersAsync(new DeadLetterFilter { MessageIds = ["order-17"] }, cancellationToken);
+        #endregion
+        _ = (redriven, purged);
+    }
 }

@@ -70,7 +70,7 @@ public static class CompetingConsumersTour
         if (deadLetters.Count > 0)
         {
             var example = deadLetters[0];
-            Console.WriteLine($"  {deadLetters.Count} dead-lettered, e.g. {example.Message.Id} after {example.DeliveryCount} deliveries: {example.Reason}");
+            Console.WriteLine($"  {deadLetters.Count} dead-lettered, e.g. {example.MessageId} after {example.DeliveryCount} deliveries: {example.Reason}");
         }
 
         return new PatternResult(
@@ -78,7 +78,7 @@ public static class CompetingConsumersTour
             ledger.Published,
             ledger.Handled,
             deadLetters.Count,
-            ledger.CountLost(deadLetters.Select(d => d.Message.Id)),
+            ledger.CountLost(deadLetters.Select(d => d.MessageId)),
             $"{perHost.Count} hosts shared the work, {ledger.Retried} retried");
     }
 }

@@ -69,7 +69,7 @@ public static class LoadLevelingTour
             ledger.Published,
             ledger.Handled,
             deadLetters.Count,
-            ledger.CountLost(deadLetters.Select(d => d.Message.Id)),
+            ledger.CountLost(deadLetters.Select(d => d.MessageId)),
             $"peak depth {watcher.PeakDepth:N0}, processed a steady {watcher.BacklogRate:N0}/s");
     }
 }

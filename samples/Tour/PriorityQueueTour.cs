@@ -74,7 +74,7 @@ public static class PriorityQueueTour
         await ledger.WaitUntilSettledAsync(store, TimeSpan.FromSeconds(60));
         await host.StopAsync();
 
-        var lost = ledger.CountLost((await store.GetDeadLettersAsync(Math.Max(1, ledger.Published))).Select(d => d.Message.Id));
+        var lost = ledger.CountLost((await store.GetDeadLettersAsync(Math.Max(1, ledger.Published))).Select(d => d.MessageId));
         Console.WriteLine($"  {scheduling,-8} published {ledger.Published}, handled {ledger.Handled}, lost {lost}");
         return (ledger, lost);
     }

@@ -43,13 +43,6 @@ internal sealed class QueueCommands : IDisposable
             $"SELECT id, priority, headers, body, $reason, delivery_count + 1, enqueued_at, $now FROM {q} WHERE seq = $seq",
             ("$seq", SqliteType.Integer), ("$reason", SqliteType.Text), ("$now", SqliteType.Integer));
         DeleteBySeq = Prepare(connection, $"DELETE FROM {q} WHERE seq = $seq", ("$seq", SqliteType.Integer));
-        ListDeadLetters = Prepare(connection,
-            $"SELECT id, priority, headers, body, reason, delivery_count, enqueued_at, dead_lettered_at FROM {d} ORDER BY dseq");
-        RedriveInsert = Prepare(connection,
-            $"INSERT INTO {q} (id, priority, headers, body, enqueued_at, visible_at, delivery_count) " +
-            $"SELECT id, priority, headers, body, enqueued_at, $now, 0 FROM {d} WHERE id = $id ORDER BY dseq",
-            ("$id", SqliteType.Text), ("$now", SqliteType.Integer));
-        RedriveDelete = Prepare(connection, $"DELETE FROM {d} WHERE id = $id", ("$id", SqliteType.Text));
         Statistics = Prepare(connection,
             $"SELECT COALESCE(SUM(visible_at <= $now), 0), " +
             $"COALESCE(SUM(lease_token IS NULL AND visible_at > $now), 0), " +
@@ -79,19 +72,13 @@ internal sealed class QueueCommands : IDisposable
 
     public SqliteCommand DeleteBySeq { get; }
 
-    public SqliteCommand ListDeadLetters { get; }
-
-    public SqliteCommand RedriveInsert { get; }
-
-    public SqliteCommand RedriveDelete { get; }
-
     public SqliteCommand Statistics { get; }
 
     /// <summary>Finalizes the statements; the writer calls it before it closes the connection.</summary>
     public void Dispose()
     {
         Insert.Dispose();
-        foreach (var command in new[] { SelectReady, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, DeleteBySeq, ListDeadLetters, RedriveInsert, RedriveDelete, Statistics })
+        foreach (var command in new[] { SelectReady, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, DeleteBySeq, Statistics })
         {
             command.Dispose();
         }

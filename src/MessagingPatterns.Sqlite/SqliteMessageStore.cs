@@ -23,9 +23,9 @@ namespace MessagingPatterns.Sqlite;
 /// </para>
 /// <para>
 /// A stored body that cannot be deserialized is moved to the dead-letter table at once, with the
-/// exception as the reason, and is not returned or retried. Such an entry is counted in the statistics
-/// and can be redriven by id, but is not listed by <see cref="IMessageStore{TMessage}.GetDeadLettersAsync"/>,
-/// which returns typed messages.
+/// exception as the reason, and is not returned or retried. Such an entry is listed by
+/// <see cref="IMessageStore{TMessage}.BrowseDeadLettersAsync"/> with its stored bytes
+/// (<see cref="DeadLetter{TMessage}.RawBody"/>), and can be purged or redriven like any other.
 /// </para>
 /// </remarks>
 public static class SqliteMessageStore

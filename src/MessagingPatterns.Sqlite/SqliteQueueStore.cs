@@ -34,6 +34,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     private readonly int _maxMessageBytes;
     private readonly TimeSpan _pollInterval;
     private readonly QueueCommands _commands;
+    private readonly DeadLetterCommands _deadLetterCommands;
     private readonly GroupCommitWriter _writer;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
@@ -55,6 +56,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         {
             SqliteSchema.EnsureQueue(connection, name);
             _commands = new QueueCommands(connection, name);
+            _deadLetterCommands = new DeadLetterCommands(connection, name);
         }
         catch
         {
@@ -145,32 +147,45 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     }
 
     /// <inheritdoc/>
-    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        var after = DeadLetterCommands.ParseToken(continuationToken);
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<IReadOnlyList<DeadLetter<TMessage>>>(cancellationToken);
+            return ValueTask.FromCanceled<DeadLetterPage<TMessage>>(cancellationToken);
         }
 
         ThrowIfDisposed();
-        return new ValueTask<IReadOnlyList<DeadLetter<TMessage>>>(SubmitAsync(new DeadLetterListOperation(this, maxCount), cancellationToken));
+        return new ValueTask<DeadLetterPage<TMessage>>(SubmitAsync(new BrowseOperation(this, filter, after, pageSize), cancellationToken));
     }
 
     /// <inheritdoc/>
-    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(messageIds);
+        ArgumentNullException.ThrowIfNull(filter);
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<int>(cancellationToken);
+            return ValueTask.FromCanceled<long>(cancellationToken);
         }
 
         ThrowIfDisposed();
-        var ids = messageIds.Where(id => id is not null).Distinct(StringComparer.Ordinal).ToArray();
-        return ids.Length == 0
-            ? new ValueTask<int>(0)
-            : new ValueTask<int>(SubmitAsync(new RedriveOperation(this, ids), cancellationToken));
+        return new ValueTask<long>(SubmitAsync(new PurgeOperation(this, filter), cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<long>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return RedriveInBatchesAsync(filter, batchSize, cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -317,6 +332,43 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             },
             operation);
         return await operation.Task.ConfigureAwait(false);
+    }
+
+    private async ValueTask<long> RedriveInBatchesAsync(DeadLetterFilter filter, int batchSize, CancellationToken cancellationToken)
+    {
+        // One transaction per batch: a message moves in one commit, and a large redrive never holds the
+        // write lock for long. Entries dead-lettered after the first batch are left for a later call.
+        long redriven = 0, after = 0;
+        long? upTo = null;
+        while (true)
+        {
+            var batch = new RedriveBatchOperation(this, filter, after, upTo, batchSize);
+            redriven += await SubmitAsync(batch, cancellationToken).ConfigureAwait(false);
+            upTo = batch.UpTo;
+            after = batch.Last;
+            if (after >= upTo)
+            {
+                return redriven;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private DeadLetter<TMessage> ToDeadLetter(DeadLetterRow row)
+    {
+        var deadLetteredAt = new DateTimeOffset(row.DeadLetteredTicks, TimeSpan.Zero);
+        try
+        {
+            var message = ToMessage(row.Id, row.Priority, row.Headers, row.Body, row.EnqueuedTicks);
+            return new DeadLetter<TMessage>(message, row.Reason, row.DeliveryCount, deadLetteredAt);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Listed with its stored bytes, so an operator can see, purge or redrive what could not be read.
+            var enqueuedAt = new DateTimeOffset(row.EnqueuedTicks, TimeSpan.Zero);
+            return new DeadLetter<TMessage>(row.Id, row.Priority, enqueuedAt, row.Body, row.Reason, row.DeliveryCount, deadLetteredAt);
+        }
     }
 
     private PendingRow ToRow(Message<TMessage> message, string paramName)
@@ -553,55 +605,43 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         }
     }
 
-    private sealed class DeadLetterListOperation(SqliteQueueStore<TMessage> store, int maxCount)
-        : WriteOperation<IReadOnlyList<DeadLetter<TMessage>>>
+    private sealed class BrowseOperation(SqliteQueueStore<TMessage> store, DeadLetterFilter filter, long after, int pageSize)
+        : WriteOperation<DeadLetterPage<TMessage>>
     {
         public override void Execute()
         {
-            var list = new List<DeadLetter<TMessage>>();
-            using var reader = store._commands.ListDeadLetters.ExecuteReader();
-            while (list.Count < maxCount && reader.Read())
+            var rows = store._deadLetterCommands.Browse(filter, after, pageSize);
+            var items = new List<DeadLetter<TMessage>>(rows.Count);
+            foreach (var row in rows)
             {
-                Message<TMessage> message;
-                try
-                {
-                    message = store.ToMessage(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetFieldValue<byte[]>(3), reader.GetInt64(6));
-                }
-                catch (Exception exception) when (exception is not OutOfMemoryException)
-                {
-                    // A body that cannot be read cannot be shown as a typed message; it stays in the
-                    // dead-letter table, counted in the statistics and redrivable by id.
-                    continue;
-                }
-
-                list.Add(new DeadLetter<TMessage>(message, reader.GetString(4), reader.GetInt32(5), new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero)));
+                items.Add(store.ToDeadLetter(row));
             }
 
-            Result = list;
+            // A token only when something may follow, so a caller's loop ends without an empty page.
+            var more = rows.Count == pageSize && store._deadLetterCommands.AnyAfter(filter, rows[^1].Seq);
+            Result = new DeadLetterPage<TMessage>(items, more ? DeadLetterCommands.Token(rows[^1].Seq) : null);
         }
     }
 
-    private sealed class RedriveOperation(SqliteQueueStore<TMessage> store, string[] ids) : WriteOperation<int>
+    private sealed class PurgeOperation(SqliteQueueStore<TMessage> store, DeadLetterFilter filter) : WriteOperation<long>
     {
+        public override void Execute() => Result = store._deadLetterCommands.Purge(filter);
+    }
+
+    /// <summary>One batch of a redrive; the first batch also fixes where the redrive ends.</summary>
+    private sealed class RedriveBatchOperation(SqliteQueueStore<TMessage> store, DeadLetterFilter filter, long after, long? upTo, int batchSize)
+        : WriteOperation<int>
+    {
+        public long UpTo { get; private set; }
+
+        public long Last { get; private set; }
+
         public override void Execute()
         {
-            var commands = store._commands;
-            var now = store.NowTicks();
-            var moved = 0;
-            foreach (var id in ids)
-            {
-                commands.RedriveInsert.Parameters[0].Value = id;
-                commands.RedriveInsert.Parameters[1].Value = now;
-                var inserted = commands.RedriveInsert.ExecuteNonQuery();
-                if (inserted > 0)
-                {
-                    commands.RedriveDelete.Parameters[0].Value = id;
-                    commands.RedriveDelete.ExecuteNonQuery();
-                    moved += inserted;
-                }
-            }
-
-            Result = moved;
+            var commands = store._deadLetterCommands;
+            UpTo = upTo ?? commands.LastSeq();
+            Result = commands.Redrive(filter, after, UpTo, batchSize, store.NowTicks(), out var last);
+            Last = last;
         }
 
         protected override void OnCommitted()

@@ -81,21 +81,86 @@ public interface IMessageStore<TMessage> : IAsyncDisposable
     /// <exception cref="ArgumentException"><paramref name="reason"/> is null or empty.</exception>
     ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default);
 
-    /// <summary>Lists dead-lettered messages, oldest first.</summary>
+    /// <summary>
+    /// Lists the dead letters that match <paramref name="filter"/>, oldest dead-lettered first, one page at a time.
+    /// </summary>
+    /// <param name="filter">Which dead letters; <see cref="DeadLetterFilter.All"/> for every one.</param>
+    /// <param name="pageSize">The most entries on the page.</param>
+    /// <param name="continuationToken">The previous page's <see cref="DeadLetterPage{TMessage}.ContinuationToken"/>; <see langword="null"/> for the first page.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page; its token is <see langword="null"/> when no more entries follow.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="filter"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pageSize"/> is not positive.</exception>
+    /// <exception cref="ArgumentException"><paramref name="continuationToken"/> was not issued by this kind of store.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes for good the dead letters that match <paramref name="filter"/>.</summary>
+    /// <param name="filter">Which dead letters, e.g. selected ids through <see cref="DeadLetterFilter.MessageIds"/>.</param>
+    /// <param name="cancellationToken">Cancels the call; entries already deleted stay deleted.</param>
+    /// <returns>How many entries were deleted.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="filter"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Moves the dead letters that match <paramref name="filter"/> back to the queue, with their priority and
+    /// headers and a fresh delivery count, <paramref name="batchSize"/> at a time. Each message moves in one
+    /// step, so it is never in both places nor in neither; entries dead-lettered after the call began are
+    /// left for a later call (a message that fails again is not redriven twice). Repeating a redrive is harmless.
+    /// </summary>
+    /// <param name="filter">Which dead letters; <see cref="DeadLetterFilter.All"/> for every one.</param>
+    /// <param name="batchSize">The most entries moved in one step (one lock hold or one transaction).</param>
+    /// <param name="cancellationToken">Cancels the call between batches; batches already moved stay moved.</param>
+    /// <returns>How many messages were moved back.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="filter"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists dead-lettered messages, oldest first (the first page of <see cref="BrowseDeadLettersAsync"/> with no filter).</summary>
     /// <param name="maxCount">The most entries returned.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Up to <paramref name="maxCount"/> entries.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxCount"/> is not positive.</exception>
-    ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default);
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    async ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        var items = new List<DeadLetter<TMessage>>();
+        string? token = null;
+        do
+        {
+            // A page may hold fewer entries than asked for, so keep going until full or done.
+            var page = await BrowseDeadLettersAsync(DeadLetterFilter.All, maxCount - items.Count, token, cancellationToken).ConfigureAwait(false);
+            items.AddRange(page.Items);
+            token = page.ContinuationToken;
+        }
+        while (token is not null && items.Count < maxCount);
+        return items;
+    }
 
     /// <summary>
     /// Moves the named dead-lettered messages back to the queue with their priority and headers and a
-    /// fresh delivery count. Ids not in the dead-letter store are skipped, so a redrive may be repeated.
+    /// fresh delivery count (<see cref="RedriveDeadLettersAsync"/> with <see cref="DeadLetterFilter.MessageIds"/>).
+    /// Ids not in the dead-letter store are skipped, so a redrive may be repeated.
     /// </summary>
     /// <param name="messageIds">The ids of the messages to redrive.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many messages were moved back.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="messageIds"/> is <see langword="null"/>.</exception>
-    ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default);
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    async ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        if (messageIds.Count == 0)
+        {
+            return 0;
+        }
+
+        var filter = new DeadLetterFilter { MessageIds = messageIds };
+        return (int)await RedriveDeadLettersAsync(filter, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Counts ready, delayed, in-flight and dead-lettered messages.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -10,7 +10,7 @@ namespace MessagingPatterns.Conformance;
 /// <see cref="CreateStoreCore"/>; the whole suite then runs against that store. Time is a
 /// <see cref="FakeTimeProvider"/>, so lease expiry and delays are deterministic.
 /// </summary>
-public abstract class MessageStoreConformanceTests : IAsyncLifetime
+public abstract partial class MessageStoreConformanceTests : IAsyncLifetime
 {
     /// <summary>How long any single await in the suite may take before it counts as a hang.</summary>
     protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
@@ -300,7 +300,7 @@ public abstract class MessageStoreConformanceTests : IAsyncLifetime
 
         var deadLetters = await store.GetDeadLettersAsync(10);
         deadLetters.Should().ContainSingle();
-        deadLetters[0].Message.Id.Should().Be("poison");
+        deadLetters[0].MessageId.Should().Be("poison");
         deadLetters[0].Reason.Should().Be("System.FormatException: bad");
         deadLetters[0].DeliveryCount.Should().Be(1);
 

@@ -359,6 +359,57 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         return _inner.GetDeadLettersAsync(maxCount, cancellationToken);
     }
 
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
+    }
+
+    public async ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ThrowIfDisposed();
+        var purged = await _inner.PurgeDeadLettersAsync(filter, cancellationToken).ConfigureAwait(false);
+        if (purged > 0 && _deadLetterSizes is not null && filter.MessageIds is { } ids)
+        {
+            lock (_lock)
+            {
+                foreach (var id in ids)
+                {
+                    _deadLetterSizes.Remove(id);
+                }
+            }
+        }
+
+        return purged;
+    }
+
+    public async ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ThrowIfDisposed();
+
+        // Redriven by id, a page at a time, so the buffer counts exactly the messages that came back. An id is
+        // redriven once per call: one that fails again and returns to the dead letters is left for a later call.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long redriven = 0;
+        string? token = null;
+        do
+        {
+            var page = await _inner.BrowseDeadLettersAsync(filter, batchSize, token, cancellationToken).ConfigureAwait(false);
+            var ids = page.Items.Select(d => d.MessageId).Where(seen.Add).ToArray();
+            if (ids.Length > 0)
+            {
+                redriven += await RedriveAsync(ids, cancellationToken).ConfigureAwait(false);
+            }
+
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        return redriven;
+    }
+
     public async ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messageIds);

@@ -32,11 +32,14 @@ internal sealed class LevelStoreView<TMessage>(PriorityStoreBase<TMessage> store
     public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default) =>
         store.DeadLetterAsync(lease, reason, cancellationToken);
 
-    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default) =>
-        store.GetDeadLettersAsync(maxCount, cancellationToken);
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default) =>
+        store.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
 
-    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default) =>
-        store.RedriveAsync(messageIds, cancellationToken);
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default) =>
+        store.PurgeDeadLettersAsync(filter, cancellationToken);
+
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default) =>
+        store.RedriveDeadLettersAsync(filter, batchSize, cancellationToken);
 
     public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) =>
         store.GetStatisticsAsync(cancellationToken);

@@ -33,7 +33,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private readonly bool _bounded;
     private readonly LeaseTable<TMessage> _leases = new();
     private readonly PriorityQueue<Message<TMessage>, long> _delayed = new();
-    private readonly List<DeadLetter<TMessage>> _deadLetters = [];
+    private readonly DeadLetterList<TMessage> _deadLetters = new();
     private readonly List<ReceiveWaiter> _parkedReceivers = [];
     private readonly Stack<ReceiveWaiter> _spareWaiters = new();
     private readonly LinkedList<RoomWaiter> _parkedWriters = new();
@@ -283,53 +283,87 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     }
 
     /// <inheritdoc/>
-    public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        var after = DeadLetterList<TMessage>.ParseToken(continuationToken);
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             ThrowIfDisposed();
-            IReadOnlyList<DeadLetter<TMessage>> page = _deadLetters.Take(maxCount).ToArray();
-            return new ValueTask<IReadOnlyList<DeadLetter<TMessage>>>(page);
+            return new ValueTask<DeadLetterPage<TMessage>>(_deadLetters.Browse(filter, pageSize, after));
         }
     }
 
     /// <inheritdoc/>
-    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(messageIds);
+        ArgumentNullException.ThrowIfNull(filter);
         cancellationToken.ThrowIfCancellationRequested();
-        var wanted = messageIds as ISet<string> ?? new HashSet<string>(messageIds, StringComparer.Ordinal);
         lock (_lock)
         {
             ThrowIfDisposed();
+            _deadLetters.RemoveMatching(filter, 0, long.MaxValue, int.MaxValue, static _ => { }, out var purged);
+            return new ValueTask<long>(purged);
+        }
+    }
 
-            // Earlier publishes are ordered first, so redriven messages queue behind them.
-            MoveArrivalsIntoOrder();
-            var redriven = 0;
-            _deadLetters.RemoveAll(deadLetter =>
+    /// <inheritdoc/>
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        long upTo;
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            upTo = _deadLetters.LastNumber;
+        }
+
+        long redriven = 0, after = 0;
+        while (true)
+        {
+            int moved;
+            lock (_lock)
             {
-                if (!wanted.Contains(deadLetter.Message.Id))
-                {
-                    return false;
-                }
-
-                var message = deadLetter.Message;
-                message.DeliveryCount = 0;
-                message.Sequence = ++_sequence;
-                AddReadyAndWake(message, redelivered: false);
-                redriven++;
-                return true;
-            });
-
-            // A redriven message was accepted once already, so it may take the store past its capacity.
-            if (_bounded)
-            {
-                Interlocked.Add(ref _held, redriven);
+                ThrowIfDisposed();
+                after = RedriveBatch(filter, after, upTo, batchSize, out moved);
             }
 
-            return new ValueTask<int>(redriven);
+            redriven += moved;
+            if (after >= upTo)
+            {
+                return new ValueTask<long>(redriven);
+            }
+
+            // Between batches the lock is free for consumers and publishers; what moved stays moved.
+            cancellationToken.ThrowIfCancellationRequested();
         }
+    }
+
+    /// <summary>Moves one batch of dead letters back to the queue (under the lock); returns where the next batch starts.</summary>
+    private long RedriveBatch(DeadLetterFilter filter, long after, long upTo, int batchSize, out int moved)
+    {
+        // Earlier publishes are ordered first, so redriven messages queue behind them.
+        MoveArrivalsIntoOrder();
+        var last = _deadLetters.RemoveMatching(filter, after, upTo, batchSize, deadLetter =>
+        {
+            var message = deadLetter.Message!;
+            message.DeliveryCount = 0;
+            message.Sequence = ++_sequence;
+            AddReadyAndWake(message, redelivered: false);
+        }, out moved);
+
+        // A redriven message was accepted once already, so it may take the store past its capacity.
+        if (_bounded && moved > 0)
+        {
+            Interlocked.Add(ref _held, moved);
+        }
+
+        // Nothing left to look at: report the end, so the caller stops.
+        return moved == 0 && last == after ? upTo : last;
     }
 
     /// <inheritdoc/>

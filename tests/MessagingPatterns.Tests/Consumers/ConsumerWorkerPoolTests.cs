@@ -74,7 +74,7 @@ public sealed class ConsumerWorkerPoolTests
         deliveries.Should().Equal(1, 2, 3);
         var deadLetters = await store.GetDeadLettersAsync(10);
         deadLetters.Should().ContainSingle();
-        deadLetters[0].Message.Id.Should().Be("poison-1");
+        deadLetters[0].MessageId.Should().Be("poison-1");
         deadLetters[0].Reason.Should().Be("System.FormatException: cannot parse x");
         deadLetters[0].DeliveryCount.Should().Be(3);
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
@@ -106,7 +106,7 @@ public sealed class ConsumerWorkerPoolTests
         (await store.NextSettlementAsync()).Should().Be(("dead-letter", true));
         handled.Should().Be(0, "the handler had its two attempts");
         var deadLetter = (await store.GetDeadLettersAsync(1)).Single();
-        deadLetter.Message.Id.Should().Be("crash-1");
+        deadLetter.Message!.Id.Should().Be("crash-1");
         deadLetter.DeliveryCount.Should().Be(3);
         deadLetter.Reason.Should().Be("Delivered 3 times, over the 2 allowed, without being settled (its consumer stopped while handling it, for example).");
     }

@@ -69,14 +69,14 @@ public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
         output.WriteLine($"renewal {renewLeases}: attempts {ledger.Attempts}, thrown {ledger.Thrown}, hung {ledger.Hung}, " +
             $"duplicates {ledger.Duplicates}, dead-lettered {deadLetters.Count}, final {statistics}");
 
-        var deadLettered = deadLetters.Select(d => d.Message.Body).ToHashSet();
+        var deadLettered = deadLetters.Select(d => d.Message!.Body).ToHashSet();
         var lost = Enumerable.Range(0, Messages).Where(n => !ledger.Succeeded.ContainsKey(n) && !deadLettered.Contains(n)).ToList();
         lost.Should().BeEmpty("no message may be lost");
         var poison = Enumerable.Range(0, Messages / PoisonEvery).Select(i => i * PoisonEvery).ToList();
         deadLettered.Should().Contain(poison, "poison messages exhaust their attempts");
         deadLetters.Should().AllSatisfy(d =>
         {
-            var body = d.Message.Body;
+            var body = d.Message!.Body;
             if (renewLeases)
             {
                 d.Reason.Should().Be($"System.InvalidOperationException: poison {body}");

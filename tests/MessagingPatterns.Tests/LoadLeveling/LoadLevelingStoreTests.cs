@@ -421,7 +421,7 @@ public sealed class LoadLevelingStoreTests : IAsyncLifetime
         var next = await ReceiveOneAsync(store);
         next.Message.Id.Should().Be("m-2");
         var refused = (await overflow.GetDeadLettersAsync(10)).Should().ContainSingle().Subject;
-        refused.Message.Id.Should().Be("too-high");
+        refused.MessageId.Should().Be("too-high");
         refused.Reason.Should().Contain("refused");
         store.GetSnapshot().Overflowed.Should().Be(0);
     }

@@ -126,7 +126,7 @@ public sealed class PriorityStoreOrderingTests
         third.Message.Should().Match<Message<int>>(m => m.Id == "urgent" && m.Priority == 2, "an expired lease keeps the priority");
         third.DeliveryCount.Should().Be(3);
         (await store.DeadLetterAsync(third.Lease, "poison")).Should().BeTrue();
-        (await store.GetDeadLettersAsync(10)).Single().Message.Priority.Should().Be(2);
+        (await store.GetDeadLettersAsync(10)).Single().Priority.Should().Be(2);
 
         (await store.RedriveAsync(["urgent"])).Should().Be(1);
         var redriven = TryReceive(store)!.Value;

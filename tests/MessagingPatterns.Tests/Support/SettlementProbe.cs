@@ -40,11 +40,17 @@ public sealed class SettlementProbe<TMessage>(IMessageStore<TMessage> inner) : I
     public async ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default) =>
         Record("dead-letter", await inner.DeadLetterAsync(lease, reason, cancellationToken));
 
+    public ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default) =>
+        inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
+
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default) =>
+        inner.PurgeDeadLettersAsync(filter, cancellationToken);
+
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default) =>
+        inner.RedriveDeadLettersAsync(filter, batchSize, cancellationToken);
+
     public ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default) =>
         inner.GetDeadLettersAsync(maxCount, cancellationToken);
-
-    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default) =>
-        inner.RedriveAsync(messageIds, cancellationToken);
 
     public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) => inner.GetStatisticsAsync(cancellationToken);
 

@@ -1,0 +1,126 @@
+using FluentAssertions;
+using Xunit;
+
+namespace MessagingPatterns.Conformance;
+
+/// <summary>The dead-letter tooling: browse with paging and filters, purge, and redrive by filter.</summary>
+public abstract partial class MessageStoreConformanceTests
+{
+    [Fact]
+    public async Task BrowseDeadLetters_PagesWithAContinuation_OldestFirst()
+    {
+        var store = CreateStore();
+        await DeadLetterAsync(store, Enumerable.Range(1, 5).Select(n => (Numbered(n), $"reason {n}")).ToArray());
+
+        var seen = new List<string>();
+        string? token = null;
+        var pages = 0;
+        do
+        {
+            var page = await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 2, token).AsTask().WaitAsync(Patience);
+            page.Items.Count.Should().BeInRange(1, 2);
+            seen.AddRange(page.Items.Select(d => d.MessageId));
+            token = page.ContinuationToken;
+            pages++;
+        }
+        while (token is not null && pages < 10);
+
+        seen.Should().Equal("m-1", "m-2", "m-3", "m-4", "m-5");
+        (await store.GetDeadLettersAsync(3)).Select(d => d.MessageId).Should().Equal("m-1", "m-2", "m-3");
+    }
+
+    [Fact]
+    public async Task BrowseDeadLetters_FiltersByReasonPriorityAndTimes()
+    {
+        var store = CreateStore();
+        await DeadLetterAsync(store, (Numbered(1), "System.TimeoutException: slow"), (Numbered(2), "System.FormatException: bad"));
+        await AdvanceTimeAsync(TimeSpan.FromMinutes(1));
+        var middle = Time.GetUtcNow();
+        await DeadLetterAsync(store, (new Message<ConformanceMessage>(new(3), "m-3", 1), "System.TimeoutException: slower"), (Numbered(4), "other"));
+
+        async Task<string[]> IdsAsync(DeadLetterFilter filter) =>
+            (await store.BrowseDeadLettersAsync(filter, 100).AsTask().WaitAsync(Patience)).Items.Select(d => d.MessageId).ToArray();
+
+        (await IdsAsync(new DeadLetterFilter { ReasonContains = "Timeout" })).Should().Equal("m-1", "m-3");
+        (await IdsAsync(new DeadLetterFilter { ReasonContains = "timeout" })).Should().BeEmpty("the reason filter is case-sensitive");
+        (await IdsAsync(new DeadLetterFilter { Priority = 1 })).Should().Equal("m-3");
+        (await IdsAsync(new DeadLetterFilter { DeadLetteredFrom = middle })).Should().Equal("m-3", "m-4");
+        (await IdsAsync(new DeadLetterFilter { DeadLetteredBefore = middle })).Should().Equal("m-1", "m-2");
+        (await IdsAsync(new DeadLetterFilter { EnqueuedFrom = middle, ReasonContains = "Timeout" })).Should().Equal("m-3");
+        (await IdsAsync(new DeadLetterFilter { EnqueuedBefore = middle })).Should().Equal("m-1", "m-2");
+        (await IdsAsync(new DeadLetterFilter { MessageIds = ["m-4", "m-2", "m-2", "nope"] })).Should().Equal("m-2", "m-4");
+    }
+
+    [Fact]
+    public async Task BrowseDeadLetters_ContinuationStaysValidAfterThePageIsPurged()
+    {
+        var store = CreateStore();
+        await DeadLetterAsync(store, Enumerable.Range(1, 4).Select(n => (Numbered(n), "failed")).ToArray());
+
+        var first = await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 2);
+        (await store.PurgeDeadLettersAsync(new DeadLetterFilter { MessageIds = first.Items.Select(d => d.MessageId).ToArray() })).Should().Be(2);
+        var second = await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 2, first.ContinuationToken);
+
+        second.Items.Select(d => d.MessageId).Should().Equal("m-3", "m-4");
+        second.ContinuationToken.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task PurgeDeadLetters_BySelectedIdsOrFilter_DeletesOnlyThoseAndReturnsTheCount()
+    {
+        var store = CreateStore();
+        await DeadLetterAsync(store, (Numbered(1), "a: x"), (Numbered(2), "b: y"), (Numbered(3), "a: z"), (Numbered(4), "c"));
+
+        (await store.PurgeDeadLettersAsync(new DeadLetterFilter { MessageIds = ["m-4", "unknown"] })).Should().Be(1);
+        (await store.PurgeDeadLettersAsync(new DeadLetterFilter { ReasonContains = "a:" })).Should().Be(2);
+        (await store.PurgeDeadLettersAsync(new DeadLetterFilter { ReasonContains = "a:" })).Should().Be(0);
+
+        (await store.GetDeadLettersAsync(10)).Select(d => d.MessageId).Should().Equal("m-2");
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 1));
+    }
+
+    [Fact]
+    public async Task RedriveDeadLetters_ByFilter_MovesOnlyMatchingInBatches_AndRepeatingMovesNothing()
+    {
+        var store = CreateStore();
+        await DeadLetterAsync(store, Enumerable.Range(1, 7).Select(n => (Numbered(n), n % 2 == 1 ? "System.TimeoutException" : "System.FormatException")).ToArray());
+
+        var filter = new DeadLetterFilter { ReasonContains = "Timeout" };
+        (await store.RedriveDeadLettersAsync(filter, batchSize: 3).AsTask().WaitAsync(Patience)).Should().Be(4);
+        (await store.RedriveDeadLettersAsync(filter, batchSize: 3).AsTask().WaitAsync(Patience)).Should().Be(0, "a redrive is idempotent");
+
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(4, 0, 0, 3));
+        var redriven = await ReceiveAsync(store, 10);
+        redriven.Select(d => d.Message.Id).Should().BeEquivalentTo(["m-1", "m-3", "m-5", "m-7"]);
+        redriven.Should().OnlyContain(d => d.DeliveryCount == 1);
+    }
+
+    [Fact]
+    public async Task DeadLetterTooling_BadInput_IsRejectedWithTheParameterNamed()
+    {
+        var store = CreateStore();
+
+        await FluentActions.Awaiting(() => store.BrowseDeadLettersAsync(null!, 1).AsTask())
+            .Should().ThrowAsync<ArgumentNullException>().WithParameterName("filter");
+        await FluentActions.Awaiting(() => store.BrowseDeadLettersAsync(DeadLetterFilter.All, 0).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("pageSize");
+        await FluentActions.Awaiting(() => store.BrowseDeadLettersAsync(DeadLetterFilter.All, 1, "not a token").AsTask())
+            .Should().ThrowAsync<ArgumentException>().WithParameterName("continuationToken");
+        await FluentActions.Awaiting(() => store.PurgeDeadLettersAsync(null!).AsTask())
+            .Should().ThrowAsync<ArgumentNullException>().WithParameterName("filter");
+        await FluentActions.Awaiting(() => store.RedriveDeadLettersAsync(DeadLetterFilter.All, 0).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("batchSize");
+    }
+
+    /// <summary>Publishes each message, receives it and dead-letters it with its reason, in the order given.</summary>
+    protected async Task DeadLetterAsync(IMessageStore<ConformanceMessage> store, params (Message<ConformanceMessage> Message, string Reason)[] entries)
+    {
+        foreach (var (message, reason) in entries)
+        {
+            await store.EnqueueAsync(message);
+            var delivery = await ReceiveOneAsync(store);
+            delivery.Message.Id.Should().Be(message.Id);
+            (await store.DeadLetterAsync(delivery.Lease, reason)).Should().BeTrue();
+        }
+    }
+}
