@@ -23,4 +23,10 @@ internal static class AmqpHeaders
 
     /// <summary>When a message was dead-lettered, in UTC ticks (dead-letter queue only).</summary>
     public const string DeadLetteredAt = "mp.dead-lettered-at";
+
+    /// <summary>
+    /// A dead-letter entry's position for paging (dead-letter queue only): the dead-letter time and a counter,
+    /// fixed-width, so ordinal order follows the dead-letter order.
+    /// </summary>
+    public const string DeadLetterKey = "mp.dead-letter-key";
 }

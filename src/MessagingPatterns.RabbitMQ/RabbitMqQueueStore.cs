@@ -30,6 +30,8 @@ namespace MessagingPatterns.RabbitMQ;
 /// </remarks>
 internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessage>
 {
+    private const string TokenPrefix = "rabbitmq:";
+
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? s_threadBuffer;
 
@@ -209,36 +211,45 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     /// <inheritdoc/>
     /// <remarks>
-    /// The entries are taken from the dead-letter queue and given back at once, in their order. An entry
-    /// whose body cannot be read is left out of the list (it is still counted and can be redriven by id).
-    /// Two browses at the same moment may each see only part of the queue.
+    /// The entries are taken from the dead-letter queue and given back in their order (see
+    /// <see cref="DeadLetterQueue"/>). The continuation token is the last entry's dead-letter time and a
+    /// counter, so it stays valid while entries are purged or redriven.
     /// </remarks>
-    public async ValueTask<IReadOnlyList<DeadLetter<TMessage>>> GetDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    public async ValueTask<DeadLetterPage<TMessage>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        var afterKey = ParseToken(continuationToken);
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
-        var entries = await _deadLetters.BrowseAsync(maxCount, cancellationToken).ConfigureAwait(false);
-        var result = new List<DeadLetter<TMessage>>(entries.Count);
-        foreach (var entry in entries)
-        {
-            if (TryDecode(entry, out var message, out _))
-            {
-                result.Add(new DeadLetter<TMessage>(message, entry.Reason ?? string.Empty, (int)entry.Deliveries, new DateTimeOffset(entry.DeadLetteredAtTicks, TimeSpan.Zero)));
-            }
-        }
-
-        return result;
+        var (entries, more) = await _deadLetters.BrowseAsync(entry => filter.Matches(ToDeadLetter(entry)), afterKey, pageSize, cancellationToken).ConfigureAwait(false);
+        var items = entries.ConvertAll(ToDeadLetter);
+        return new DeadLetterPage<TMessage>(items, more && entries.Count > 0 ? TokenPrefix + entries[^1].DeadLetterKey : null);
     }
 
     /// <inheritdoc/>
-    public async ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    public async ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(messageIds);
+        ArgumentNullException.ThrowIfNull(filter);
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
-        var ids = messageIds.Where(id => id is not null).ToHashSet(StringComparer.Ordinal);
-        return ids.Count == 0 ? 0 : await _deadLetters.RedriveAsync(ids, cancellationToken).ConfigureAwait(false);
+        return await _deadLetters.PurgeAsync(entry => filter.Matches(ToDeadLetter(entry)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// AMQP has no move between queues: each batch is published to the queue and confirmed, then
+    /// acknowledged in the dead-letter queue. Between the two a message is briefly in both places (a crash
+    /// there leaves a duplicate, never a loss).
+    /// </remarks>
+    public async ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
+        var startedAt = _time.GetUtcNow().UtcTicks;
+        return await _deadLetters.RedriveAsync(entry => filter.Matches(ToDeadLetter(entry)), batchSize, startedAt, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -632,6 +643,34 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
         var enqueuedAt = message.EnqueuedAt == default ? _time.GetUtcNow() : message.EnqueuedAt;
         return new StoredMessage(message.Id, message.Priority, enqueuedAt.UtcTicks, 0, message.Headers, writer.WrittenSpan.ToArray());
+    }
+
+    private static string? ParseToken(string? continuationToken)
+    {
+        if (continuationToken is null)
+        {
+            return null;
+        }
+
+        if (!continuationToken.StartsWith(TokenPrefix, StringComparison.Ordinal) || continuationToken.Length == TokenPrefix.Length)
+        {
+            throw new ArgumentException("The continuation token was not issued by a RabbitMQ store.", nameof(continuationToken));
+        }
+
+        return continuationToken[TokenPrefix.Length..];
+    }
+
+    private DeadLetter<TMessage> ToDeadLetter(StoredMessage entry)
+    {
+        var deadLetteredAt = new DateTimeOffset(entry.DeadLetteredAtTicks, TimeSpan.Zero);
+        var deliveries = (int)Math.Min(int.MaxValue, entry.Deliveries);
+        if (TryDecode(entry, out var message, out _))
+        {
+            return new DeadLetter<TMessage>(message, entry.Reason ?? string.Empty, deliveries, deadLetteredAt);
+        }
+
+        var enqueuedAt = entry.EnqueuedAtTicks > 0 ? new DateTimeOffset(entry.EnqueuedAtTicks, TimeSpan.Zero) : default;
+        return new DeadLetter<TMessage>(entry.Id, entry.Priority, enqueuedAt, entry.Body, entry.Reason ?? string.Empty, deliveries, deadLetteredAt);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

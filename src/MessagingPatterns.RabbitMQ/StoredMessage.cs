@@ -11,6 +11,7 @@ namespace MessagingPatterns.RabbitMQ;
 internal sealed class StoredMessage
 {
     private static readonly Dictionary<string, string> s_noHeaders = new(StringComparer.Ordinal);
+    private static long s_deadLetterCounter;
 
     public StoredMessage(string id, int priority, long enqueuedAtTicks, long deliveries, IReadOnlyDictionary<string, string> headers, ReadOnlyMemory<byte> body)
     {
@@ -42,11 +43,15 @@ internal sealed class StoredMessage
     /// <summary>When it was dead-lettered, in UTC ticks (dead-letter queue only).</summary>
     public long DeadLetteredAtTicks { get; init; }
 
+    /// <summary>Its position for paging through the dead-letter queue (see <see cref="AmqpHeaders.DeadLetterKey"/>).</summary>
+    public string? DeadLetterKey { get; init; }
+
     /// <summary>Copies a delivered message out of the client's buffers.</summary>
     public static StoredMessage Copy(IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body)
     {
         string? id = null;
         string? reason = null;
+        string? deadLetterKey = null;
         long enqueuedAt = 0, deliveries = 0, deadLetteredAt = 0;
         Dictionary<string, string>? headers = null;
         if (properties.Headers is { } amqpHeaders)
@@ -60,6 +65,7 @@ internal sealed class StoredMessage
                     case AmqpHeaders.Deliveries: deliveries = Number(value); break;
                     case AmqpHeaders.Reason: reason = Text(value); break;
                     case AmqpHeaders.DeadLetteredAt: deadLetteredAt = Number(value); break;
+                    case AmqpHeaders.DeadLetterKey: deadLetterKey = Text(value); break;
                     default:
                         if (!key.StartsWith(AmqpHeaders.ReservedPrefix, StringComparison.Ordinal) && value is not null)
                         {
@@ -77,6 +83,7 @@ internal sealed class StoredMessage
         {
             Reason = reason,
             DeadLetteredAtTicks = deadLetteredAt,
+            DeadLetterKey = deadLetterKey,
         };
     }
 
@@ -84,8 +91,12 @@ internal sealed class StoredMessage
     public StoredMessage WithDeliveries(long deliveries) => new(Id, Priority, EnqueuedAtTicks, deliveries, Headers, Body);
 
     /// <summary>A copy for the dead-letter queue.</summary>
-    public StoredMessage AsDeadLetter(long deliveries, string reason, long atTicks) =>
-        new(Id, Priority, EnqueuedAtTicks, deliveries, Headers, Body) { Reason = reason, DeadLetteredAtTicks = atTicks };
+    public StoredMessage AsDeadLetter(long deliveries, string reason, long atTicks) => new(Id, Priority, EnqueuedAtTicks, deliveries, Headers, Body)
+    {
+        Reason = reason,
+        DeadLetteredAtTicks = atTicks,
+        DeadLetterKey = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{atTicks:D19}.{Interlocked.Increment(ref s_deadLetterCounter):D19}"),
+    };
 
     /// <summary>The AMQP properties that carry this message: persistent, with its priority and headers.</summary>
     public BasicProperties ToProperties()
@@ -103,6 +114,7 @@ internal sealed class StoredMessage
         {
             headers[AmqpHeaders.Reason] = Reason;
             headers[AmqpHeaders.DeadLetteredAt] = DeadLetteredAtTicks;
+            headers[AmqpHeaders.DeadLetterKey] = DeadLetterKey;
         }
 
         return new BasicProperties

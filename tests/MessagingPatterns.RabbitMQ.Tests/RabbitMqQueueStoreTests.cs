@@ -133,6 +133,10 @@ public sealed class RabbitMqQueueStoreTests
 
         delivery[0].Message.Body.Number.Should().Be(7);
         (await WaitForStatisticsAsync(store, s => s.DeadLettered == 1)).Should().Be(new StoreStatistics(0, 0, 0, 1));
+        var entry = (await store.GetDeadLettersAsync(10)).Should().ContainSingle().Subject;
+        entry.Message.Should().BeNull();
+        entry.RawBody!.Value.ToArray().Should().Equal(Encoding.UTF8.GetBytes("{not json"));
+        entry.Reason.Should().Contain("MessageSerializationException");
     }
 
     [SkippableFact]
@@ -155,11 +159,11 @@ public sealed class RabbitMqQueueStoreTests
         var moved = await store.RedriveAsync(["d-1", "d-3", "unknown"]);
         var left = await store.GetDeadLettersAsync(10);
 
-        first.Select(d => d.Message.Id).Should().Equal("d-0", "d-1", "d-2");
-        all.Select(d => d.Message.Id).Should().Equal("d-0", "d-1", "d-2", "d-3", "d-4");
+        first.Select(d => d.MessageId).Should().Equal("d-0", "d-1", "d-2");
+        all.Select(d => d.MessageId).Should().Equal("d-0", "d-1", "d-2", "d-3", "d-4");
         all[4].Reason.Should().Be("reason d-4");
         moved.Should().Be(2);
-        left.Select(d => d.Message.Id).Should().Equal("d-0", "d-2", "d-4");
+        left.Select(d => d.MessageId).Should().Equal("d-0", "d-2", "d-4");
         (await ReceiveAllAsync(store, 2)).Select(d => d.Message.Id).Should().BeEquivalentTo("d-1", "d-3");
     }
 
