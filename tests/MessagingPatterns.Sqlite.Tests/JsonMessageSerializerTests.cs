@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json.Serialization;
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.Serialization;
 
 namespace MessagingPatterns.Sqlite.Tests;

@@ -1,4 +1,4 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.Serialization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;

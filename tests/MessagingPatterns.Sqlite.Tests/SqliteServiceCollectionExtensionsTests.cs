@@ -1,4 +1,4 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,4 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.Time.Testing;
@@ -10,7 +10,7 @@ public sealed class LoadLevelingOverSqliteConformanceTests : SqliteConformanceTe
 {
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider)
     {
-        var sqlite = SqliteMessageStore.Create<ConformanceMessage>(name, NewDatabaseOptions(), timeProvider: timeProvider);
+        var sqlite = SqliteMessageStore.Create<ConformanceMessage>(name, DatabaseOptions(name), timeProvider: timeProvider);
         return MessageStore.WithLoadLeveling(sqlite, new LoadLevelingOptions { Capacity = 100_000, RequireNoDataLoss = true }, timeProvider);
     }
 }

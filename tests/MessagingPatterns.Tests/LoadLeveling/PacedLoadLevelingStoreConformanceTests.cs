@@ -1,4 +1,4 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
 
@@ -7,6 +7,8 @@ namespace MessagingPatterns.Tests.LoadLeveling;
 /// <summary>The same, paced by a limiter far faster than the suite, so every receive goes through the permit path.</summary>
 public sealed class PacedLoadLevelingStoreConformanceTests : MessageStoreConformanceTests
 {
+    protected override StoreCapabilities Capabilities { get; } = new();
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.WithLoadLeveling(
             MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider),

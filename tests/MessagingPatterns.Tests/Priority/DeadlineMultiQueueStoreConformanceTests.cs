@@ -1,4 +1,4 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.Priority;
 using MessagingPatterns.Stores;
 
@@ -6,6 +6,9 @@ namespace MessagingPatterns.Tests.Priority;
 
 public sealed class DeadlineMultiQueueStoreConformanceTests : MessageStoreConformanceTests
 {
+    // Deadline scheduling serves by latency target, not strictly by priority.
+    protected override StoreCapabilities Capabilities { get; } = new();
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateMultiQueue<ConformanceMessage>(
             name,

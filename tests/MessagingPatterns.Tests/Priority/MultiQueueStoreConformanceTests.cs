@@ -1,10 +1,12 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Tests.Priority;
 
 public sealed class MultiQueueStoreConformanceTests : MessageStoreConformanceTests
 {
+    protected override StoreCapabilities Capabilities { get; } = new() { PriorityLevels = 3 };
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateMultiQueue<ConformanceMessage>(name, timeProvider: timeProvider);
 }

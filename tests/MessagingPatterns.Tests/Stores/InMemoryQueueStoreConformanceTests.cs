@@ -1,10 +1,12 @@
-using MessagingPatterns.Conformance;
+using MessagingPatterns.Testing;
 using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Tests.Stores;
 
 public sealed class InMemoryQueueStoreConformanceTests : MessageStoreConformanceTests
 {
+    protected override StoreCapabilities Capabilities { get; } = new();
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider);
 }
