@@ -83,18 +83,27 @@ internal sealed class InboundBuffer<TMessage>
         }
     }
 
-    /// <summary>Empties the buffer for good; waiting and later receivers get <see cref="ObjectDisposedException"/>.</summary>
-    public void Complete()
+    /// <summary>
+    /// Empties the buffer for good and returns what it held; waiting and later receivers get
+    /// <see cref="ObjectDisposedException"/>, and later arrivals are ignored.
+    /// </summary>
+    public List<Inbound<TMessage>> Complete()
     {
         TaskCompletionSource? signal;
+        var held = new List<Inbound<TMessage>>();
         lock (_lock)
         {
             _completed = true;
-            _queue.Clear();
+            while (_queue.TryDequeue(out var item, out _))
+            {
+                held.Add(item);
+            }
+
             signal = _signal;
             _signal = null;
         }
 
         signal?.TrySetResult();
+        return held;
     }
 }

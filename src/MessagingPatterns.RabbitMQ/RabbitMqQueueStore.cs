@@ -50,6 +50,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private readonly CancellationTokenSource _disposing = new();
     private readonly ConcurrentDictionary<Task, bool> _background = new();
     private IChannel? _consumerChannel;
+    private string? _consumerTag;
     private long _generation;
     private long _nextLeaseId;
     private int _disposed;
@@ -284,7 +285,18 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
             return;
         }
 
-        _buffer.Complete();
+        await StopConsumingAsync().ConfigureAwait(false);
+        var generation = Generation;
+        foreach (var unleased in _buffer.Complete())
+        {
+            // Sent ahead but never handed out: back to the queue with its count unchanged. Left to the
+            // channel's close, the broker would flag it redelivered and it would count as a delivery.
+            if (unleased.Generation == generation)
+            {
+                Track(RepublishAsync(unleased.Channel, unleased.Tag, unleased.Stored));
+            }
+        }
+
         EndEveryLease();
 
         // Returns and dead-letters already started finish first: an original left unacknowledged would
@@ -367,6 +379,22 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         }
     }
 
+    /// <summary>Cancels the consumer, so the broker sends nothing more ahead; what it sent stays unacknowledged.</summary>
+    private async Task StopConsumingAsync()
+    {
+        if (Volatile.Read(ref _consumerChannel) is { IsOpen: true } channel && _consumerTag is { } tag)
+        {
+            try
+            {
+                await channel.BasicCancelAsync(tag, noWait: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is AlreadyClosedException or OperationInterruptedException or TimeoutException)
+            {
+                // The channel is going anyway; its close gives everything back.
+            }
+        }
+    }
+
     private async ValueTask EnsureConsumingAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _consumerChannel) is not null)
@@ -390,7 +418,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
                 var consumer = new AsyncEventingBasicConsumer(channel);
                 consumer.ReceivedAsync += OnReceivedAsync;
                 channel.ChannelShutdownAsync += OnConsumerChannelShutdownAsync;
-                await channel.BasicConsumeAsync(Name, autoAck: false, consumer, cancellationToken).ConfigureAwait(false);
+                _consumerTag = await channel.BasicConsumeAsync(Name, autoAck: false, consumer, cancellationToken).ConfigureAwait(false);
             }
             catch
             {

@@ -120,6 +120,26 @@ public sealed class RabbitMqQueueStoreTests
     }
 
     [SkippableFact]
+    public async Task Reopen_KeepsReadyAndDeadLettered_ReturnsTheInFlightOneAtOnceCounted_AndLeavesUnleasedCountsAlone()
+    {
+        await using var scope = new StoreScope("reopen");
+        var first = scope.Create();
+        await first.EnqueueBatchAsync([new Message<TestMessage>(new TestMessage(1), "m-1"), new Message<TestMessage>(new TestMessage(2), "m-2"), new Message<TestMessage>(new TestMessage(3), "m-3")]);
+        var leased = await ReceiveAsync(first, 1);
+        var poison = await ReceiveAsync(first, 1);
+        (await first.DeadLetterAsync(poison[0].Lease, "poison")).Should().BeTrue();
+        await WaitForStatisticsAsync(first, s => s.Ready == 1);
+        await first.DisposeAsync();
+
+        var reopened = scope.Create();
+        var all = await ReceiveAllAsync(reopened, 2);
+
+        (await reopened.AckAsync(leased[0].Lease)).Should().BeFalse("a lease does not outlive the store that granted it");
+        all.Select(d => (d.Message.Id, d.DeliveryCount)).Should().BeEquivalentTo(new[] { ("m-1", 2), ("m-3", 1) }, "m-3 was only sent ahead, never leased");
+        (await reopened.GetDeadLettersAsync(10)).Select(d => (d.MessageId, d.Reason)).Should().Equal(("m-2", "poison"));
+    }
+
+    [SkippableFact]
     public async Task UnreadableBody_IsDeadLetteredWithTheReason_AndTheQueueFlowsOn()
     {
         await using var scope = new StoreScope("unreadable");
