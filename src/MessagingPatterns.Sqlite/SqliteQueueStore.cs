@@ -373,11 +373,17 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
     private PendingRow ToRow(Message<TMessage> message, string paramName)
     {
+        // Headers are stored beside the body, so they count against the same limit.
+        string? headers = message.Headers.Count == 0
+            ? null
+            : JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers, StringComparer.Ordinal), HeadersJsonContext.Default.DictionaryStringString);
+        var headerBytes = headers is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(headers);
+
         var buffer = s_threadBuffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
         _serializer.Serialize(message.Body, buffer);
         var size = buffer.WrittenCount;
-        var body = size <= _maxMessageBytes ? buffer.WrittenSpan.ToArray() : null;
+        var body = (long)size + headerBytes <= _maxMessageBytes ? buffer.WrittenSpan.ToArray() : null;
         if (buffer.Capacity > 64 * 1024)
         {
             // Do not keep a large buffer alive on every thread that once published (or tried to) a big message.
@@ -386,14 +392,12 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         if (body is null)
         {
+            var parts = headerBytes == 0 ? $"{size} bytes serialized" : $"{size + headerBytes} bytes serialized with its headers ({headerBytes} bytes of headers)";
             throw new ArgumentException(
-                $"Message '{message.Id}' is {size} bytes serialized, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
+                $"Message '{message.Id}' is {parts}, over the limit of {_maxMessageBytes} bytes ({nameof(SqliteStoreOptions)}.{nameof(SqliteStoreOptions.MaxMessageBytes)}).",
                 paramName);
         }
 
-        string? headers = message.Headers.Count == 0
-            ? null
-            : JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers, StringComparer.Ordinal), HeadersJsonContext.Default.DictionaryStringString);
         return new PendingRow(message.Id, message.Priority, headers, body);
     }
 

@@ -30,7 +30,7 @@ public sealed class SqliteStoreOptions : IValidatableObject
     public SqliteSynchronousMode Synchronous { get; set; } = SqliteSynchronousMode.Full;
 
     /// <summary>
-    /// The largest serialized body accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
+    /// The largest serialized body plus its headers (as stored, UTF-8 JSON) accepted, in bytes (1 to 64 MiB); a larger one is rejected at publish
     /// with an <see cref="ArgumentException"/> before anything is written. Default: 262144 (256 KiB).
     /// </summary>
     [Range(1, 64 * 1024 * 1024)]
@@ -73,7 +73,19 @@ public sealed class SqliteStoreOptions : IValidatableObject
         {
             yield return new ValidationResult(problem, [nameof(ConnectionString)]);
         }
+        else if (hasPath && IsInMemory(DatabasePath!))
+        {
+            yield return new ValidationResult(
+                $"{nameof(DatabasePath)} names an in-memory database, which loses every message when it closes; the SQLite store needs a database file.",
+                [nameof(DatabasePath)]);
+        }
     }
+
+    /// <summary>SQLite's in-memory names: <c>:memory:</c>, and URI file names that ask for memory.</summary>
+    private static bool IsInMemory(string path) =>
+        path.Trim() == ":memory:" ||
+        (path.StartsWith("file:", StringComparison.OrdinalIgnoreCase) &&
+            (path.Contains(":memory:", StringComparison.Ordinal) || path.Contains("mode=memory", StringComparison.OrdinalIgnoreCase)));
 
     private static string? ConnectionStringProblem(string connectionString)
     {

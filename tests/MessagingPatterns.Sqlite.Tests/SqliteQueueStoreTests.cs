@@ -89,6 +89,21 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
     }
 
+    [Fact]
+    public async Task Enqueue_WithHeadersOverTheSizeLimit_ThrowsNamingTheLimit_AndStoresNothing()
+    {
+        var options = _database.Options();
+        options.MaxMessageBytes = 100;
+        var store = Open<ConformanceMessage>(options);
+        var headers = new Dictionary<string, string> { ["trace"] = new string('h', 200) };
+
+        var act = () => store.EnqueueAsync(new(new(1), "heavy-headers", 0, headers)).AsTask();
+
+        (await act.Should().ThrowAsync<ArgumentException>().WithParameterName("message"))
+            .Which.Message.Should().Contain("'heavy-headers'").And.Contain("headers").And.Contain(nameof(SqliteStoreOptions.MaxMessageBytes));
+        (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("1starts-with-digit")]
@@ -149,6 +164,18 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
 
         act.Should().Throw<OptionsValidationException>()
             .Which.Failures.Should().ContainSingle().Which.Should().Contain(nameof(SqliteStoreOptions.ConnectionString));
+    }
+
+    [Theory]
+    [InlineData(":memory:")]
+    [InlineData("file::memory:")]
+    [InlineData("file:queue?mode=memory")]
+    public void Create_WithAnInMemoryDatabasePath_IsRefusedNamingDatabasePath(string path)
+    {
+        var act = () => SqliteMessageStore.Create<ConformanceMessage>("queue", new SqliteStoreOptions { DatabasePath = path });
+
+        act.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle().Which.Should().Contain(nameof(SqliteStoreOptions.DatabasePath)).And.Contain("in-memory");
     }
 
     [Fact]

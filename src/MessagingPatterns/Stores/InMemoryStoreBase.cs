@@ -38,6 +38,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private readonly Stack<ReceiveWaiter> _spareWaiters = new();
     private readonly LinkedList<RoomWaiter> _parkedWriters = new();
     private readonly ITimer _timer;
+    private readonly long _origin;
     private readonly Action<Message<TMessage>, InMemoryStoreBase<TMessage>> _onLeaseExpired;
     private readonly List<Message<TMessage>> _expired = [];
     private long _nextDueTicks = long.MaxValue;
@@ -58,6 +59,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         _capacity = capacity;
         _bounded = capacity != int.MaxValue;
         _time = timeProvider;
+        _origin = timeProvider.GetTimestamp();
         _timer = timeProvider.CreateTimer(static s => ((InMemoryStoreBase<TMessage>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _onLeaseExpired = static (message, store) => store._expired.Add(message);
     }
@@ -68,7 +70,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Whether the store was disposed; read without the lock, so it may lag by one call.</summary>
     protected bool IsDisposed => Volatile.Read(ref _disposed);
 
-    /// <summary>The time source for enqueue times, leases and delays.</summary>
+    /// <summary>The time source: wall time for enqueue times and lease ends shown to callers, elapsed time for leases and delays.</summary>
     protected TimeProvider TimeProvider => _time;
 
     /// <summary>Ready messages (under the lock).</summary>
@@ -118,7 +120,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
 
         ThrowIfDisposed();
-        if (!TryReserve(1))
+        if (!TryReserveAhead(1))
         {
             return WaitForRoomThenEnqueueAsync([message], cancellationToken);
         }
@@ -153,7 +155,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
 
         ThrowIfDisposed();
-        if (!TryReserve(messages.Count))
+        if (!TryReserveAhead(messages.Count))
         {
             return WaitForRoomThenEnqueueAsync(messages, cancellationToken);
         }
@@ -210,7 +212,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         // No lock: the lease table ends a lease atomically, and the only other state an ack touches is the
         // count against a bounded capacity.
         ThrowIfDisposed();
-        if (!IsOwn(lease) || _leases.TryEnd(lease.Id, lease.Version) is null)
+        if (!IsOwn(lease) || _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) is null)
         {
             return new ValueTask<bool>(false);
         }
@@ -226,7 +228,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version) : null;
+            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
@@ -238,7 +240,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
             else
             {
-                var due = AddClamped(_time.GetUtcNow().UtcTicks, delay);
+                var due = AddClamped(ElapsedTicks(), delay);
                 _delayed.Enqueue(message, due);
                 ScheduleAt(due);
             }
@@ -254,11 +256,17 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var renewed = IsOwn(lease) &&
-                _leases.TryRenew(lease.Id, lease.Version, AddClamped(_time.GetUtcNow().UtcTicks, leaseDuration));
+            var now = ElapsedTicks();
+            var expires = AddClamped(now, leaseDuration);
+            var renewed = IsOwn(lease) && _leases.TryRenew(lease.Id, lease.Version, now, expires);
+            if (renewed)
+            {
+                // A renewal may shorten the lease, so the expiry check may be due sooner. One that comes early
+                // (the lease was extended) finds nothing due and re-arms, which is cheaper than tracking each
+                // lease's expiry separately.
+                ScheduleAt(expires);
+            }
 
-            // The scheduled expiry check may now come early; it finds nothing due and re-arms, which is
-            // cheaper than tracking each lease's expiry separately.
             return new ValueTask<bool>(renewed);
         }
     }
@@ -270,7 +278,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         lock (_lock)
         {
             ThrowIfDisposed();
-            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version) : null;
+            var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) : null;
             if (message is null)
             {
                 return new ValueTask<bool>(false);
@@ -417,12 +425,15 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
     private int TakeBatch(Span<Delivery<TMessage>> buffer, DateTimeOffset now, TimeSpan leaseDuration, int level)
     {
+        // Leases measure elapsed time; the wall clock only dates them for the caller (and for schedulers
+        // that compare with enqueue times), so a clock being set neither ends nor stretches a lease.
         var nowTicks = now.UtcTicks;
+        var elapsed = ElapsedTicks();
         MoveArrivalsIntoOrder();
-        ProcessDue(nowTicks);
+        ProcessDue(elapsed);
 
-        var expiresTicks = AddClamped(nowTicks, leaseDuration);
-        var expiresAt = new DateTimeOffset(expiresTicks, TimeSpan.Zero);
+        var expiresTicks = AddClamped(elapsed, leaseDuration);
+        var expiresAt = new DateTimeOffset(AddClamped(nowTicks, leaseDuration), TimeSpan.Zero);
         var taken = 0;
         while (taken < buffer.Length)
         {
@@ -448,6 +459,13 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
         return taken;
     }
+
+    /// <summary>
+    /// Reserves room for a publish that has not waited: false if it does not fit now, or if publishers are
+    /// already waiting for room (it queues behind them, so waiting publishers are served in arrival order).
+    /// </summary>
+    private bool TryReserveAhead(int count) =>
+        !_bounded || (Volatile.Read(ref _parkedWriterCount) == 0 && TryReserve(count));
 
     /// <summary>Counts messages against a bounded capacity; false if they do not fit now.</summary>
     private bool TryReserve(int count)
@@ -557,43 +575,62 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
     private async ValueTask WaitForRoomThenEnqueueAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken)
     {
-        while (true)
+        RoomWaiter waiter;
+        lock (_lock)
         {
-            RoomWaiter waiter;
-            lock (_lock)
-            {
-                ThrowIfDisposed();
+            ThrowIfDisposed();
 
-                // Registered before looking: an ack that makes room after the look sees this writer and
-                // wakes it (acks count down without the lock).
-                waiter = new RoomWaiter();
-                waiter.Node = _parkedWriters.AddLast(waiter);
-                Interlocked.Increment(ref _parkedWriterCount);
-                if (TryReserve(messages.Count))
-                {
-                    RemoveWriter(waiter);
-                    PublishAll(messages);
-                    return;
-                }
-            }
+            // Queued, then served in order: an ack that makes room after this point sees the writer and serves
+            // it (acks count down without the lock), and the room is reserved for it before it is woken.
+            waiter = new RoomWaiter(messages.Count);
+            waiter.Node = _parkedWriters.AddLast(waiter);
+            Interlocked.Increment(ref _parkedWriterCount);
+            ServeWriters();
+        }
 
-            await using (cancellationToken.Register(static s => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1]), new object[] { this, waiter }).ConfigureAwait(false))
+        if (!waiter.Completion.Task.IsCompleted)
+        {
+            await using (cancellationToken.Register(static (s, token) => ((InMemoryStoreBase<TMessage>)((object[])s!)[0]).CancelWriter((RoomWaiter)((object[])s!)[1], token), new object[] { this, waiter }).ConfigureAwait(false))
             {
                 await waiter.Completion.Task.ConfigureAwait(false);
             }
+        }
 
-            cancellationToken.ThrowIfCancellationRequested();
+        // The room was reserved when the writer was served; a cancellation that came later is too late.
+        ThrowIfDisposed();
+        PublishAll(messages);
+    }
+
+    /// <summary>
+    /// Serves waiting writers in arrival order while the first one fits (under the lock), reserving its room
+    /// before waking it. The first that does not fit stops the rest, so a large batch is not overtaken for ever.
+    /// </summary>
+    private void ServeWriters()
+    {
+        while (_parkedWriters.First is { } first && TryReserve(first.Value.Count))
+        {
+            RemoveWriter(first.Value);
+            first.Value.Completion.TrySetResult();
         }
     }
 
-    private void CancelWriter(RoomWaiter waiter)
+    private void CancelWriter(RoomWaiter waiter, CancellationToken token)
     {
         lock (_lock)
         {
+            if (waiter.Node?.List is null)
+            {
+                // Already served (its room is reserved) or failed by disposal.
+                return;
+            }
+
             RemoveWriter(waiter);
+
+            // The next writer may fit where this one did not.
+            ServeWriters();
         }
 
-        waiter.Completion.TrySetResult();
+        waiter.Completion.TrySetCanceled(token);
     }
 
     private void RemoveWriter(RoomWaiter waiter)
@@ -779,11 +816,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
         lock (_lock)
         {
-            while (_parkedWriters.First is { } first)
-            {
-                RemoveWriter(first.Value);
-                first.Value.Completion.TrySetResult();
-            }
+            ServeWriters();
         }
     }
 
@@ -824,7 +857,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         if (dueTicks < _nextDueTicks)
         {
             _nextDueTicks = dueTicks;
-            ArmTimer(_time.GetUtcNow().UtcTicks);
+            ArmTimer(ElapsedTicks());
         }
     }
 
@@ -853,7 +886,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
 
             _timerDueTicks = long.MaxValue;
-            var nowTicks = _time.GetUtcNow().UtcTicks;
+            var nowTicks = ElapsedTicks();
             if (nowTicks < _nextDueTicks)
             {
                 ArmTimer(nowTicks);
@@ -864,6 +897,9 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
+    /// <summary>Time elapsed since the store was made, in ticks: what leases and delays are measured in.</summary>
+    private long ElapsedTicks() => _time.GetElapsedTime(_origin).Ticks;
+
     private bool IsOwn(LeaseToken lease) => ReferenceEquals(lease.Owner, this);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
@@ -871,8 +907,12 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private static long AddClamped(long ticks, TimeSpan span) =>
         span.Ticks >= DateTimeOffset.MaxValue.UtcTicks - ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + span.Ticks;
 
-    private sealed class RoomWaiter
+    private sealed class RoomWaiter(int count)
     {
+        /// <summary>How many messages the writer publishes, so how much room it waits for.</summary>
+        public int Count => count;
+
+        /// <summary>Completes when the writer's room is reserved; cancelled or failed if it stops waiting.</summary>
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public LinkedListNode<RoomWaiter>? Node { get; set; }

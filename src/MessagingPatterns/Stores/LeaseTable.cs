@@ -84,10 +84,14 @@ internal sealed class LeaseTable<TMessage>
         }
     }
 
-    /// <summary>Extends a live lease; <see langword="false"/> if the token is stale (under the store's lock).</summary>
-    public bool TryRenew(long slot, long version, long expiresAtTicks)
+    /// <summary>
+    /// Sets a live lease's end (later or earlier); <see langword="false"/> if the token is stale or the lease
+    /// ended at <paramref name="nowTicks"/> (under the store's lock).
+    /// </summary>
+    public bool TryRenew(long slot, long version, long nowTicks, long expiresAtTicks)
     {
-        if (!TryGetSlot(slot, out var segment) || Volatile.Read(ref segment[slot & SegmentMask].State) != version)
+        if (!TryGetSlot(slot, out var segment) || Volatile.Read(ref segment[slot & SegmentMask].State) != version ||
+            segment[slot & SegmentMask].ExpiresAtTicks <= nowTicks)
         {
             return false;
         }
@@ -98,10 +102,12 @@ internal sealed class LeaseTable<TMessage>
     }
 
     /// <summary>
-    /// Ends a live lease and returns its message; <see langword="null"/> if the token is stale. Safe without
-    /// the store's lock: of several callers ending one lease, exactly one gets the message.
+    /// Ends a live lease and returns its message; <see langword="null"/> if the token is stale or the lease
+    /// ended at <paramref name="nowTicks"/> (its expiry not yet processed: the message then comes back
+    /// through <see cref="ExpireDue"/>). Safe without the store's lock: of several callers ending one
+    /// lease, exactly one gets the message.
     /// </summary>
-    public Message<TMessage>? TryEnd(long slot, long version)
+    public Message<TMessage>? TryEnd(long slot, long version, long nowTicks)
     {
         if ((version & FlagMask) != Leased || !TryGetSlot(slot, out var segment))
         {
@@ -109,6 +115,13 @@ internal sealed class LeaseTable<TMessage>
         }
 
         ref var entry = ref segment[slot & SegmentMask];
+
+        // Read before the claim: a renewal (under the lock) may move the end either way meanwhile, and either
+        // answer is one the caller could have had a moment earlier or later.
+        if (Volatile.Read(ref entry.ExpiresAtTicks) <= nowTicks)
+        {
+            return null;
+        }
         var leased = (int)version;
         if (Interlocked.CompareExchange(ref entry.State, (leased & ~FlagMask) | Ending, leased) != leased)
         {
@@ -149,7 +162,7 @@ internal sealed class LeaseTable<TMessage>
                 {
                     next = Math.Min(next, expiresAt);
                 }
-                else if (TryEnd(((long)s << SegmentShift) | (long)i, version) is { } message)
+                else if (TryEnd(((long)s << SegmentShift) | (long)i, version, long.MinValue) is { } message)
                 {
                     onExpired(message, state);
                 }

@@ -30,6 +30,40 @@ public sealed class InMemoryQueueStoreTests
     }
 
     [Fact]
+    public async Task Enqueue_IntoAFullStore_ServesWaitingPublishersInArrivalOrder_AndNewPublishersQueueBehindThem()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("bounded", new InMemoryQueueOptions { Capacity = 2 });
+        await store.EnqueueBatchAsync([new Message<string>("m-1", "m-1"), new Message<string>("m-2", "m-2")]);
+
+        // The first waiting publisher needs both places; the second, arriving later, needs one.
+        var first = store.EnqueueBatchAsync([new Message<string>("a-1", "a-1"), new Message<string>("a-2", "a-2")]).AsTask();
+        var second = store.EnqueueAsync(new Message<string>("b", "b")).AsTask();
+        (await AckNextAsync(store)).Should().Be("m-1");
+        var late = store.EnqueueAsync(new Message<string>("c", "c")).AsTask();
+        (await AckNextAsync(store)).Should().Be("m-2");
+
+        await first.Within();
+        second.IsCompleted.Should().BeFalse("it arrived after the first and is served after it");
+        late.IsCompleted.Should().BeFalse("a new publisher queues behind those already waiting");
+        var order = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            order.Add(await AckNextAsync(store));
+        }
+
+        await Task.WhenAll(second, late).Within();
+        order.Should().Equal("a-1", "a-2", "b", "c");
+    }
+
+    private static async Task<string> AckNextAsync(IMessageStore<string> store)
+    {
+        var buffer = new Delivery<string>[1];
+        await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within();
+        (await store.AckAsync(buffer[0].Lease)).Should().BeTrue();
+        return buffer[0].Message.Id;
+    }
+
+    [Fact]
     public async Task Enqueue_IntoAFullStore_CancelledWhileWaiting_StoresNothing()
     {
         await using var store = MessageStore.CreateInMemory<int>("bounded", new InMemoryQueueOptions { Capacity = 1 });
