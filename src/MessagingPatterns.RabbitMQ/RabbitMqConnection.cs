@@ -95,8 +95,15 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     /// <exception cref="global::RabbitMQ.Client.Exceptions.PublishException">The broker refused (nack) or could not route (return) the message.</exception>
     public async ValueTask PublishAsync(string queue, StoredMessage message, CancellationToken cancellationToken)
     {
-        await GetAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await GetAsync(cancellationToken).ConfigureAwait(false);
         var publisher = Volatile.Read(ref _publisher)!;
+        if (publisher.IsClosed && connection.IsOpen)
+        {
+            // The broker closed only this channel; the client's recovery brings back channels of a lost
+            // connection, not those.
+            publisher = await ReopenPublisherAsync(publisher, connection, cancellationToken).ConfigureAwait(false);
+        }
+
         await publisher.BasicPublishAsync(string.Empty, queue, mandatory: true, message.ToProperties(), message.Body, cancellationToken).ConfigureAwait(false);
     }
 
@@ -163,6 +170,26 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
                 await connection.CloseAsync().ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
             }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<IChannel> ReopenPublisherAsync(IChannel closed, IConnection connection, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (ReferenceEquals(_publisher, closed))
+            {
+                Volatile.Write(ref _publisher, await connection.CreateChannelAsync(s_confirming, cancellationToken).ConfigureAwait(false));
+                await closed.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return _publisher!;
         }
         finally
         {
