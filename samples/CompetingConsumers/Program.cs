@@ -22,7 +22,7 @@ for (var h = 1; h <= Hosts; h++)
     builder.Logging.SetMinimumLevel(LogLevel.Critical);
     builder.Services.AddSingleton(ledger);
     builder.Services.AddSingleton(new HostName($"host-{h}"));
-    builder.Services.AddMessageQueue<WorkItem>("work", (_, _) => new NonOwningStore(store))
+    builder.Services.AddMessageQueue(store)                     // shared, not owned: stopping a host leaves it open
         .AddConsumer<WorkItemConsumer>(options =>
         {
             options.Concurrency = 4;
@@ -130,37 +130,4 @@ public sealed class WorkItemConsumer(Ledger ledger, HostName host) : IConsumer<W
         ledger.Handled.TryAdd(number, true);
         ledger.PerHost.AddOrUpdate(host.Value, 1, (_, n) => n + 1);
     }
-}
-
-/// <summary>Lets each host use the shared store without disposing it when the host stops.</summary>
-public sealed class NonOwningStore(IMessageStore<WorkItem> inner) : IMessageStore<WorkItem>
-{
-    public string Name => inner.Name;
-
-    public ValueTask EnqueueAsync(Message<WorkItem> message, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, cancellationToken);
-
-    public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<WorkItem>> messages, CancellationToken cancellationToken = default) => inner.EnqueueBatchAsync(messages, cancellationToken);
-
-    public ValueTask<int> ReceiveAsync(Memory<Delivery<WorkItem>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default) => inner.ReceiveAsync(buffer, leaseDuration, cancellationToken);
-
-    public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default) => inner.AckAsync(lease, cancellationToken);
-
-    public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default) => inner.ReleaseAsync(lease, delay, cancellationToken);
-
-    public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default) => inner.RenewLeaseAsync(lease, leaseDuration, cancellationToken);
-
-    public ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default) => inner.DeadLetterAsync(lease, reason, cancellationToken);
-
-    public ValueTask<DeadLetterPage<WorkItem>> BrowseDeadLettersAsync(DeadLetterFilter filter, int pageSize, string? continuationToken = null, CancellationToken cancellationToken = default) =>
-        inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
-
-    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default) =>
-        inner.PurgeDeadLettersAsync(filter, cancellationToken);
-
-    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default) =>
-        inner.RedriveDeadLettersAsync(filter, batchSize, cancellationToken);
-
-    public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) => inner.GetStatisticsAsync(cancellationToken);
-
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -46,6 +46,16 @@ internal static class ReadmeSnippets
         _ = snapshot;
     }
 
+    public static void LoadLevelingWithOverflow(HostApplicationBuilder builder)
+    {
+        #region load-leveling-overflow
+        builder.Services.AddInMemoryQueue<Order>("orders")
+            .WithLoadLeveling(options => options.Capacity = 10_000)
+            .WithSqliteOverflow(options => options.DatabasePath = "orders-overflow.db")   // a full buffer spills here
+            .AddConsumer<OrderConsumer>();
+        #endregion
+    }
+
     public static void Sqlite(HostApplicationBuilder builder)
     {
         #region sqlite

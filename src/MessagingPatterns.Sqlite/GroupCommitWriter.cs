@@ -24,6 +24,8 @@ internal sealed class GroupCommitWriter
     private readonly IDisposable _statements;
     private readonly int _maxOperationsPerTransaction;
     private readonly ConcurrentQueue<WriteOperation> _pending = new();
+    private readonly Queue<WriteOperation> _waitingForLock = new();
+    private readonly long _busyTimeoutTicks;
     private readonly ManualResetEventSlim _available = new(false);
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NativeStatement _begin;
@@ -39,8 +41,10 @@ internal sealed class GroupCommitWriter
     /// <param name="statements">The statements prepared on <paramref name="connection"/>, disposed before it closes.</param>
     /// <param name="maxOperationsPerTransaction">The most operations one transaction takes.</param>
     /// <param name="name">The queue's name, for the thread's name.</param>
-    public GroupCommitWriter(SqliteConnection connection, IDisposable statements, int maxOperationsPerTransaction, string name)
+    /// <param name="busyTimeout">How long an operation may wait for another connection's write lock.</param>
+    public GroupCommitWriter(SqliteConnection connection, IDisposable statements, int maxOperationsPerTransaction, string name, TimeSpan busyTimeout)
     {
+        _busyTimeoutTicks = (long)(busyTimeout.TotalSeconds * Stopwatch.Frequency);
         _connection = connection;
         _statements = statements;
         _maxOperationsPerTransaction = maxOperationsPerTransaction;
@@ -99,6 +103,12 @@ internal sealed class GroupCommitWriter
         }
         finally
         {
+            // Only this thread touches the operations held back for the lock.
+            while (_waitingForLock.TryDequeue(out var waiting))
+            {
+                waiting.Fail(new ObjectDisposedException(nameof(SqliteMessageStore)));
+            }
+
             _hasExited = true;
 
             // A full fence between the flag and the sweep, as Submit has between its enqueue and its check
@@ -133,10 +143,14 @@ internal sealed class GroupCommitWriter
         batch.Add(first);
         var cohort = Math.Min(_cohortSize, _maxOperationsPerTransaction);
         var waitBudget = Math.Min(_lastCommitTicks, s_maxCohortWaitTicks);
+        if (!TryBegin(first))
+        {
+            return true;
+        }
+
         var started = Stopwatch.GetTimestamp();
         try
         {
-            _begin.Execute();
             first.Execute();
             while (batch.Count < _maxOperationsPerTransaction)
             {
@@ -191,6 +205,57 @@ internal sealed class GroupCommitWriter
     }
 
     /// <summary>
+    /// Opens the write transaction for <paramref name="first"/> and what follows it. While another connection
+    /// holds the write lock, BEGIN waits (the busy timeout) and fails with SQLITE_BUSY; then only the operations
+    /// whose own wait is up fail, and the rest, queued in order, wait again. So a contended lock delays the
+    /// whole group once, the writer resumes as soon as it is free, and no operation fails before its deadline
+    /// (nor one busy timeout per operation after it, as when each waited for the lock in turn).
+    /// </summary>
+    private bool TryBegin(WriteOperation first)
+    {
+        while (true)
+        {
+            try
+            {
+                _begin.Execute();
+                return true;
+            }
+            catch (SqliteException exception) when (exception.SqliteErrorCode == SQLitePCL.raw.SQLITE_BUSY)
+            {
+                var now = Stopwatch.GetTimestamp();
+                FailThoseOutOfTime(now, exception);
+                if (now - first.SubmittedAt >= _busyTimeoutTicks)
+                {
+                    first.Fail(exception);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// <summary>Fails the queued operations whose wait for the write lock is up; keeps the others in order.</summary>
+    private void FailThoseOutOfTime(long now, SqliteException exception)
+    {
+        var kept = new List<WriteOperation>();
+        while (TryTake(out var operation))
+        {
+            if (now - operation.SubmittedAt >= _busyTimeoutTicks)
+            {
+                operation.Fail(exception);
+            }
+            else
+            {
+                kept.Add(operation);
+            }
+        }
+
+        foreach (var operation in kept)
+        {
+            _waitingForLock.Enqueue(operation);
+        }
+    }
+
+    /// <summary>
     /// After a commit that released several callers, waits on this core for the first to come back, within the
     /// same budget as the cohort wait: blocking instead would add a thread wake-up (tens of microseconds here)
     /// to every transaction while callers keep publishing. False if none came.
@@ -218,9 +283,15 @@ internal sealed class GroupCommitWriter
         return false;
     }
 
-    /// <summary>Dequeues the next operation its caller has not cancelled.</summary>
+    /// <summary>Dequeues the next operation its caller has not cancelled: those that waited for the lock first.</summary>
     private bool TryTake([NotNullWhen(true)] out WriteOperation? operation)
     {
+        // Already started (claimed) when they were first taken.
+        if (_waitingForLock.TryDequeue(out operation))
+        {
+            return true;
+        }
+
         while (_pending.TryDequeue(out operation))
         {
             if (operation.TryStart())
@@ -264,6 +335,7 @@ internal sealed class GroupCommitWriter
 
     private void FailLeftovers()
     {
+
         while (_pending.TryDequeue(out var operation))
         {
             if (operation.TryStart())

@@ -19,7 +19,10 @@ internal sealed class QueueCommands : IDisposable
         Insert = new NativeStatement(connection,
             $"INSERT INTO {q} (id, priority, headers, body, enqueued_at, visible_at, delivery_count) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)");
         SelectReady = Prepare(connection,
-            $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count FROM {q} WHERE visible_at <= $now ORDER BY priority DESC, seq LIMIT $limit",
+            $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count, read_failures FROM {q} WHERE visible_at <= $now ORDER BY priority DESC, seq LIMIT $limit",
+            ("$now", SqliteType.Integer), ("$limit", SqliteType.Integer));
+        SelectOldestLowest = Prepare(connection,
+            $"SELECT seq, id, priority, headers, body, enqueued_at, delivery_count, read_failures FROM {q} WHERE visible_at <= $now ORDER BY priority, seq LIMIT $limit",
             ("$now", SqliteType.Integer), ("$limit", SqliteType.Integer));
         Lease = Prepare(connection,
             $"UPDATE {q} SET lease_token = $token, visible_at = $expires, delivery_count = delivery_count + 1 WHERE seq = $seq",
@@ -42,6 +45,9 @@ internal sealed class QueueCommands : IDisposable
             $"INSERT INTO {d} (id, priority, headers, body, reason, delivery_count, enqueued_at, dead_lettered_at) " +
             $"SELECT id, priority, headers, body, $reason, delivery_count + 1, enqueued_at, $now FROM {q} WHERE seq = $seq",
             ("$seq", SqliteType.Integer), ("$reason", SqliteType.Text), ("$now", SqliteType.Integer));
+        HideUnreadable = Prepare(connection,
+            $"UPDATE {q} SET read_failures = read_failures + 1, visible_at = $visible, lease_token = NULL WHERE seq = $seq",
+            ("$seq", SqliteType.Integer), ("$visible", SqliteType.Integer));
         DeleteBySeq = Prepare(connection, $"DELETE FROM {q} WHERE seq = $seq", ("$seq", SqliteType.Integer));
         Statistics = Prepare(connection,
             $"SELECT COALESCE(SUM(visible_at <= $now), 0), " +
@@ -55,6 +61,9 @@ internal sealed class QueueCommands : IDisposable
     public NativeStatement Insert { get; }
 
     public SqliteCommand SelectReady { get; }
+
+    /// <summary>The ready rows in the order a drop-oldest buffer drops them: lowest priority first, oldest first within it.</summary>
+    public SqliteCommand SelectOldestLowest { get; }
 
     public SqliteCommand Lease { get; }
 
@@ -70,6 +79,9 @@ internal sealed class QueueCommands : IDisposable
 
     public SqliteCommand DeadLetterUnreadable { get; }
 
+    /// <summary>Counts a failed read and hides the row until $visible, for another reader to try.</summary>
+    public SqliteCommand HideUnreadable { get; }
+
     public SqliteCommand DeleteBySeq { get; }
 
     public SqliteCommand Statistics { get; }
@@ -78,7 +90,7 @@ internal sealed class QueueCommands : IDisposable
     public void Dispose()
     {
         Insert.Dispose();
-        foreach (var command in new[] { SelectReady, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, DeleteBySeq, Statistics })
+        foreach (var command in new[] { SelectReady, SelectOldestLowest, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, HideUnreadable, DeleteBySeq, Statistics })
         {
             command.Dispose();
         }

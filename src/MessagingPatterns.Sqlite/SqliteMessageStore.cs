@@ -22,8 +22,9 @@ namespace MessagingPatterns.Sqlite;
 /// <see cref="SqliteStoreOptions.PollInterval"/> for publishes by other processes.
 /// </para>
 /// <para>
-/// A stored body that cannot be deserialized is moved to the dead-letter table at once, with the
-/// exception as the reason, and is not returned or retried. Such an entry is listed by
+/// A stored body that cannot be deserialized is hidden for the receive's lease and tried again, and moved to
+/// the dead-letter table after <see cref="SqliteStoreOptions.MaxFailedReads"/> failed reads, with the
+/// exception as the reason; never dropped. Such an entry is listed by
 /// <see cref="IMessageStore{TMessage}.BrowseDeadLettersAsync"/> with its stored bytes
 /// (<see cref="DeadLetter{TMessage}.RawBody"/>), and can be purged or redriven like any other.
 /// </para>

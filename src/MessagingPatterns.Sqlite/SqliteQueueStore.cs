@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Serialization;
 using MessagingPatterns.Stores;
 using Microsoft.Data.Sqlite;
@@ -24,7 +25,7 @@ namespace MessagingPatterns.Sqlite;
 /// the process that leased, so processes sharing a file need synchronized clocks.
 /// </para>
 /// </remarks>
-internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>
+internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>, IOldestReadySource<TMessage>
 {
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? s_threadBuffer;
@@ -32,6 +33,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     private readonly TimeProvider _time;
     private readonly IMessageSerializer<TMessage> _serializer;
     private readonly int _maxMessageBytes;
+    private readonly int _maxFailedReads;
     private readonly TimeSpan _pollInterval;
     private readonly QueueCommands _commands;
     private readonly DeadLetterCommands _deadLetterCommands;
@@ -49,6 +51,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         _time = timeProvider;
         _serializer = serializer;
         _maxMessageBytes = options.MaxMessageBytes;
+        _maxFailedReads = options.MaxFailedReads;
         _pollInterval = options.PollInterval;
 
         var connection = SqliteSchema.Open(options);
@@ -64,7 +67,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             throw;
         }
 
-        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name);
+        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name, options.BusyTimeout);
     }
 
     /// <inheritdoc/>
@@ -119,6 +122,17 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         ThrowIfDisposed();
         return ReceiveLoopAsync(buffer, leaseDuration, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<Delivery<TMessage>?> TryLeaseOldestOfLowestPriorityAsync(TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseDuration, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
+        var buffer = new Delivery<TMessage>[1];
+        var taken = await SubmitAsync(new ReceiveOperation(this, buffer, leaseDuration, lowestFirst: true), cancellationToken).ConfigureAwait(false);
+        return taken > 0 ? buffer[0] : null;
     }
 
     /// <inheritdoc/>
@@ -450,7 +464,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         protected override void OnCommitted() => store.SignalReady();
     }
 
-    private sealed class ReceiveOperation(SqliteQueueStore<TMessage> store, Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration)
+    private sealed class ReceiveOperation(SqliteQueueStore<TMessage> store, Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, bool lowestFirst = false)
         : WriteOperation<int>
     {
         private readonly List<StoredRow> _rows = [];
@@ -478,7 +492,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             while (taken < span.Length)
             {
                 var wanted = span.Length - taken;
-                ReadReady(commands.SelectReady, now, wanted);
+                ReadReady(lowestFirst ? commands.SelectOldestLowest : commands.SelectReady, now, wanted);
                 foreach (var row in _rows)
                 {
                     Message<TMessage> message;
@@ -488,15 +502,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                     }
                     catch (Exception exception) when (exception is not OutOfMemoryException)
                     {
-                        // A body that cannot be read will never be readable: dead-letter it now, in this
-                        // transaction, rather than retry it or drop it.
-                        var reason = $"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}";
-                        commands.DeadLetterUnreadable.Parameters[0].Value = row.Seq;
-                        commands.DeadLetterUnreadable.Parameters[1].Value = reason;
-                        commands.DeadLetterUnreadable.Parameters[2].Value = now;
-                        commands.DeadLetterUnreadable.ExecuteNonQuery();
-                        commands.DeleteBySeq.Parameters[0].Value = row.Seq;
-                        commands.DeleteBySeq.ExecuteNonQuery();
+                        Unreadable(commands, row, exception, now, expires);
                         continue;
                     }
 
@@ -523,6 +529,31 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             Result = taken;
         }
 
+        /// <summary>
+        /// A body this reader cannot read: hidden for a lease, as if a reader had failed it, so another reader
+        /// (a newer one, during a rolling deploy) may try; dead-lettered, never dropped, once it has failed
+        /// <see cref="SqliteStoreOptions.MaxFailedReads"/> reads. Either way in this transaction.
+        /// </summary>
+        private void Unreadable(QueueCommands commands, StoredRow row, Exception exception, long now, long expires)
+        {
+            var failedReads = row.ReadFailures + 1;
+            if (failedReads < store._maxFailedReads)
+            {
+                commands.HideUnreadable.Parameters[0].Value = row.Seq;
+                commands.HideUnreadable.Parameters[1].Value = expires;
+                commands.HideUnreadable.ExecuteNonQuery();
+                return;
+            }
+
+            var reason = $"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}";
+            commands.DeadLetterUnreadable.Parameters[0].Value = row.Seq;
+            commands.DeadLetterUnreadable.Parameters[1].Value = reason;
+            commands.DeadLetterUnreadable.Parameters[2].Value = now;
+            commands.DeadLetterUnreadable.ExecuteNonQuery();
+            commands.DeleteBySeq.Parameters[0].Value = row.Seq;
+            commands.DeleteBySeq.ExecuteNonQuery();
+        }
+
         private void ReadReady(SqliteCommand select, long now, int limit)
         {
             // Read the whole page before updating, so the updates never race the open cursor.
@@ -539,7 +570,8 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                     reader.IsDBNull(3) ? null : reader.GetString(3),
                     reader.GetFieldValue<byte[]>(4),
                     reader.GetInt64(5),
-                    reader.GetInt32(6)));
+                    reader.GetInt32(6),
+                    reader.GetInt32(7)));
             }
         }
 
@@ -555,7 +587,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         }
     }
 
-    private readonly record struct StoredRow(long Seq, string Id, int Priority, string? Headers, byte[] Body, long EnqueuedTicks, int DeliveryCount);
+    private readonly record struct StoredRow(long Seq, string Id, int Priority, string? Headers, byte[] Body, long EnqueuedTicks, int DeliveryCount, int ReadFailures);
 
     private sealed class SettleOperation(SqliteQueueStore<TMessage> store, SettleKind kind, LeaseToken lease, TimeSpan span, string? reason)
         : WriteOperation<bool>

@@ -81,7 +81,8 @@ internal static class SqliteSchema
                 enqueued_at INTEGER NOT NULL,
                 visible_at INTEGER NOT NULL,
                 delivery_count INTEGER NOT NULL,
-                lease_token INTEGER NULL);
+                lease_token INTEGER NULL,
+                read_failures INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX IF NOT EXISTS "q:{name}:ready" ON {queue} (priority DESC, seq);
             CREATE TABLE IF NOT EXISTS {deadLetters} (
                 dseq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,8 +95,21 @@ internal static class SqliteSchema
                 enqueued_at INTEGER NOT NULL,
                 dead_lettered_at INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS "dlq:{name}:id" ON {deadLetters} (id);
-            COMMIT;
             """);
+        AddColumnIfMissing(connection, queue, "read_failures", "INTEGER NOT NULL DEFAULT 0");
+        Execute(connection, "COMMIT;");
+    }
+
+    /// <summary>Brings a table made by an earlier version up to date (inside the caller's transaction).</summary>
+    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table.Trim('"')}') WHERE name = $column";
+        command.Parameters.AddWithValue("$column", column);
+        if ((long)command.ExecuteScalar()! == 0)
+        {
+            Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {definition};");
+        }
     }
 
     /// <summary>

@@ -13,6 +13,9 @@ internal abstract class WriteOperation
 
     private int _state;
 
+    /// <summary>When the caller submitted it (<see cref="System.Diagnostics.Stopwatch"/> ticks): its wait for the write lock counts from here.</summary>
+    public long SubmittedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>Claims the operation for execution; false if its caller cancelled it first.</summary>
     public bool TryStart() => Interlocked.CompareExchange(ref _state, Started, Pending) == Pending;
 

@@ -39,8 +39,8 @@ public sealed class MessageContext<TMessage>
     /// <summary>The current delivery, with its lease.</summary>
     public Delivery<TMessage> Delivery => _delivery;
 
-    /// <summary>The DI scope's services for this message.</summary>
-    public IServiceProvider Services { get; private set; } = EmptyServiceProvider.Instance;
+    /// <summary>The services of the current attempt's DI scope: each attempt at a message gets a scope of its own.</summary>
+    public IServiceProvider Services { get; internal set; } = EmptyServiceProvider.Instance;
 
     internal Settlement Settlement { get; private set; }
 
@@ -71,10 +71,10 @@ public sealed class MessageContext<TMessage>
         DeadLetterReason = reason;
     }
 
-    internal void Reset(in Delivery<TMessage> delivery, IServiceProvider services)
+    internal void Reset(in Delivery<TMessage> delivery)
     {
         _delivery = delivery;
-        Services = services;
+        Services = EmptyServiceProvider.Instance;
         ResetSettlement();
     }
 

@@ -22,7 +22,7 @@ public sealed class GroupCommitWriterTests : IDisposable
         var insert = connection.CreateCommand();
         insert.CommandText = "INSERT INTO t (v) VALUES ($v)";
         insert.Parameters.Add("$v", SqliteType.Integer);
-        var writer = new GroupCommitWriter(connection, insert, maxOperationsPerTransaction: 512, "test");
+        var writer = new GroupCommitWriter(connection, insert, maxOperationsPerTransaction: 512, "test", TimeSpan.FromSeconds(30));
 
         // The first operation holds the writer inside its transaction until the others are queued behind it.
         using var gate = new ManualResetEventSlim();

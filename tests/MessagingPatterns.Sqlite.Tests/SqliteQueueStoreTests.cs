@@ -1,6 +1,6 @@
+using Microsoft.Data.Sqlite;
 using MessagingPatterns.Testing;
 using MessagingPatterns.Serialization;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -49,12 +49,14 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Receive_UnreadableBody_DeadLettersItAtOnceWithTheReason()
+    public async Task Receive_UnreadableBody_WithOneReadAllowed_DeadLettersItAtOnce_ListedWithItsRawBytes()
     {
         var writer = Open<string>();
         await writer.EnqueueAsync(new Message<string>("not a ConformanceMessage", "bad"));
         await writer.EnqueueAsync(new Message<string>("{\"number\":7}", "unused"));
-        var reader = Open<ConformanceMessage>();
+        var options = _database.Options();
+        options.MaxFailedReads = 1;
+        var reader = Open<ConformanceMessage>(options);
         await writer.DisposeAsync();
 
         var buffer = new Delivery<ConformanceMessage>[10];
@@ -62,15 +64,45 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
 
         await act.Should().ThrowAsync<TimeoutException>("neither stored body is a ConformanceMessage");
         (await reader.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 2));
-        await using var connection = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, reason, delivery_count FROM \"dlq:queue\" ORDER BY dseq";
-        using var rows = command.ExecuteReader();
-        rows.Read().Should().BeTrue();
-        rows.GetString(0).Should().Be("bad");
-        rows.GetString(1).Should().Contain("could not be deserialized").And.Contain(nameof(MessageSerializationException));
-        rows.GetInt32(2).Should().Be(1);
+        var listed = (await reader.BrowseDeadLettersAsync(DeadLetterFilter.All, 10)).Items;
+        listed.Select(d => d.MessageId).Should().Equal("bad", "unused");
+        listed[0].Message.Should().BeNull();
+        listed[0].Reason.Should().Contain("could not be deserialized").And.Contain(nameof(MessageSerializationException));
+        listed[0].DeliveryCount.Should().Be(1);
+        System.Text.Json.JsonSerializer.Deserialize<string>(listed[0].RawBody!.Value.Span).Should().Be("not a ConformanceMessage");
+    }
+
+    [Fact]
+    public async Task Receive_UnreadableBody_IsDeadLetteredOnlyAfterTheConfiguredFailedReads_AndAReaderThatLearnsItDeliversIt()
+    {
+        var serializer = new SwitchableSerializer { FailReads = true };
+        var options = _database.Options();
+        options.MaxFailedReads = 3;
+        await using var store = SqliteMessageStore.Create("rolling", options, serializer, _time);
+        await store.EnqueueBatchAsync([new Message<ConformanceMessage>(new(1), "new-format"), new Message<ConformanceMessage>(new(2), "later")]);
+        var buffer = new Delivery<ConformanceMessage>[1];
+
+        // Two failed reads: the rows are hidden for a lease each time, as if a reader had failed them, and stay queued.
+        for (var read = 1; read <= 2; read++)
+        {
+            await FailedReadAsync(store, new StoreStatistics(0, 2, 0, 0));
+            _time.Advance(s_lease + TimeSpan.FromSeconds(1));
+        }
+
+        // The new reader is deployed: the first message is read and delivered.
+        serializer.FailReads = false;
+        (await store.ReceiveAsync(buffer, s_lease).AsTask().WaitAsync(s_patience)).Should().Be(1);
+        buffer[0].Message.Id.Should().Be("new-format");
+        (await store.AckAsync(buffer[0].Lease)).Should().BeTrue();
+
+        // The other one fails a third time (an old reader again): now it is dead-lettered, with its bytes.
+        serializer.FailReads = true;
+        await FailedReadAsync(store, new StoreStatistics(0, 0, 0, 1));
+        var deadLetter = (await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 10)).Items.Should().ContainSingle().Subject;
+        deadLetter.MessageId.Should().Be("later");
+        deadLetter.Message.Should().BeNull();
+        deadLetter.RawBody.Should().NotBeNull();
+        deadLetter.Reason.Should().Contain("3 reads failed");
     }
 
     [Fact]
@@ -102,6 +134,81 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
         (await act.Should().ThrowAsync<ArgumentException>().WithParameterName("message"))
             .Which.Message.Should().Contain("'heavy-headers'").And.Contain("headers").And.Contain(nameof(SqliteStoreOptions.MaxMessageBytes));
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    [Fact]
+    public async Task Writer_WhileAnotherConnectionHoldsTheWriteLock_WaitsOnceForTheWholeGroup_AndResumesWhenItIsFree()
+    {
+        var options = _database.Options();
+        options.BusyTimeout = TimeSpan.FromSeconds(5);
+        var store = Open<ConformanceMessage>(options);
+        await store.EnqueueAsync(new(new(0), "warm-up"));
+        await using var other = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var publishes = Enumerable.Range(1, 200).Select(i => Task.Run(() => store.EnqueueAsync(new(new(i), $"m-{i}")).AsTask())).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        publishes.Should().OnlyContain(p => !p.IsCompleted, "the write lock is held by another connection");
+        using (var commit = other.CreateCommand())
+        {
+            commit.CommandText = "COMMIT;";
+            commit.ExecuteNonQuery();
+        }
+
+        var released = clock.Elapsed;
+        await Task.WhenAll(publishes).WaitAsync(s_patience);
+        (clock.Elapsed - released).Should().BeLessThan(TimeSpan.FromSeconds(2), "every waiting operation goes as soon as the lock is free");
+        (await store.GetStatisticsAsync()).Ready.Should().Be(201);
+    }
+
+    [Fact]
+    public async Task Writer_WhileTheWriteLockIsHeldPastTheBusyTimeout_FailsEachOperationAtItsOwnDeadline_NotOneAfterAnother()
+    {
+        var options = _database.Options();
+        options.BusyTimeout = TimeSpan.FromMilliseconds(500);
+        var store = Open<ConformanceMessage>(options);
+        await store.EnqueueAsync(new(new(0), "warm-up"));
+        await using var other = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        // Each publish fails once its own 0.5 s are up; before the fix the k-th failed after k × 0.5 s.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var publishes = Enumerable.Range(1, 20).Select(i => store.EnqueueAsync(new(new(i), $"m-{i}")).AsTask()).ToArray();
+        var outcomes = await Task.WhenAll(publishes.Select(async publish =>
+        {
+            var failed = false;
+            try
+            {
+                await publish.WaitAsync(s_patience);
+            }
+            catch (SqliteException)
+            {
+                failed = true;
+            }
+
+            return (failed, clock.Elapsed);
+        }));
+        using (var commit = other.CreateCommand())
+        {
+            commit.CommandText = "COMMIT;";
+            commit.ExecuteNonQuery();
+        }
+
+        outcomes.Should().OnlyContain(o => o.failed, "the lock was held past every publish's deadline");
+        outcomes.Max(o => o.Elapsed).Should().BeLessThan(TimeSpan.FromSeconds(1.5), "no publish waits much past its own busy timeout");
+        await store.EnqueueAsync(new(new(21), "after")).AsTask().WaitAsync(s_patience);
+        (await store.GetStatisticsAsync()).Ready.Should().Be(2);
     }
 
     [Theory]
@@ -271,6 +378,31 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
     }
 
     /// <summary>Stores a string as its UTF-8 bytes, so the empty string is an empty body.</summary>
+    /// <summary>A receive that finds only unreadable rows: the statistics after its look, then it is cancelled.</summary>
+    private static async Task FailedReadAsync(IMessageStore<ConformanceMessage> store, StoreStatistics expected)
+    {
+        using var cancellation = new CancellationTokenSource();
+        var receive = store.ReceiveAsync(new Delivery<ConformanceMessage>[1], s_lease, cancellation.Token).AsTask();
+
+        // Operations run in submission order, so these statistics follow the receive's look.
+        (await store.GetStatisticsAsync().AsTask().WaitAsync(s_patience)).Should().Be(expected);
+        await cancellation.CancelAsync();
+        await FluentActions.Awaiting(() => receive.WaitAsync(s_patience)).Should().ThrowAsync<OperationCanceledException>();
+    }
+
+    /// <summary>The JSON serializer, whose reads can be made to fail, as an old reader's would on a new format.</summary>
+    private sealed class SwitchableSerializer : IMessageSerializer<ConformanceMessage>
+    {
+        private readonly JsonMessageSerializer<ConformanceMessage> _json = new();
+
+        public volatile bool FailReads;
+
+        public void Serialize(ConformanceMessage body, System.Buffers.IBufferWriter<byte> destination) => _json.Serialize(body, destination);
+
+        public ConformanceMessage Deserialize(ReadOnlySpan<byte> payload) =>
+            FailReads ? throw new MessageSerializationException("An unknown format.") : _json.Deserialize(payload);
+    }
+
     private sealed class Utf8Serializer : IMessageSerializer<string>
     {
         public void Serialize(string body, System.Buffers.IBufferWriter<byte> destination) =>

@@ -1,5 +1,6 @@
 using MessagingPatterns.Testing;
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -76,6 +77,38 @@ public sealed class SqliteServiceCollectionExtensionsTests : IDisposable
         act.Should().Throw<OptionsValidationException>().WithMessage("*not durable*");
         await FluentActions.Awaiting(() => sqlite!.EnqueueAsync(new Message<ConformanceMessage>(new ConformanceMessage(1))).AsTask())
             .Should().ThrowAsync<ObjectDisposedException>();
+    }
+
+    [Fact]
+    public async Task WithSqliteOverflow_SpillsAFullBufferToSqlite_AndDrainsBackInOrder()
+    {
+        var services = new ServiceCollection();
+        services.AddInMemoryQueue<int>("orders")
+            .WithLoadLeveling(options =>
+            {
+                options.Capacity = 2;
+                options.FullMode = FullMode.Reject;
+            })
+            .WithSqliteOverflow(options => options.DatabasePath = _database.Path);
+        await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredKeyedService<ILoadLevelingStore<int>>("orders");
+
+        for (var i = 0; i < 5; i++)
+        {
+            await store.EnqueueAsync(new Message<int>(i, $"m-{i}")).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        store.GetSnapshot().Overflowed.Should().Be(3, "a full buffer spills to SQLite instead of rejecting");
+        var received = new List<string>();
+        var lease = new Delivery<int>[1];
+        while (received.Count < 5)
+        {
+            await store.ReceiveAsync(lease, TimeSpan.FromMinutes(1)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            received.Add(lease[0].Message.Id);
+            (await store.AckAsync(lease[0].Lease)).Should().BeTrue();
+        }
+
+        received.Should().Equal("m-0", "m-1", "m-2", "m-3", "m-4");
     }
 
     public void Dispose() => _database.Dispose();

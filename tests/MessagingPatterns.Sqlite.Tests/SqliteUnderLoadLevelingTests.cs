@@ -123,3 +123,48 @@ public sealed class LoadLevelingOverSharedSqliteTests : IDisposable
         new LoadLevelingOptions { Capacity = capacity, FullMode = mode },
         _time);
 }
+
+/// <summary>DropOldest over SQLite drops the oldest ready message of the lowest priority, every time.</summary>
+public sealed class SqliteDropOldestTests : IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    [Fact]
+    public async Task DropOldest_OverSqlite_DropsTheOldestReadyMessage_EveryTime()
+    {
+        // On a fake clock the buffer counts the store once, at start: a later count that crossed a drop would err
+        // toward full for a moment, and this test is about which message is dropped, not how many.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var dropped = new List<DroppedMessage>();
+        await using var store = MessageStore.WithLoadLeveling(
+            SqliteMessageStore.Create<int>("drop-oldest", _database.Options(), timeProvider: time),
+            new LoadLevelingOptions { Capacity = 3, FullMode = FullMode.DropOldest, OnDropped = dropped.Add },
+            time);
+        for (var i = 0; i < 23; i++)
+        {
+            await store.EnqueueAsync(new Message<int>(i, $"m-{i}"));
+        }
+
+        dropped.Select(d => d.MessageId).Should().Equal(Enumerable.Range(0, 20).Select(i => $"m-{i}"));
+        dropped.Should().OnlyContain(d => d.Reason.Contains("oldest", StringComparison.Ordinal));
+        (await store.GetStatisticsAsync()).Ready.Should().Be(3);
+    }
+
+    [Fact]
+    public async Task DropOldest_OverSqliteWithPriorities_DropsFromTheLowestPriority()
+    {
+        var dropped = new List<DroppedMessage>();
+        await using var store = MessageStore.WithLoadLeveling(
+            SqliteMessageStore.Create<int>("drop-lowest", _database.Options()),
+            new LoadLevelingOptions { Capacity = 3, FullMode = FullMode.DropOldest, OnDropped = dropped.Add });
+        await store.EnqueueAsync(new Message<int>(1, "urgent", priority: 9));
+        await store.EnqueueAsync(new Message<int>(2, "low", priority: 0));
+        await store.EnqueueAsync(new Message<int>(3, "mid", priority: 5));
+
+        await store.EnqueueAsync(new Message<int>(4, "incoming", priority: 5));
+
+        dropped.Select(d => d.MessageId).Should().Equal("low");
+    }
+
+    public void Dispose() => _database.Dispose();
+}

@@ -49,4 +49,30 @@ public static class SqliteServiceCollectionExtensions
         services.AddValidatedOptions<SqliteStoreOptions, SqliteStoreOptionsValidator>(name, configure);
         return builder;
     }
+
+    /// <summary>
+    /// Gives the queue's load-leveling buffer a durable SQLite overflow store, in one line: while the buffer is full,
+    /// publishes are committed to SQLite instead of waiting or failing, and move back in order as room frees. The
+    /// overflow queue is named after the queue with <c>-overflow</c> added (its options are named so too).
+    /// </summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="builder">The queue's builder, with <c>WithLoadLeveling</c>.</param>
+    /// <param name="configure">Configures the SQLite store (e.g. its <see cref="SqliteStoreOptions.DatabasePath"/>).</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configure"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The queue's name with <c>-overflow</c> added is not a valid queue name.</exception>
+    public static MessageQueueBuilder<TMessage> WithSqliteOverflow<TMessage>(this MessageQueueBuilder<TMessage> builder, Action<SqliteStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var name = $"{builder.Name}-overflow";
+        QueueNames.ThrowIfInvalid(name, nameof(builder));
+        builder.Services.AddValidatedOptions<SqliteStoreOptions, SqliteStoreOptionsValidator>(name, configure);
+        var queue = builder.Name;
+        return builder.WithOverflow(provider => SqliteMessageStore.Create(
+            name,
+            provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().Get(name),
+            provider.GetKeyedService<IMessageSerializer<TMessage>>(queue) ?? provider.GetService<IMessageSerializer<TMessage>>(),
+            provider.GetService<TimeProvider>()));
+    }
 }

@@ -14,18 +14,10 @@ internal sealed class AttemptGuard : IDisposable
     private bool _running;
     private bool _timedOut;
     private bool _shutDown;
+    private volatile bool _abandoned;
 
-    /// <summary>Whether the current attempt was cancelled for running too long.</summary>
-    public bool TimedOut
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _timedOut;
-            }
-        }
-    }
+    /// <summary>Whether the pool gave up on this worker: its attempt ran past the timeout and the grace period.</summary>
+    public bool Abandoned => _abandoned;
 
     /// <summary>Starts an attempt at <paramref name="timestamp"/> and returns its token.</summary>
     public CancellationToken Begin(long timestamp)
@@ -39,12 +31,13 @@ internal sealed class AttemptGuard : IDisposable
         }
     }
 
-    /// <summary>Ends the current attempt.</summary>
-    public void End()
+    /// <summary>Ends the current attempt; returns whether it had run past its timeout.</summary>
+    public bool End()
     {
         lock (_lock)
         {
             _running = false;
+            return _timedOut;
         }
     }
 
@@ -63,6 +56,24 @@ internal sealed class AttemptGuard : IDisposable
 
         // Outside the lock: cancelling runs the handler's callbacks, which may end the attempt.
         overdue?.Cancel();
+    }
+
+    /// <summary>
+    /// Marks the worker abandoned, once, if its current attempt started at least <paramref name="limit"/> before
+    /// <paramref name="now"/>; returns whether it did.
+    /// </summary>
+    public bool TryAbandon(TimeProvider time, long now, TimeSpan limit)
+    {
+        lock (_lock)
+        {
+            if (!_running || _abandoned || time.GetElapsedTime(_startedAt, now) < limit)
+            {
+                return false;
+            }
+
+            _abandoned = true;
+            return true;
+        }
     }
 
     /// <summary>Cancels the current attempt and every later one: the shutdown's drain period is over.</summary>

@@ -28,4 +28,16 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(8, LogLevel.Error, "Handling message {MessageId} of queue {Queue} failed outside the handler; releasing it.")]
     public static partial void WorkerFaulted(ILogger logger, Exception exception, string queue, string messageId);
+
+    [LoggerMessage(9, LogLevel.Warning, "A worker of queue {Queue} stopped: its store was disposed.")]
+    public static partial void WorkerStoppedStoreDisposed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(10, LogLevel.Error, "The handler of message {MessageId} of queue {Queue} was still running {Limit} after it started, past its timeout and grace period: its worker is abandoned and replaced, and the message comes back when its lease ends.")]
+    public static partial void HandlerAbandoned(ILogger logger, string queue, string messageId, TimeSpan limit);
+
+    [LoggerMessage(11, LogLevel.Warning, "Handlers of queue {Queue} were still running {Wait} after their tokens were cancelled; the stop returns and their messages come back when their leases end.")]
+    public static partial void HandlersLeftRunning(ILogger logger, string queue, TimeSpan wait);
+
+    [LoggerMessage(12, LogLevel.Warning, "The handler of message {MessageId} of queue {Queue} returned normally after its handler timeout of {Timeout} cancelled its token; the attempt counts as failed and is retried, since the handler may have stopped half way.")]
+    public static partial void ReturnedAfterTimeout(ILogger logger, string queue, string messageId, TimeSpan timeout);
 }

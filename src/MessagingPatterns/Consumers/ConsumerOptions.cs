@@ -42,12 +42,22 @@ public sealed class ConsumerOptions
 
     /// <summary>
     /// The longest one handler attempt may run before its token is cancelled; the attempt then fails with a
-    /// <see cref="TimeoutException"/> (and is retried like any failure). Applies to every attempt, whatever
-    /// the resilience pipeline; enforced within a quarter of the timeout (at most one second) after it
-    /// passes. Default: 30 seconds.
+    /// <see cref="TimeoutException"/> however the handler ends, even if it returns normally (it may have given up
+    /// half way), and is retried like any failure, never acknowledged. Applies to every attempt, whatever the
+    /// resilience pipeline; enforced within a quarter of the timeout (at most one second) after it passes.
+    /// Default: 30 seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long an attempt may go on past <see cref="HandlerTimeout"/>, its token cancelled, before the pool
+    /// abandons it: its lease is no longer renewed, so the message comes back when the lease ends (counting a
+    /// delivery), its late settle is refused as stale, and a new worker takes its place. Logged and counted
+    /// (<c>messaging.handler.abandoned</c>). Default: 10 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan HandlerGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How many times the default resilience pipeline retries a failed attempt within one delivery,
@@ -68,9 +78,17 @@ public sealed class ConsumerOptions
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
     /// <summary>
-    /// How long a shutdown waits for running handlers before cancelling their tokens. Messages not
-    /// acknowledged by then are released back to the store. Default: 30 seconds.
+    /// How long a shutdown waits for running handlers before cancelling their tokens. A stop then waits at most
+    /// <see cref="CancelledHandlerWait"/> more for the cancelled handlers, which
+    /// release what they did not finish; a handler still running after that keeps its message until its lease
+    /// ends. Default: 30 seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a stop waits for running handlers after cancelling their tokens at the end of
+    /// <see cref="ShutdownTimeout"/>, so every stop and dispose ends within the two: 1 second.
+    /// </summary>
+    public static TimeSpan CancelledHandlerWait { get; } = TimeSpan.FromSeconds(1);
 }

@@ -33,12 +33,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private readonly bool _usesDefaultPipeline;
     private readonly CancellationTokenSource _stopReceiving = new();
     private readonly CancellationTokenSource _cancelHandlers = new();
-    private readonly Worker[] _workers;
+    private readonly CancellationTokenSource _hurry = new();
+    private readonly List<ConsumerWorker<TMessage>> _everyWorker = [];
     private readonly Lock _lifecycle = new();
-    private Task? _running;
+    private volatile ConsumerWorker<TMessage>[] _workers = [];
+    private Task? _stopping;
+    private bool _started;
     private ITimer? _renewalTimer;
     private ITimer? _watchdogTimer;
-    private int _renewing;
     private int _disposed;
     private bool _stopped;
 
@@ -73,11 +75,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _pipeline = options.ResiliencePipeline ?? DefaultResiliencePipeline.Create(options, _time);
         _usesDefaultPipeline = options.ResiliencePipeline is null;
-        _workers = new Worker[options.Concurrency];
-        for (var i = 0; i < _workers.Length; i++)
-        {
-            _workers[i] = new Worker(this, options.PrefetchCount, store.Name);
-        }
     }
 
     /// <summary>The queue this pool consumes.</summary>
@@ -90,28 +87,24 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     {
         lock (_lifecycle)
         {
-            if (_running is not null || _stopped)
+            if (_started || _stopped)
             {
                 throw new InvalidOperationException($"The consumer pool of queue '{QueueName}' was already started; a pool starts once.");
             }
 
+            _started = true;
             if (_options.RenewLeases)
             {
-                var period = _options.LeaseDuration / 3;
-                _renewalTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).RenewHeldLeases(), this, period, period);
+                _renewalTimer = new LeaseRenewer<TMessage>(_store, _options.LeaseDuration, CollectHeld, _logger).Start(_time);
             }
 
             var check = TimeSpan.FromTicks(Math.Clamp(_options.HandlerTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerSecond));
             _watchdogTimer = _time.CreateTimer(static s => ((ConsumerWorkerPool<TMessage>)s!).CancelOverdueAttempts(), this, check, check);
 
-            var tasks = new Task[_workers.Length];
-            for (var i = 0; i < tasks.Length; i++)
+            for (var i = 0; i < _options.Concurrency; i++)
             {
-                var worker = _workers[i];
-                tasks[i] = Task.Run(() => RunWorkerAsync(worker), CancellationToken.None);
+                StartWorker();
             }
-
-            _running = Task.WhenAll(tasks);
         }
 
         return Task.CompletedTask;
@@ -119,35 +112,75 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     /// <summary>
     /// Stops gracefully: stops receiving, releases prefetched messages at once, lets running handlers
-    /// finish within <see cref="ConsumerOptions.ShutdownTimeout"/>, then cancels their tokens and releases
-    /// what they did not finish. Nothing is lost: every message is acknowledged or back in the store.
+    /// finish within <see cref="ConsumerOptions.ShutdownTimeout"/>, then cancels their tokens and waits at
+    /// most <see cref="ConsumerOptions.CancelledHandlerWait"/> more for them to release what they did not finish. A handler
+    /// still running after that keeps its message, which comes back when its lease ends (renewal stops):
+    /// nothing is released while a handler may still be working on it, and nothing is lost. Later calls
+    /// wait for the same stop.
     /// </summary>
-    /// <param name="cancellationToken">When cancelled (the host gave up), returns without waiting further; unfinished messages come back when their leases end.</param>
+    /// <param name="cancellationToken">When cancelled (the host gave up), cancels the running handlers and returns without waiting further; what they do not release comes back when its lease ends.</param>
+    /// <returns>A task that completes within <see cref="ConsumerOptions.ShutdownTimeout"/> plus <see cref="ConsumerOptions.CancelledHandlerWait"/>.</returns>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        Task? running;
+        Task stopping;
         lock (_lifecycle)
         {
             _stopped = true;
-            running = _running;
+            if (!_started)
+            {
+                return;
+            }
+
+            stopping = _stopping ??= StopOnceAsync();
         }
 
-        if (running is null)
-        {
-            return;
-        }
-
+        using var hurry = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _hurry);
         try
         {
+            await stopping.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host gave up waiting; the stop goes on, bounded, in the background.
+        }
+    }
+
+    private async Task StopOnceAsync()
+    {
+        try
+        {
+            var workers = _workers;
+            var running = Task.WhenAll(Array.ConvertAll(workers, static w => w.Completion));
+
             // Workers that already ended (their store was disposed) have nothing left to stop.
-            if (!running.IsCompleted)
+            if (running.IsCompleted)
             {
-                await StopWorkersAsync(running, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            await _stopReceiving.CancelAsync().ConfigureAwait(false);
+            foreach (var worker in workers)
+            {
+                // Running handlers go on; what their workers prefetched goes back now, for other consumers.
+                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
+            }
+
+            if (await FinishesWithinAsync(running, _options.ShutdownTimeout, _hurry.Token).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            ConsumerLog.DrainTimedOut(_logger, QueueName, _options.ShutdownTimeout);
+            await CancelHandlersAsync().ConfigureAwait(false);
+            if (!await FinishesWithinAsync(running, ConsumerOptions.CancelledHandlerWait, CancellationToken.None).ConfigureAwait(false))
+            {
+                ConsumerLog.HandlersLeftRunning(_logger, QueueName, ConsumerOptions.CancelledHandlerWait);
             }
         }
         finally
         {
-            // Always: the timers would otherwise fire on after the pool is gone.
+            // Always: the timers would otherwise fire on after the pool is gone, and renewal must stop so the
+            // messages of handlers still running come back when their leases end.
             if (Interlocked.Exchange(ref _renewalTimer, null) is { } renewalTimer)
             {
                 await renewalTimer.DisposeAsync().ConfigureAwait(false);
@@ -160,32 +193,30 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private async Task StopWorkersAsync(Task running, CancellationToken cancellationToken)
+    private async Task<bool> FinishesWithinAsync(Task running, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        await _stopReceiving.CancelAsync().ConfigureAwait(false);
         try
         {
-            foreach (var worker in _workers)
-            {
-                // Running handlers go on; what their workers prefetched goes back now, for other consumers.
-                await ReleaseUnstartedAsync(worker).ConfigureAwait(false);
-            }
-
-            try
-            {
-                await running.WaitAsync(_options.ShutdownTimeout, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                ConsumerLog.DrainTimedOut(_logger, QueueName, _options.ShutdownTimeout);
-                await CancelHandlersAsync().ConfigureAwait(false);
-                await running.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await running.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await CancelHandlersAsync().ConfigureAwait(false);
+            return false;
         }
+    }
+
+    /// <summary>Starts a worker (under the lifecycle lock).</summary>
+    private void StartWorker()
+    {
+        var worker = new ConsumerWorker<TMessage>(this, _options.PrefetchCount, _store.Name);
+        _everyWorker.Add(worker);
+        _workers = [.. _workers, worker];
+        worker.Completion = Task.Run(() => RunWorkerAsync(worker), CancellationToken.None);
     }
 
     /// <summary>Stops the pool (as <see cref="StopAsync"/> with no outside deadline).</summary>
@@ -197,18 +228,25 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
 
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _stopReceiving.Dispose();
-        _cancelHandlers.Dispose();
-        foreach (var worker in _workers)
+        lock (_lifecycle)
         {
-            worker.Guard.Dispose();
+            // A handler still running (it ignored its token) may still read its tokens: leave those to the collector.
+            if (_everyWorker.TrueForAll(static w => w.Completion.IsCompleted))
+            {
+                _stopReceiving.Dispose();
+                _cancelHandlers.Dispose();
+                foreach (var worker in _everyWorker)
+                {
+                    worker.Guard.Dispose();
+                }
+            }
         }
     }
 
-    private async Task RunWorkerAsync(Worker worker)
+    private async Task RunWorkerAsync(ConsumerWorker<TMessage> worker)
     {
         var stopping = _stopReceiving.Token;
-        while (!stopping.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested && !worker.Guard.Abandoned)
         {
             int received;
             try
@@ -219,8 +257,10 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             {
                 return;
             }
-            catch (ObjectDisposedException)
+            catch (ObjectDisposedException ex)
             {
+                // Nothing more can be received; say so, or a pool that stopped consuming looks healthy.
+                ConsumerLog.WorkerStoppedStoreDisposed(_logger, ex, QueueName);
                 return;
             }
             catch (Exception ex)
@@ -261,6 +301,11 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
                 }
 
                 worker.Settled(i + 1);
+                if (worker.Guard.Abandoned)
+                {
+                    // Its slot went to a new worker when it was abandoned; its prefetched messages went back then.
+                    break;
+                }
             }
 
             if (stopping.IsCancellationRequested)
@@ -273,19 +318,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         }
     }
 
-    private async ValueTask HandleAsync(Worker worker, Delivery<TMessage> delivery)
+    private async ValueTask HandleAsync(ConsumerWorker<TMessage> worker, Delivery<TMessage> delivery)
     {
         var context = worker.Context;
         Exception? failure = null;
         var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
         using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
-        AsyncServiceScope? scope = null;
+        context.Reset(delivery);
         try
         {
-            scope = _scopeFactory.CreateAsyncScope();
-            var services = scope.Value.ServiceProvider;
-            context.Reset(delivery, services);
-            worker.Consumer = _consumerFactory(services);
             if (_pipeline == ResiliencePipeline.Empty)
             {
                 await RunAttemptAsync(worker, _cancelHandlers.Token).ConfigureAwait(false);
@@ -306,24 +347,6 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         {
             failure = ex;
         }
-        finally
-        {
-            worker.Consumer = null;
-        }
-
-        if (scope is { } created)
-        {
-            try
-            {
-                await created.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // A scoped service that fails on disposal (a unit of work committing) fails the attempt,
-                // unless the handler already failed it.
-                failure ??= ex;
-            }
-        }
 
         if (failure is not null)
         {
@@ -343,14 +366,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     /// as the pipeline's first attempt, so backoff and retry count are exactly those of running it all
     /// through the pipeline. User pipelines (circuit breakers, timeouts) always see every attempt.
     /// </summary>
-    private ValueTask RunWithDefaultRetriesAsync(Worker worker)
+    private ValueTask RunWithDefaultRetriesAsync(ConsumerWorker<TMessage> worker)
     {
         // Most attempts succeed synchronously: no state machine for them.
         var first = RunAttemptAsync(worker, _cancelHandlers.Token);
         return first.IsCompletedSuccessfully ? ValueTask.CompletedTask : RetryAfterFirstAttemptAsync(worker, first);
     }
 
-    private async ValueTask RetryAfterFirstAttemptAsync(Worker worker, ValueTask first)
+    private async ValueTask RetryAfterFirstAttemptAsync(ConsumerWorker<TMessage> worker, ValueTask first)
     {
         try
         {
@@ -377,62 +400,118 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             _cancelHandlers.Token).ConfigureAwait(false);
     }
 
-    /// <summary>One handler attempt, under the worker's attempt guard (timeout and shutdown cancellation).</summary>
-    private ValueTask RunAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    /// <summary>
+    /// One handler attempt, in a DI scope and with a consumer of its own (a retry never sees a failed
+    /// attempt's unit of work), under the worker's attempt guard (timeout and shutdown cancellation).
+    /// </summary>
+    internal ValueTask RunAttemptAsync(ConsumerWorker<TMessage> worker, CancellationToken pipelineToken)
     {
         if (pipelineToken.CanBeCanceled && pipelineToken != _cancelHandlers.Token)
         {
             return RunLinkedAttemptAsync(worker, pipelineToken);
         }
 
-        // The common case (our own token, a handler that finishes synchronously) without a state machine.
-        worker.Context.ResetSettlement();
         var guard = worker.Guard;
-        var attemptToken = guard.Begin(_time.GetTimestamp());
-        Task handling;
+        if (guard.Abandoned)
+        {
+            // No retry on a lease no longer renewed: the message comes back to another worker.
+            return ValueTask.FromException(new OperationCanceledException("The attempt's worker was abandoned; its message comes back when its lease ends."));
+        }
+
+        // The common case (our own token, a handler that finishes synchronously) without a state machine.
+        var handling = StartAttempt(worker, guard.Begin(_time.GetTimestamp()), out var scope);
+        if (handling.IsCompletedSuccessfully && scope is { } created)
+        {
+            var disposing = created.DisposeAsync();
+            if (disposing.IsCompletedSuccessfully)
+            {
+                return guard.End() ? ValueTask.FromException(HandlerTimedOut(worker, null)) : ValueTask.CompletedTask;
+            }
+
+            return CompleteAttemptAsync(worker, disposing.AsTask(), null);
+        }
+
+        return CompleteAttemptAsync(worker, handling, scope);
+    }
+
+    /// <summary>Creates the attempt's scope and consumer and calls the handler; a failure to do so is the attempt's failure.</summary>
+    private Task StartAttempt(ConsumerWorker<TMessage> worker, CancellationToken attemptToken, out AsyncServiceScope? scope)
+    {
+        scope = null;
+        var context = worker.Context;
+        context.ResetSettlement();
         try
         {
-            handling = worker.Consumer!.ConsumeAsync(worker.Context, attemptToken);
+            var created = _scopeFactory.CreateAsyncScope();
+            scope = created;
+            var services = created.ServiceProvider;
+            context.Services = services;
+            return _consumerFactory(services).ConsumeAsync(context, attemptToken);
         }
         catch (Exception ex)
         {
-            handling = Task.FromException(ex);
+            return Task.FromException(ex);
         }
-
-        if (handling.IsCompletedSuccessfully)
-        {
-            guard.End();
-            return ValueTask.CompletedTask;
-        }
-
-        return CompleteAttemptAsync(handling, guard);
     }
 
+    /// <summary>
+    /// Waits for the handler, then ends its scope. A scoped service that fails on disposal (a unit of work
+    /// committing) fails the attempt, unless the handler already failed it. An attempt past its timeout that
+    /// returned normally or was cancelled fails with a <see cref="TimeoutException"/>: a handler that saw its
+    /// token cancelled may have returned half way, and acknowledging it could lose the message's work.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAttemptAsync(Task handling, AttemptGuard guard)
+    private async ValueTask CompleteAttemptAsync(ConsumerWorker<TMessage> worker, Task handling, AsyncServiceScope? scope)
     {
+        Exception? failure = null;
         try
         {
             await handling.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (guard.TimedOut)
+        catch (Exception ex)
         {
-            throw HandlerTimedOut();
+            failure = ex;
         }
-        finally
+
+        if (scope is { } created)
         {
-            guard.End();
+            try
+            {
+                await created.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure ??= ex;
+            }
+        }
+
+        // A handler's own exception says more than the timeout does; a cancellation or a normal return does not.
+        if (worker.Guard.End() && failure is null or OperationCanceledException)
+        {
+            throw HandlerTimedOut(worker, failure);
+        }
+
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
         }
     }
 
-    private TimeoutException HandlerTimedOut() =>
-        new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.");
+    private TimeoutException HandlerTimedOut(ConsumerWorker<TMessage> worker, Exception? outcome)
+    {
+        if (outcome is null)
+        {
+            // The handler returned normally, but after its token was cancelled: failing it may repeat its work.
+            ConsumerLog.ReturnedAfterTimeout(_logger, QueueName, worker.Context.MessageId, _options.HandlerTimeout);
+        }
+
+        return new($"The handler did not finish within the handler timeout of {_options.HandlerTimeout}.", outcome);
+    }
 
     /// <summary>An attempt under a user pipeline's own token (its own timeout), followed as well as ours.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RunLinkedAttemptAsync(Worker worker, CancellationToken pipelineToken)
+    private async ValueTask RunLinkedAttemptAsync(ConsumerWorker<TMessage> worker, CancellationToken pipelineToken)
     {
-        worker.Context.ResetSettlement();
         var guard = worker.Guard;
         var attemptToken = guard.Begin(_time.GetTimestamp());
 
@@ -440,16 +519,12 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         var link = pipelineToken.UnsafeRegister(static s => ((AttemptGuard)s!).CancelCurrent(), guard);
         try
         {
-            await worker.Consumer!.ConsumeAsync(worker.Context, attemptToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (guard.TimedOut)
-        {
-            throw HandlerTimedOut();
+            var handling = StartAttempt(worker, attemptToken, out var scope);
+            await CompleteAttemptAsync(worker, handling, scope).ConfigureAwait(false);
         }
         finally
         {
             await link.DisposeAsync().ConfigureAwait(false);
-            guard.End();
         }
     }
 
@@ -459,7 +534,33 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         foreach (var worker in _workers)
         {
             worker.Guard.CancelIfOverdue(_time, now, _options.HandlerTimeout);
+            if (worker.Guard.TryAbandon(_time, now, _options.HandlerTimeout + _options.HandlerGracePeriod))
+            {
+                Abandon(worker);
+            }
         }
+    }
+
+    /// <summary>
+    /// Gives up on a worker whose attempt ran past its timeout and grace: its lease is no longer renewed, so its
+    /// message comes back (and counts a delivery) when the lease ends; its prefetched messages go back now; a new
+    /// worker takes its slot, so the pool keeps its concurrency. The attempt's late settle is refused as stale.
+    /// </summary>
+    private void Abandon(ConsumerWorker<TMessage> worker)
+    {
+        var messageId = worker.CurrentMessageId();
+        MessagingMetrics.HandlerAbandoned(QueueName);
+        ConsumerLog.HandlerAbandoned(_logger, QueueName, messageId ?? "(none)", _options.HandlerTimeout + _options.HandlerGracePeriod);
+        lock (_lifecycle)
+        {
+            _workers = Array.FindAll(_workers, w => w != worker);
+            if (!_stopped)
+            {
+                StartWorker();
+            }
+        }
+
+        _ = ReleaseUnstartedAsync(worker).AsTask();
     }
 
     private async Task CancelHandlersAsync()
@@ -594,7 +695,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     }
 
     /// <summary>Releases a worker's prefetched deliveries that no handler has started, for other consumers to take at once.</summary>
-    private async ValueTask ReleaseUnstartedAsync(Worker worker)
+    private async ValueTask ReleaseUnstartedAsync(ConsumerWorker<TMessage> worker)
     {
         foreach (var delivery in worker.TakeUnstarted())
         {
@@ -668,130 +769,11 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         ConsumerLog.LeaseLost(_logger, QueueName, delivery.Message.Id, delivery.DeliveryCount);
     }
 
-    private void RenewHeldLeases()
+    private void CollectHeld(List<LeaseToken> leases)
     {
-        // One renewal round at a time; a slow store must not pile rounds up.
-        if (Interlocked.Exchange(ref _renewing, 1) == 1)
+        foreach (var worker in _workers)
         {
-            return;
-        }
-
-        _ = RenewAsync();
-
-        async Task RenewAsync()
-        {
-            try
-            {
-                var leases = new List<LeaseToken>();
-                foreach (var worker in _workers)
-                {
-                    worker.CollectHeld(leases);
-                }
-
-                foreach (var lease in leases)
-                {
-                    try
-                    {
-                        // A lease settled since it was collected simply reports false.
-                        await _store.RenewLeaseAsync(lease, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException)
-                    {
-                        // One failure must not leave the round's other leases to expire.
-                        ConsumerLog.RenewFailed(_logger, ex, QueueName);
-                    }
-                }
-            }
-            finally
-            {
-                Volatile.Write(ref _renewing, 0);
-            }
-        }
-    }
-
-    /// <summary>
-    /// One worker's state: its receive buffer, the part of it started and the part settled, and its reused
-    /// context. Each held delivery is either started by the worker or taken by a stop to be released, never both.
-    /// </summary>
-    private sealed class Worker(ConsumerWorkerPool<TMessage> pool, int prefetch, string queueName)
-    {
-        private readonly Lock _heldLock = new();
-        private int _held;
-        private int _started;
-        private int _settled;
-
-        public Delivery<TMessage>[] Buffer { get; } = new Delivery<TMessage>[prefetch];
-
-        public MessageContext<TMessage> Context { get; } = new(queueName);
-
-        public ConsumerWorkerPool<TMessage> Pool { get; } = pool;
-
-        public AttemptGuard Guard { get; } = new();
-
-        /// <summary>The handler of the message being handled, resolved from its scope.</summary>
-        public IConsumer<TMessage>? Consumer { get; set; }
-
-        /// <summary>The first attempt's failure, replayed as the default pipeline's first attempt.</summary>
-        public ExceptionDispatchInfo? FirstFailure { get; set; }
-
-        public void Hold(int count)
-        {
-            lock (_heldLock)
-            {
-                _held = count;
-                _started = 0;
-                _settled = 0;
-            }
-        }
-
-        /// <summary>Claims the delivery at <paramref name="index"/> for its handler; false when none is left to start.</summary>
-        public bool TryStart(int index)
-        {
-            lock (_heldLock)
-            {
-                if (index >= _held)
-                {
-                    return false;
-                }
-
-                _started = index + 1;
-                return true;
-            }
-        }
-
-        public void Settled(int count) => Volatile.Write(ref _settled, count);
-
-        /// <summary>Takes the deliveries not started yet, for the caller to release: they are no longer held, nor renewed.</summary>
-        public Delivery<TMessage>[] TakeUnstarted()
-        {
-            lock (_heldLock)
-            {
-                // A copy: the worker's Clear zeroes the buffer.
-                var unstarted = Buffer[_started.._held];
-                _held = _started;
-                return unstarted;
-            }
-        }
-
-        public void Clear(int count)
-        {
-            lock (_heldLock)
-            {
-                _held = 0;
-                _started = 0;
-                Array.Clear(Buffer, 0, count);
-            }
-        }
-
-        public void CollectHeld(List<LeaseToken> leases)
-        {
-            lock (_heldLock)
-            {
-                for (var i = Volatile.Read(ref _settled); i < _held; i++)
-                {
-                    leases.Add(Buffer[i].Lease);
-                }
-            }
+            worker.CollectHeld(leases);
         }
     }
 }

@@ -2,6 +2,7 @@ using MessagingPatterns.LoadLeveling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.DependencyInjection;
@@ -21,7 +22,8 @@ public static class LoadLevelingQueueBuilderExtensions
     /// <param name="configure">Configures the buffer's options.</param>
     /// <param name="overflowStore">
     /// Builds the store publishes spill to while the buffer is full (a durable store, dedicated to this queue), or
-    /// <see langword="null"/> for none. The buffer owns and disposes it (at once if the buffer refuses to be built).
+    /// <see langword="null"/> for the one set with <see cref="WithOverflow{TMessage}"/>, if any. The buffer owns and
+    /// disposes it (at once if the buffer refuses to be built).
     /// </param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
@@ -48,11 +50,16 @@ public static class LoadLevelingQueueBuilderExtensions
         return builder.DecorateStore((provider, inner) =>
         {
             var options = provider.GetRequiredService<IOptionsMonitor<LoadLevelingOptions>>().Get(queue);
-            var overflow = overflowStore?.Invoke(provider);
+            var overflow = (overflowStore ?? provider.GetKeyedService<OverflowStoreRegistration<TMessage>>(queue)?.Create)?.Invoke(provider);
             LoadLevelingStore<TMessage> store;
             try
             {
-                store = new LoadLevelingStore<TMessage>(inner, options, overflow, provider.GetService<TimeProvider>() ?? TimeProvider.System);
+                store = new LoadLevelingStore<TMessage>(
+                    inner,
+                    options,
+                    overflow,
+                    provider.GetService<TimeProvider>() ?? TimeProvider.System,
+                    provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.LoadLeveling"));
             }
             catch when (overflow is not null)
             {
@@ -65,5 +72,25 @@ public static class LoadLevelingQueueBuilderExtensions
             provider.GetRequiredKeyedService<LoadLevelingStoreHolder<TMessage>>(queue).Store = store;
             return store;
         });
+    }
+
+    /// <summary>
+    /// Gives the queue's load-leveling buffer (see <see cref="WithLoadLeveling{TMessage}"/>) an overflow store: while
+    /// the buffer is full, publishes spill there instead of waiting, failing or dropping, and move back in order as room
+    /// frees. Use a durable store dedicated to this queue (the SQLite package's <c>WithSqliteOverflow</c> builds one in
+    /// one line). The buffer owns and disposes it.
+    /// </summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="builder">The queue's builder.</param>
+    /// <param name="overflowStore">Builds the overflow store.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="overflowStore"/> is <see langword="null"/>.</exception>
+    public static MessageQueueBuilder<TMessage> WithOverflow<TMessage>(
+        this MessageQueueBuilder<TMessage> builder, Func<IServiceProvider, IMessageStore<TMessage>> overflowStore)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(overflowStore);
+        builder.Services.AddKeyedSingleton(builder.Name, new OverflowStoreRegistration<TMessage>(overflowStore));
+        return builder;
     }
 }

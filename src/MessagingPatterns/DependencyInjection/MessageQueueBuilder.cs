@@ -12,6 +12,7 @@ namespace MessagingPatterns.DependencyInjection;
 public sealed class MessageQueueBuilder<TMessage>
 {
     private readonly List<Func<IServiceProvider, IMessageStore<TMessage>, IMessageStore<TMessage>>> _decorators = [];
+    private readonly HashSet<string> _optionsNames = new(StringComparer.Ordinal);
 
     internal MessageQueueBuilder(IServiceCollection services, string name)
     {
@@ -41,12 +42,16 @@ public sealed class MessageQueueBuilder<TMessage>
     }
 
     /// <summary>
-    /// Adds a consumer worker pool (a hosted service) that runs <typeparamref name="TConsumer"/> for this
+    /// Adds a consumer worker pool that runs <typeparamref name="TConsumer"/> for this
     /// queue's messages, resolved per message from that message's own DI scope (so its scoped dependencies are
     /// per message too, and a disposable handler is disposed with the scope). <typeparamref name="TConsumer"/> is
     /// registered as transient (a new instance per message: within a one-message scope the same as scoped,
     /// without the scope's per-message table of resolved services) unless it is already registered, in which case
     /// that registration applies. Call it again to add another competing pool, with its own handler type and options.
+    /// One hosted service runs every pool of the container: they start together and stop together, sharing the drain.
+    /// The pool's options are named <c>{queue}/{consumer type name}</c> (<c>/2</c>, <c>/3</c>... appended for further
+    /// pools of the same consumer type on this queue): option errors name them that way, and configuration binds to
+    /// that name, e.g. <c>services.Configure&lt;ConsumerOptions&gt;("orders/OrderConsumer", configuration.GetSection("Consumers:orders:OrderConsumer"))</c>.
     /// </summary>
     /// <typeparam name="TConsumer">The handler type.</typeparam>
     /// <param name="configure">Configures the pool's options, validated at start.</param>
@@ -54,8 +59,7 @@ public sealed class MessageQueueBuilder<TMessage>
     public MessageQueueBuilder<TMessage> AddConsumer<TConsumer>(Action<ConsumerOptions>? configure = null)
         where TConsumer : class, IConsumer<TMessage>
     {
-        // The service count makes the options name unique per pool, so each pool's configure applies to its own options.
-        return AddConsumerPool<TConsumer>(configure, $"{Name}/pool-{Services.Count}");
+        return AddConsumerPool<TConsumer>(configure, NextOptionsName(typeof(TConsumer).Name));
     }
 
     /// <summary>
@@ -78,6 +82,22 @@ public sealed class MessageQueueBuilder<TMessage>
         ArgumentNullException.ThrowIfNull(storeSelector);
         ArgumentException.ThrowIfNullOrWhiteSpace(optionsName);
         return AddConsumerPool<TConsumer>(configure, optionsName, storeSelector);
+    }
+
+    /// <summary>
+    /// The name of the options of the next pool of <paramref name="consumerName"/>: <c>{queue}/{consumer}</c>, then
+    /// <c>{queue}/{consumer}/2</c> and so on for further pools of the same consumer on this queue. Option errors name
+    /// it, and it is the name to bind: <c>services.Configure&lt;ConsumerOptions&gt;("orders/OrderConsumer", section)</c>.
+    /// </summary>
+    private string NextOptionsName(string consumerName)
+    {
+        var name = $"{Name}/{consumerName}";
+        for (var n = 2; !_optionsNames.Add(name); n++)
+        {
+            name = $"{Name}/{consumerName}/{n}";
+        }
+
+        return name;
     }
 
     internal IMessageStore<TMessage> Decorate(IServiceProvider services, IMessageStore<TMessage> store)
@@ -111,16 +131,19 @@ public sealed class MessageQueueBuilder<TMessage>
         Services.AddValidatedOptions<ConsumerOptions, ConsumerOptionsValidator>(optionsName, configure);
 
         var queue = Name;
-        Services.AddSingleton<IHostedService>(services =>
+
+        // One hosted service runs every pool, so the pools of a host stop together.
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConsumerPoolsHostedService>());
+        Services.AddSingleton(services =>
         {
             var store = services.GetRequiredKeyedService<IMessageStore<TMessage>>(queue);
-            return new ConsumerWorkerPool<TMessage>(
+            return new RegisteredConsumerPool(new ConsumerWorkerPool<TMessage>(
                 storeSelector is null ? store : storeSelector(store),
                 services.GetRequiredService<IServiceScopeFactory>(),
                 static scoped => scoped.GetRequiredService<TConsumer>(),
                 services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
                 services.GetService<TimeProvider>(),
-                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>());
+                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>()));
         });
         return this;
     }

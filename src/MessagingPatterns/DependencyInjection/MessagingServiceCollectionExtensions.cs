@@ -42,6 +42,27 @@ public static class MessagingServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Registers a queue over a store the caller already has and keeps owning: the container never disposes
+    /// it, so several hosts in one process can share one store, each with its own consumers, and stopping one
+    /// host leaves the store working for the others. The queue is named after the store
+    /// (<see cref="IMessageStore{TMessage}.Name"/>) and registered as <see cref="AddMessageQueue{TMessage}(IServiceCollection, string, Func{IServiceProvider, string, IMessageStore{TMessage}})"/>
+    /// registers it; the container sees the store as a plain <see cref="IMessageStore{TMessage}"/>. Dispose the
+    /// store yourself once every host using it has stopped.
+    /// </summary>
+    /// <typeparam name="TMessage">The body type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="store">The store, owned by the caller.</param>
+    /// <returns>A builder to add consumers and store decorators.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="store"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The store's name is not a valid queue name, or a queue of that name is already registered.</exception>
+    public static MessageQueueBuilder<TMessage> AddMessageQueue<TMessage>(this IServiceCollection services, IMessageStore<TMessage> store)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(store);
+        return services.AddMessageQueue<TMessage>(store.Name, (_, _) => new BorrowedStore<TMessage>(store));
+    }
+
     /// <summary>Registers an in-memory FIFO queue named <see cref="QueueNames.Default"/>.</summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="services">The service collection.</param>

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -12,12 +12,14 @@ namespace MessagingPatterns.Diagnostics;
 internal static class LoadLevelingMetrics
 {
     private static readonly Meter s_meter = new(MessagingMetrics.Name);
-    private static readonly ConcurrentDictionary<IDepthSource, byte> s_sources = new();
+    // Weak: a buffer its owner dropped without disposing must not live on for the process's life through its gauge.
+    private static readonly ConditionalWeakTable<IDepthSource, object?> s_sources = new();
     private static readonly Counter<long> s_arrived = s_meter.CreateCounter<long>("messaging.load_leveling.arrived", "{message}", "Messages accepted by a load-leveling buffer (or its overflow store).");
     private static readonly Counter<long> s_processed = s_meter.CreateCounter<long>("messaging.load_leveling.processed", "{message}", "Messages acknowledged or dead-lettered through a load-leveling buffer.");
     private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("messaging.load_leveling.dropped", "{message}", "Messages dropped by a drop full-mode; each was reported to the OnDropped callback.");
     private static readonly Counter<long> s_rejected = s_meter.CreateCounter<long>("messaging.load_leveling.rejected", "{message}", "Publishes refused because the buffer was full.");
     private static readonly Counter<long> s_overflowed = s_meter.CreateCounter<long>("messaging.load_leveling.overflowed", "{message}", "Messages spilled to the overflow store.");
+    private static readonly Counter<long> s_overflowDeadLettered = s_meter.CreateCounter<long>("messaging.load_leveling.overflow_dead_lettered", "{message}", "Messages dead-lettered in the overflow store because the queue's store would not take them.");
     private static readonly Histogram<double> s_wait = s_meter.CreateHistogram<double>("messaging.load_leveling.wait", "ms", "Time from acceptance to first delivery.");
 
     static LoadLevelingMetrics()
@@ -38,9 +40,9 @@ internal static class LoadLevelingMetrics
 
     internal static bool IsWaitEnabled => s_wait.Enabled;
 
-    internal static void Register(IDepthSource source) => s_sources.TryAdd(source, 0);
+    internal static void Register(IDepthSource source) => s_sources.TryAdd(source, null);
 
-    internal static void Unregister(IDepthSource source) => s_sources.TryRemove(source, out _);
+    internal static void Unregister(IDepthSource source) => s_sources.Remove(source);
 
     internal static void Arrived(string queue, int count) => Add(s_arrived, queue, count);
 
@@ -51,6 +53,8 @@ internal static class LoadLevelingMetrics
     internal static void Rejected(string queue) => Add(s_rejected, queue, 1);
 
     internal static void Overflowed(string queue, int count) => Add(s_overflowed, queue, count);
+
+    internal static void OverflowDeadLettered(string queue) => Add(s_overflowDeadLettered, queue, 1);
 
     internal static void Waited(string queue, TimeSpan wait) =>
         s_wait.Record(wait.TotalMilliseconds, new KeyValuePair<string, object?>("messaging.queue", queue));
@@ -64,8 +68,8 @@ internal static class LoadLevelingMetrics
     }
 
     private static IEnumerable<Measurement<long>> ObserveDepth() =>
-        s_sources.Keys.Select(static s => new Measurement<long>(s.Depth, new TagList { { "messaging.queue", s.Name } }));
+        s_sources.Select(static s => new Measurement<long>(s.Key.Depth, new TagList { { "messaging.queue", s.Key.Name } }));
 
     private static IEnumerable<Measurement<long>> ObserveOverflow() =>
-        s_sources.Keys.Select(static s => new Measurement<long>(s.OverflowDepth, new TagList { { "messaging.queue", s.Name } }));
+        s_sources.Select(static s => new Measurement<long>(s.Key.OverflowDepth, new TagList { { "messaging.queue", s.Key.Name } }));
 }

@@ -18,6 +18,7 @@ public static class MessagingMetrics
     private static readonly Counter<long> s_failed = s_meter.CreateCounter<long>("messaging.failed", "{delivery}", "Deliveries whose handler failed.");
     private static readonly Counter<long> s_deadLettered = s_meter.CreateCounter<long>("messaging.dead_lettered", "{message}", "Messages moved to a dead-letter store.");
     private static readonly Counter<long> s_leaseLost = s_meter.CreateCounter<long>("messaging.lease_lost", "{delivery}", "Settlements refused because the lease had ended.");
+    private static readonly Counter<long> s_handlerAbandoned = s_meter.CreateCounter<long>("messaging.handler.abandoned", "{attempt}", "Handler attempts given up on after running past their timeout and grace period; their messages come back when their leases end.");
     private static readonly Histogram<double> s_latency = s_meter.CreateHistogram<double>("messaging.latency", "ms", "Time from enqueue to handled.");
     private static readonly Histogram<double> s_handlerDuration = s_meter.CreateHistogram<double>("messaging.handler.duration", "ms", "Time spent handling one delivery.");
 
@@ -79,6 +80,14 @@ public static class MessagingMetrics
         if (s_leaseLost.Enabled)
         {
             s_leaseLost.Add(1, new KeyValuePair<string, object?>("messaging.queue", queue));
+        }
+    }
+
+    internal static void HandlerAbandoned(string queue)
+    {
+        if (s_handlerAbandoned.Enabled)
+        {
+            s_handlerAbandoned.Add(1, new KeyValuePair<string, object?>("messaging.queue", queue));
         }
     }
 

@@ -1,18 +1,20 @@
 namespace MessagingPatterns.LoadLeveling;
 
-/// <summary>A message a load-leveling buffer dropped because it was full and a drop <see cref="FullMode"/> was chosen.</summary>
+/// <summary>
+/// A message a load-leveling buffer dropped because it was full and a drop <see cref="FullMode"/> was chosen. What the
+/// callback receives is a <see cref="DroppedMessage{TMessage}"/>, with the typed body; see
+/// <see cref="LoadLevelingOptions.OnDroppedMessage{TMessage}"/>.
+/// </summary>
 /// <param name="QueueName">The queue's name.</param>
 /// <param name="MessageId">The dropped message's id.</param>
 /// <param name="Priority">Its priority.</param>
 /// <param name="Headers">Its headers.</param>
-/// <param name="Body">Its body (cast it to the queue's message type).</param>
 /// <param name="Reason">Why it was dropped, starting with <c>dropped:</c>.</param>
 /// <param name="DroppedAt">When it was dropped.</param>
-public sealed record DroppedMessage(
+public abstract record DroppedMessage(
     string QueueName,
     string MessageId,
     int Priority,
     IReadOnlyDictionary<string, string> Headers,
-    object Body,
     string Reason,
     DateTimeOffset DroppedAt);

@@ -10,8 +10,11 @@ public enum FullMode
     Reject = 1,
 
     /// <summary>
-    /// The message the store would deliver next (the oldest, in a FIFO store) is removed to make room, after it has been
-    /// reported through <see cref="LoadLevelingOptions.OnDropped"/> and the dropped metric. Loses data by design; only when asked.
+    /// The oldest ready message of the lowest priority level is removed to make room, after it has been reported through
+    /// <see cref="LoadLevelingOptions.OnDropped"/> and the dropped metric; if every message is in flight, the incoming one
+    /// is dropped instead. Needs a store that can hand that message over without waiting (the in-memory stores, SQLite,
+    /// or any <see cref="IOldestReadySource{TMessage}"/>); over another store the buffer refuses to start. Loses data by
+    /// design; only when asked.
     /// </summary>
     DropOldest = 2,
 

@@ -19,11 +19,17 @@ internal static class LoadLevelingDefaults
     public const int MoveBatch = 64;
 
     /// <summary>
+    /// How many times in a row the queue's store may fail to take the message at the head of the overflow store (while
+    /// answering otherwise) before that message is dead-lettered there, so that one message cannot stall the queue.
+    /// </summary>
+    public const int MaxFailedMoves = 5;
+
+    /// <summary>How many times an acknowledgement in the overflow store is tried at once before the mover falls back on removing the copy when it comes back.</summary>
+    public const int OverflowAckAttempts = 3;
+
+    /// <summary>
     /// How often a buffer over a durable store counts what that store holds, while the buffer is at least half full
     /// (other processes' publishes and acks, and messages left from an earlier run, pass by its own counters).
     /// </summary>
     public static readonly TimeSpan StoreCountInterval = TimeSpan.FromSeconds(1);
-
-    /// <summary>The highest rate accepted, in messages per second.</summary>
-    public const double MaxMessagesPerSecond = 1e9;
 }

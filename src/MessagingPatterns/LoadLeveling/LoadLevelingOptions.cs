@@ -68,10 +68,30 @@ public sealed class LoadLevelingOptions
 
     /// <summary>
     /// Called for every message a drop <see cref="FullMode"/> drops, before it is gone; required with those modes, so
-    /// no message disappears unreported. It runs on the publishing thread and should be quick. If it throws, the
-    /// message is not dropped and the publish fails with the exception. Default: <see langword="null"/>.
+    /// no message disappears unreported. Each is a <see cref="DroppedMessage{TMessage}"/> of the queue's body type (set
+    /// it with <see cref="OnDroppedMessage{TMessage}"/> to receive that type). It runs on the publishing thread and
+    /// should be quick. If it throws, the message is not dropped and the publish fails with the exception.
+    /// Default: <see langword="null"/>.
     /// </summary>
     public Action<DroppedMessage>? OnDropped { get; set; }
+
+    /// <summary>The body type <see cref="OnDroppedMessage{TMessage}"/> was set for, checked against the queue's when the buffer is built.</summary>
+    internal Type? DroppedBodyType { get; private set; }
+
+    /// <summary>
+    /// Sets <see cref="OnDropped"/> to a callback that receives each dropped message with its typed body.
+    /// </summary>
+    /// <typeparam name="TMessage">The queue's body type; a buffer of another type refuses to start.</typeparam>
+    /// <param name="onDropped">The callback.</param>
+    /// <returns>These options.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="onDropped"/> is <see langword="null"/>.</exception>
+    public LoadLevelingOptions OnDroppedMessage<TMessage>(Action<DroppedMessage<TMessage>> onDropped)
+    {
+        ArgumentNullException.ThrowIfNull(onDropped);
+        OnDropped = dropped => onDropped((DroppedMessage<TMessage>)dropped);
+        DroppedBodyType = typeof(TMessage);
+        return this;
+    }
 
     /// <summary>
     /// Refuses configurations that can lose accepted messages: a drop <see cref="FullMode"/>, or a store (or overflow

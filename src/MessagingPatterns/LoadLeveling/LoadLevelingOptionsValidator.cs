@@ -1,3 +1,4 @@
+using MessagingPatterns.Pacing;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.LoadLeveling;
@@ -30,15 +31,7 @@ internal sealed class LoadLevelingOptionsValidator : IValidateOptions<LoadLeveli
             failures.Add($"{nameof(LoadLevelingOptions.PublishTimeout)} must be positive (or null to wait as long as the caller's token allows); it is {timeout}.");
         }
 
-        if (options.MessagesPerSecond is { } rate && !(rate > 0 && rate <= LoadLevelingDefaults.MaxMessagesPerSecond))
-        {
-            failures.Add($"{nameof(LoadLevelingOptions.MessagesPerSecond)} must be greater than 0 and at most {LoadLevelingDefaults.MaxMessagesPerSecond:G} (or null for no pacing); it is {rate}.");
-        }
-
-        if (options.MessagesPerSecond is not null && options.RateLimiter is not null)
-        {
-            failures.Add($"Set either {nameof(LoadLevelingOptions.MessagesPerSecond)} or {nameof(LoadLevelingOptions.RateLimiter)}, not both: both pace consumers.");
-        }
+        PacingOptionsValidator.CheckRate(options.MessagesPerSecond, options.RateLimiter, failures);
 
         if (options.CapacityBytes is not null && options.MessageSize is null)
         {

@@ -1,13 +1,15 @@
-using System.Threading.RateLimiting;
 using MessagingPatterns.Diagnostics;
+using MessagingPatterns.Pacing;
 using MessagingPatterns.Stores;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MessagingPatterns.LoadLeveling;
 
 /// <summary>
 /// The load-leveling buffer: a decorator over any store that bounds what the store holds (messages, and optionally
 /// bytes), applies a <see cref="FullMode"/> or spills to an overflow store when full, and paces receives with a
-/// <see cref="RateLimiter"/>.
+/// <see cref="System.Threading.RateLimiting.RateLimiter"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -52,22 +54,29 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly FullMode _fullMode;
     private readonly TimeSpan? _publishTimeout;
     private readonly Action<DroppedMessage>? _onDropped;
-    private readonly RateLimiter? _limiter;
+    private readonly IOldestReadySource<TMessage>? _oldest;
+    private readonly PacedReceiver<TMessage>? _paced;
     private readonly PacingRateLimiter? _pacer;
     private readonly RateSampler _sampler;
     private readonly Lock _lock = new();
     private readonly LinkedList<RoomWaiter> _waiters = new();
     private readonly Dictionary<LeaseToken, LeasedSize>? _leasedSizes;
-    private readonly Dictionary<string, long>? _deadLetterSizes;
     private readonly CancellationTokenSource _disposing = new();
     private readonly SemaphoreSlim? _moveSignal;
     private readonly Task? _overflowCounted;
+    private readonly ITimer? _overflowCountTimer;
+    private readonly ILogger _logger;
+
+    // The mover's own state (only the mover task touches it): the head message that keeps failing to move, and the
+    // ids moved whose overflow copy could not be acknowledged (removed when they come back, never moved twice).
+    private readonly HashSet<string> _movedNotAcked = new(StringComparer.Ordinal);
+    private string? _failingId;
+    private int _failedMoves;
     private readonly Task? _mover;
     private readonly bool _countsStore;
     private readonly ITimer? _storeCountTimer;
     private readonly Task _firstStoreCount = Task.CompletedTask;
-    private long _admitted;
-    private long _released;
+    private DepthCounters _counters;
     private long _unseen;
     private long _stored;
     private long _settling;
@@ -78,6 +87,10 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private int _slowPath;
     private long _bytes;
     private long _overflowCount;
+    private long _overflowRemoved;
+    private int _overflowCounting;
+    private bool _overflowCountFailed;
+    private Task _overflowRecount = Task.CompletedTask;
     private int _overflowPending;
     private long _moved;
     private long _redriven;
@@ -89,7 +102,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private long _waitCount;
     private int _disposed;
 
-    public LoadLevelingStore(IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider)
+    public LoadLevelingStore(
+        IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(options);
@@ -105,10 +119,29 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             throw new Microsoft.Extensions.Options.OptionsValidationException(inner.Name, typeof(LoadLevelingOptions), [durability]);
         }
 
+        if (options.DroppedBodyType is { } bodyType && bodyType != typeof(TMessage))
+        {
+            throw new ArgumentException(
+                $"{nameof(LoadLevelingOptions.OnDroppedMessage)} was set for {bodyType.Name} bodies, but queue '{inner.Name}' holds {typeof(TMessage).Name}.", nameof(options));
+        }
+
+        if (options.FullMode == FullMode.DropOldest)
+        {
+            _oldest = OldestReadySources.For(inner) ?? throw new Microsoft.Extensions.Options.OptionsValidationException(
+                inner.Name,
+                typeof(LoadLevelingOptions),
+                [
+                    $"{nameof(LoadLevelingOptions.FullMode)} {nameof(FullMode.DropOldest)} drops the oldest ready message of the lowest priority level, but the store of queue " +
+                    $"'{inner.Name}' ({inner.GetType().Name}) cannot hand that message over without waiting (it is not an {nameof(IOldestReadySource<TMessage>)}<T> nor an in-memory store). " +
+                    $"Use {nameof(FullMode.DropNewest)}, {nameof(FullMode.Wait)} or {nameof(FullMode.Reject)}, or a store that offers it.",
+                ]);
+        }
+
         // Options are copied once, so changing the options object later does not change a running buffer.
         _inner = inner;
         _overflow = overflow;
         _time = timeProvider;
+        _logger = logger ?? NullLogger.Instance;
         _capacity = options.Capacity;
         _capacityBytes = options.CapacityBytes;
         _sizeOf = options.CapacityBytes is null ? null : options.MessageSize;
@@ -117,12 +150,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         _onDropped = options.OnDropped;
         if (options.RateLimiter is not null)
         {
-            _limiter = options.RateLimiter;
+            _paced = new PacedReceiver<TMessage>(options.RateLimiter, inner.Name, timeProvider);
         }
         else if (options.MessagesPerSecond is { } rate)
         {
             _pacer = new PacingRateLimiter(rate, options.Burst, timeProvider);
-            _limiter = _pacer;
+            _paced = new PacedReceiver<TMessage>(_pacer, inner.Name, timeProvider);
         }
 
         if (_sizeOf is not null)
@@ -130,7 +163,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             // Bytes are counted under the lock, so a byte bound turns the lock-free fast path off.
             _slowPath = 1;
             _leasedSizes = [];
-            _deadLetterSizes = new Dictionary<string, long>(StringComparer.Ordinal);
         }
 
         _sampler = new RateSampler(timeProvider, ReadTotals);
@@ -144,11 +176,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             _slowPath = 1;
             StartStoreCount();
             _firstStoreCount = _storeCount;
-            _storeCountTimer = timeProvider.CreateTimer(
-                static s => ((LoadLevelingStore<TMessage>)s!).OnStoreCountTimer(),
-                this,
-                LoadLevelingDefaults.StoreCountInterval,
-                LoadLevelingDefaults.StoreCountInterval);
+            _storeCountTimer = WeakTimer.Start(
+                timeProvider, this, static s => s.OnStoreCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
         }
 
         if (overflow is not null)
@@ -156,6 +185,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             _moveSignal = new SemaphoreSlim(0);
             _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
             _mover = Task.Run(MoveFromOverflowAsync);
+            _overflowCountTimer = WeakTimer.Start(
+                timeProvider, this, static s => s.OnOverflowCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
         }
     }
 
@@ -251,7 +282,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
 
         ThrowIfDisposed();
-        if (_limiter is not null)
+        if (_paced is not null)
         {
             return ReceivePacedAsync(buffer, leaseDuration, cancellationToken);
         }
@@ -365,23 +396,11 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         return _inner.BrowseDeadLettersAsync(filter, pageSize, continuationToken, cancellationToken);
     }
 
-    public async ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
+    public ValueTask<long> PurgeDeadLettersAsync(DeadLetterFilter filter, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(filter);
         ThrowIfDisposed();
-        var purged = await _inner.PurgeDeadLettersAsync(filter, cancellationToken).ConfigureAwait(false);
-        if (purged > 0 && _deadLetterSizes is not null && filter.MessageIds is { } ids)
-        {
-            lock (_lock)
-            {
-                foreach (var id in ids)
-                {
-                    _deadLetterSizes.Remove(id);
-                }
-            }
-        }
-
-        return purged;
+        return _inner.PurgeDeadLettersAsync(filter, cancellationToken);
     }
 
     public async ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
@@ -414,24 +433,23 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     {
         ArgumentNullException.ThrowIfNull(messageIds);
         ThrowIfDisposed();
+
+        // With a byte bound, the redriven messages' bytes count again. They are measured from the dead-letter store
+        // rather than remembered from when they were dead-lettered, which would hold memory for every dead letter.
+        var (found, size) = _sizeOf is null || messageIds.Count == 0 ? (0, 0L) : await MeasureDeadLettersAsync(messageIds, cancellationToken).ConfigureAwait(false);
         var redriven = await _inner.RedriveAsync(messageIds, cancellationToken).ConfigureAwait(false);
         if (redriven > 0)
         {
             // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its capacity.
-            Interlocked.Add(ref _admitted, redriven);
+            Interlocked.Add(ref _counters.Admitted, redriven);
             Stored(redriven);
             Interlocked.Add(ref _redriven, redriven);
-            lock (_lock)
+            if (found > 0)
             {
-                if (_deadLetterSizes is not null)
+                lock (_lock)
                 {
-                    foreach (var id in messageIds)
-                    {
-                        if (_deadLetterSizes.Remove(id, out var size))
-                        {
-                            _bytes += size;
-                        }
-                    }
+                    // If a concurrent redrive took some of them, count a share: erring toward full is safe.
+                    _bytes += redriven >= found ? size : size * redriven / found;
                 }
             }
         }
@@ -520,6 +538,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             await Volatile.Read(ref _storeCount).ConfigureAwait(false);
         }
 
+        if (_overflowCountTimer is not null)
+        {
+            await _overflowCountTimer.DisposeAsync().ConfigureAwait(false);
+            await Volatile.Read(ref _overflowRecount).ConfigureAwait(false);
+        }
+
         _sampler.Dispose();
         _pacer?.Dispose();
         _moveSignal?.Dispose();
@@ -534,7 +558,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private bool MustOverflow => _overflow is not null && (_overflowCount > 0 || _overflowPending > 0);
 
-    private long Depth => Volatile.Read(ref _admitted) - Volatile.Read(ref _released) + Volatile.Read(ref _unseen);
+    private long Depth => Volatile.Read(ref _counters.Admitted) - Volatile.Read(ref _counters.Released) + Volatile.Read(ref _unseen);
 
     /// <summary>
     /// Takes room for <paramref name="count"/> messages if there is some: increment first, then check, so concurrent
@@ -543,12 +567,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// </summary>
     private bool TryReserveCount(int count, bool underLock = false)
     {
-        if (Interlocked.Add(ref _admitted, count) - Volatile.Read(ref _released) + Volatile.Read(ref _unseen) <= _capacity)
+        if (Interlocked.Add(ref _counters.Admitted, count) - Volatile.Read(ref _counters.Released) + Volatile.Read(ref _unseen) <= _capacity)
         {
             return true;
         }
 
-        Interlocked.Add(ref _admitted, -count);
+        Interlocked.Add(ref _counters.Admitted, -count);
         if (!underLock)
         {
             AfterRoomFreed(0);
@@ -613,7 +637,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private void Unreserve(int count, long size)
     {
-        Interlocked.Add(ref _admitted, -count);
+        Interlocked.Add(ref _counters.Admitted, -count);
         AfterRoomFreed(size);
     }
 
@@ -832,32 +856,11 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private async ValueTask<bool> TryDropOldestAsync()
     {
-        // Receive without waiting: a cancelled receive leases nothing, so cancelling one that did not complete at once
-        // either takes nothing or (if the store leased in the meantime) still returns what it leased.
-        var buffer = new Delivery<TMessage>[1];
-        using var noWait = new CancellationTokenSource();
-        var receive = _inner.ReceiveAsync(buffer, LoadLevelingDefaults.InternalLease, noWait.Token);
-        if (!receive.IsCompleted)
-        {
-            await noWait.CancelAsync().ConfigureAwait(false);
-        }
-
-        int received;
-        try
-        {
-            received = await receive.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (noWait.IsCancellationRequested)
+        if (await _oldest!.TryLeaseOldestOfLowestPriorityAsync(LoadLevelingDefaults.InternalLease, CancellationToken.None).ConfigureAwait(false) is not { } delivery)
         {
             return false;
         }
 
-        if (received == 0)
-        {
-            return false;
-        }
-
-        var delivery = buffer[0];
         try
         {
             Report(delivery.Message, $"dropped: queue '{Name}' was full (capacity {_capacity} messages) and {nameof(FullMode)} is {nameof(FullMode.DropOldest)}; this was its oldest message.");
@@ -875,7 +878,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             if (await _inner.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref _droppedRemoved);
-                Interlocked.Increment(ref _released);
+                Interlocked.Increment(ref _counters.Released);
                 AfterRoomFreed(SizeOfBody(delivery.Message));
             }
         }
@@ -906,49 +909,49 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private void Report(Message<TMessage> message, string reason)
     {
-        _onDropped!(new DroppedMessage(Name, message.Id, message.Priority, message.Headers, message.Body!, reason, _time.GetUtcNow()));
+        _onDropped!(new DroppedMessage<TMessage>(Name, message.Id, message.Priority, message.Headers, message.Body, reason, _time.GetUtcNow()));
         Interlocked.Increment(ref _dropped);
         LoadLevelingMetrics.Dropped(Name);
     }
 
+    private async ValueTask<(int Found, long Size)> MeasureDeadLettersAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken)
+    {
+        var filter = new DeadLetterFilter { MessageIds = messageIds };
+        var found = 0;
+        long size = 0;
+        string? token = null;
+        do
+        {
+            var page = await _inner.BrowseDeadLettersAsync(filter, LoadLevelingDefaults.MoveBatch, token, cancellationToken).ConfigureAwait(false);
+            foreach (var letter in page.Items)
+            {
+                // A body that could not be read back is not redriven as a message; it has no size to count.
+                if (letter.Message is { } message)
+                {
+                    found++;
+                    size += SizeOfBody(message);
+                }
+            }
+
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        return (found, size);
+    }
+
     private async ValueTask<int> ReceivePacedAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        var limiter = _limiter!;
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token) : null;
-        var token = linked?.Token ?? _disposing.Token;
-        RateLimitLease permit;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        int received;
         try
         {
-            permit = await limiter.AcquireAsync(1, token).ConfigureAwait(false);
+            received = await _paced!.ReceiveAsync(_inner, buffer, leaseDuration, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ObjectDisposedException(GetType().Name);
         }
 
-        using (permit)
-        {
-            if (!permit.IsAcquired)
-            {
-                ThrowIfDisposed();
-                var reason = permit.TryGetMetadata(MetadataName.ReasonPhrase, out var phrase) ? $": {phrase}" : ".";
-                throw new InvalidOperationException($"The rate limiter of queue '{Name}' refused a permit{reason}");
-            }
-        }
-
-        // One permit per message: take more only if they are there now, so a batch never waits for permits it may not use.
-        var granted = 1;
-        if (buffer.Length > 1 && limiter.GetStatistics()?.CurrentAvailablePermits is > 0 and var available)
-        {
-            var extra = (int)Math.Min(available, buffer.Length - 1);
-            using var more = limiter.AttemptAcquire(extra);
-            if (more.IsAcquired)
-            {
-                granted += extra;
-            }
-        }
-
-        var received = await _inner.ReceiveAsync(buffer[..granted], leaseDuration, cancellationToken).ConfigureAwait(false);
         OnReceived(buffer.Span[..received]);
         return received;
     }
@@ -992,7 +995,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             {
                 foreach (var delivery in deliveries)
                 {
-                    _leasedSizes[delivery.Lease] = new LeasedSize(delivery.Message.Id, SizeOfBody(delivery.Message), delivery.LeaseExpiresAt.UtcTicks);
+                    _leasedSizes[delivery.Lease] = new LeasedSize(SizeOfBody(delivery.Message), delivery.LeaseExpiresAt.UtcTicks);
                 }
 
                 PruneExpiredLeases(now.UtcTicks);
@@ -1050,15 +1053,11 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 if (_leasedSizes.Remove(lease, out var leased))
                 {
                     size = leased.Size;
-                    if (deadLettered)
-                    {
-                        _deadLetterSizes![leased.Id] = size;
-                    }
                 }
             }
         }
 
-        Interlocked.Increment(ref _released);
+        Interlocked.Increment(ref _counters.Released);
         AfterRoomFreed(size);
         LoadLevelingMetrics.Processed(Name);
     }
@@ -1161,7 +1160,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             {
                 // Settling first: a settle is counted as released before it leaves settling, so one of the reads sees it.
                 var settling = Volatile.Read(ref _settling);
-                var released = Volatile.Read(ref _released);
+                var released = Volatile.Read(ref _counters.Released);
                 Volatile.Write(ref _unseen, held - storedBefore + released + settling);
                 _countFailed = false;
 
@@ -1280,7 +1279,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// <remarks>
     /// The batch's leases run out together. A message still not in the buffer's store by half-time (that store is
     /// full or slow) goes back with the rest, to be leased again on the next look: an expired lease would have the
-    /// overflow store deliver it again while it is being moved, and it would be moved twice.
+    /// overflow store deliver it again while it is being moved, and it would be moved twice. A message moved whose
+    /// acknowledgement in the overflow store then fails (or finds the lease ended all the same) is remembered, and its
+    /// copy is removed when the overflow store gives it back, so within a process it is never moved twice.
     /// </remarks>
     private async Task<bool> MoveBatchAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, int received, CancellationToken token)
     {
@@ -1288,7 +1289,19 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         using var moveToken = CancellationTokenSource.CreateLinkedTokenSource(token, halfLease.Token);
         for (var i = 0; i < received; i++)
         {
-            var message = buffer[i].Message;
+            var delivery = buffer[i];
+            var message = delivery.Message;
+            if (_movedNotAcked.Contains(message.Id))
+            {
+                // Its copy is in the buffer's store already: this one is only removed.
+                if (await TryAckOverflowAsync(overflow, delivery).ConfigureAwait(false))
+                {
+                    _movedNotAcked.Remove(message.Id);
+                }
+
+                continue;
+            }
+
             var size = SizeOfBody(message);
             bool fits;
             lock (_lock)
@@ -1304,7 +1317,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
             try
             {
-                await _inner.EnqueueAsync(message, moveToken.Token).ConfigureAwait(false);
+                await _inner.EnqueueAsync(MarkMoved(message), moveToken.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (halfLease.IsCancellationRequested && !token.IsCancellationRequested)
             {
@@ -1318,31 +1331,37 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 // The buffer's store refuses this message for good (a priority it does not have, a body over its size
                 // limit), though the spill accepted it: dead-lettered where it is, with the reason, not retried forever.
                 Unreserve(1, size);
-                await DeadLetterRefusedAsync(overflow, buffer[i], refused).ConfigureAwait(false);
+                await DeadLetterInOverflowAsync(overflow, delivery, $"The queue's store refused the message moved back from the overflow store: {refused.Message}").ConfigureAwait(false);
                 continue;
             }
-            catch
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
-                // The buffer's store failed (the mover tries again shortly): the batch goes back at once, in order,
-                // rather than waiting out its leases.
                 Unreserve(1, size);
+                if (await IsStuckAsync(message.Id, ex, token).ConfigureAwait(false))
+                {
+                    // The store answers, yet keeps failing on this one message (e.g. a body its serializer rejects):
+                    // dead-lettered where it is, so the messages behind it flow.
+                    await DeadLetterInOverflowAsync(
+                        overflow,
+                        delivery,
+                        $"The queue's store failed {LoadLevelingDefaults.MaxFailedMoves} times to take the message moved back from the overflow store; last error: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
+                    continue;
+                }
+
+                // The mover tries again shortly: the batch goes back at once, in order, rather than waiting out its leases.
                 await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
                 throw;
             }
 
+            _failingId = null;
             Stored(1);
             Interlocked.Increment(ref _moved);
 
-            // Acknowledged only once the buffer holds it: a crash in between duplicates the message, never loses it.
-            // If the lease ran out all the same (a long pause), the overflow store delivers it again, so it stays
-            // counted there and is moved again rather than left behind uncounted.
-            if (await overflow.AckAsync(buffer[i].Lease, CancellationToken.None).ConfigureAwait(false))
+            // Acknowledged only once the buffer holds it: a crash in between duplicates the message (same id, marked
+            // with a header), never loses it.
+            if (!await TryAckOverflowAsync(overflow, delivery).ConfigureAwait(false))
             {
-                lock (_lock)
-                {
-                    _overflowCount--;
-                    UpdateSlowPath();
-                }
+                _movedNotAcked.Add(message.Id);
             }
         }
 
@@ -1350,15 +1369,163 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         return true;
     }
 
-    private async Task DeadLetterRefusedAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery, ArgumentException refused)
+    /// <summary>Counts a failed move of the head message; true once it has failed too often while the store still answers.</summary>
+    private async Task<bool> IsStuckAsync(string messageId, Exception error, CancellationToken token)
     {
-        var reason = $"The queue's store refused the message moved back from the overflow store: {refused.Message}";
+        _failedMoves = messageId == _failingId ? _failedMoves + 1 : 1;
+        _failingId = messageId;
+        LoadLevelingLog.MoveFailed(_logger, error, Name, messageId, _failedMoves);
+        if (_failedMoves < LoadLevelingDefaults.MaxFailedMoves)
+        {
+            return false;
+        }
+
+        try
+        {
+            // A store that cannot even be counted is down (a broker connection lost): then no message is to blame.
+            await _inner.GetStatisticsAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        _failingId = null;
+        return true;
+    }
+
+    /// <summary>Acknowledges a moved message in the overflow store, trying a few times; false if it may still be there.</summary>
+    private async Task<bool> TryAckOverflowAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery)
+    {
+        Exception? error = null;
+        for (var attempt = 0; attempt < LoadLevelingDefaults.OverflowAckAttempts; attempt++)
+        {
+            bool acked;
+            try
+            {
+                acked = await overflow.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ObjectDisposedException)
+            {
+                error = ex;
+                continue;
+            }
+
+            if (acked)
+            {
+                RemovedFromOverflow();
+                return true;
+            }
+
+            // The lease ended all the same (a long pause): the overflow store delivers the message again, and it stays
+            // counted there until its copy is removed then.
+            break;
+        }
+
+        LoadLevelingLog.OverflowAckFailed(_logger, error, Name, delivery.Message.Id);
+        return false;
+    }
+
+    private async Task DeadLetterInOverflowAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery, string reason)
+    {
         if (await overflow.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
         {
+            RemovedFromOverflow();
+            LoadLevelingMetrics.OverflowDeadLettered(Name);
+            LoadLevelingLog.OverflowDeadLettered(_logger, Name, delivery.Message.Id, reason);
+        }
+    }
+
+    private void RemovedFromOverflow()
+    {
+        lock (_lock)
+        {
+            _overflowCount = Math.Max(0, _overflowCount - 1);
+            _overflowRemoved++;
+            UpdateSlowPath();
+        }
+    }
+
+    /// <summary>The message as it goes into the buffer's store: same id, body, priority and headers, marked as moved.</summary>
+    private static Message<TMessage> MarkMoved(Message<TMessage> message)
+    {
+        var headers = new Dictionary<string, string>(message.Headers, StringComparer.Ordinal)
+        {
+            [LoadLevelingHeaders.MovedFromOverflow] = "true",
+        };
+        return new Message<TMessage>(message.Body, message.Id, message.Priority, headers);
+    }
+
+    private void OnOverflowCountTimer()
+    {
+        if (_disposing.IsCancellationRequested || !_overflowCounted!.IsCompleted)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_overflowCount == 0 && !_overflowCountFailed)
+            {
+                return;
+            }
+        }
+
+        if (Interlocked.Exchange(ref _overflowCounting, 1) == 0)
+        {
+            var count = RecountOverflowAsync();
+            Volatile.Write(ref _overflowRecount, count);
+            count.ContinueWith(
+                static (_, s) => Volatile.Write(ref ((LoadLevelingStore<TMessage>)s!)._overflowCounting, 0),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// Sets the overflow count from what the overflow store holds, as the durable depth is recounted: messages another
+    /// process moved, or that the overflow store dead-lettered itself, would otherwise keep the count above zero and
+    /// every publish spilling.
+    /// </summary>
+    /// <remarks>
+    /// Spills that completed after the count was asked for are added (one that crossed it may be counted twice), and
+    /// removals after it answered are taken off (one that crossed it may not be): the count may err high until the
+    /// next one, which only keeps publishes spilling a little longer, never low, which would let a publish overtake
+    /// an older message still in the overflow store.
+    /// </remarks>
+    private async Task RecountOverflowAsync()
+    {
+        try
+        {
+            var spilledBefore = Volatile.Read(ref _totalOverflowed);
+            var statistics = await _overflow!.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
+            var held = statistics.Ready + statistics.Delayed + statistics.InFlight;
+            var removedBefore = Volatile.Read(ref _overflowRemoved);
             lock (_lock)
             {
-                _overflowCount--;
+                var spilledSince = Volatile.Read(ref _totalOverflowed) - spilledBefore;
+                _overflowCount = Math.Max(0, held + spilledSince - (_overflowRemoved - removedBefore));
+                _overflowCountFailed = false;
+                if (_overflowCount > 0)
+                {
+                    SignalMover();
+                }
+
                 UpdateSlowPath();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            if (!_disposing.IsCancellationRequested)
+            {
+                LoadLevelingLog.OverflowCountFailed(_logger, ex, Name);
+            }
+
+            lock (_lock)
+            {
+                _overflowCountFailed = true;
             }
         }
     }
@@ -1379,8 +1546,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// than drops. Deriving them keeps the hot path at one interlocked operation per publish and per settle.
     /// </summary>
     private RateSampler.Totals ReadTotals() => new(
-        Volatile.Read(ref _admitted) - Volatile.Read(ref _moved) - Volatile.Read(ref _redriven) + Volatile.Read(ref _totalOverflowed),
-        Volatile.Read(ref _released) - Volatile.Read(ref _droppedRemoved),
+        Volatile.Read(ref _counters.Admitted) - Volatile.Read(ref _moved) - Volatile.Read(ref _redriven) + Volatile.Read(ref _totalOverflowed),
+        Volatile.Read(ref _counters.Released) - Volatile.Read(ref _droppedRemoved),
         Volatile.Read(ref _waitTicks),
         Volatile.Read(ref _waitCount));
 
@@ -1434,7 +1601,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     private sealed record MessageBatch(IReadOnlyList<Message<TMessage>> Messages) : IPublish;
 
-    private readonly record struct LeasedSize(string Id, long Size, long ExpiresTicks);
+    private readonly record struct LeasedSize(long Size, long ExpiresTicks);
 
     private sealed class RoomWaiter(LoadLevelingStore<TMessage> owner, int count, long size) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
     {

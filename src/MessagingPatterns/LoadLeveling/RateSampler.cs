@@ -19,8 +19,7 @@ internal sealed class RateSampler : IDisposable
         _time = timeProvider;
         _read = read;
         Take();
-        _timer = timeProvider.CreateTimer(
-            static s => ((RateSampler)s!).Take(), this, LoadLevelingDefaults.SampleInterval, LoadLevelingDefaults.SampleInterval);
+        _timer = WeakTimer.Start(timeProvider, this, static s => s.Take(), LoadLevelingDefaults.SampleInterval, LoadLevelingDefaults.SampleInterval);
     }
 
     /// <summary>Running totals of a buffer.</summary>

@@ -560,6 +560,52 @@ public sealed class ConsumerWorkerPoolTests
     }
 
     [Fact]
+    public async Task Worker_EndedByADisposedStore_IsLogged()
+    {
+        var logger = new ListLogger<ConsumerWorkerPool<int>>();
+        await using var inner = MessageStore.CreateInMemory<int>("disposed-under", timeProvider: _time);
+        var store = new PendingReceiveStore<int>(inner);
+        var consumer = new DelegateConsumer<int>((_, _) => Task.CompletedTask);
+        var pool = new ConsumerWorkerPool<int>(store, PoolFactory.Scopes, _ => consumer, new ConsumerOptions { Concurrency = 1 }, _time, logger);
+        await pool.StartAsync(default);
+        await store.Awaited.Within();
+
+        store.FailReceive(new ObjectDisposedException("the store"));
+        await pool.DisposeAsync().Within();
+
+        logger.Entries.Should().ContainSingle(e => e.Exception is ObjectDisposedException)
+            .Which.Should().Match<(LogLevel Level, string Message, Exception? Exception)>(e => e.Level == LogLevel.Warning && e.Message.Contains("disposed-under"));
+    }
+
+    [Fact]
+    public async Task EachAttempt_GetsAFreshScopeAndConsumer()
+    {
+        var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>("fresh-scopes", timeProvider: _time));
+        await using var disposeStore = store;
+        await using var services = new ServiceCollection().AddScoped<AttemptCounter>().BuildServiceProvider();
+        var counts = new ConcurrentQueue<int>();
+        var consumers = new ConcurrentQueue<IConsumer<string>>();
+        var options = new ConsumerOptions { Concurrency = 1, MaxDeliveryAttempts = 1, RetryCount = 2, RetryBaseDelay = TimeSpan.Zero };
+        await using var pool = new ConsumerWorkerPool<string>(store, services.GetRequiredService<IServiceScopeFactory>(), _ =>
+        {
+            var consumer = new DelegateConsumer<string>((context, _) =>
+            {
+                counts.Enqueue(++context.Services.GetRequiredService<AttemptCounter>().Count);
+                throw new IOException("left the unit of work dirty");
+            });
+            consumers.Enqueue(consumer);
+            return consumer;
+        }, options, _time);
+
+        await store.EnqueueAsync(new Message<string>("x"));
+        await pool.StartAsync(default);
+
+        (await store.NextSettlementAsync()).Should().Be(("dead-letter", true));
+        counts.Should().Equal([1, 1, 1], "each of the three attempts ran in a scope of its own");
+        consumers.Distinct().Should().HaveCount(3);
+    }
+
+    [Fact]
     public async Task Start_AfterStop_Throws()
     {
         await using var store = MessageStore.CreateInMemory<int>("restart", timeProvider: _time);
@@ -626,6 +672,11 @@ public sealed class ConsumerWorkerPoolTests
         await pool.StartAsync(default);
         await started.Task.Within();
         return (pool, finish, handled);
+    }
+
+    private sealed class AttemptCounter
+    {
+        public int Count { get; set; }
     }
 
     private sealed class CommitOnDispose : IAsyncDisposable

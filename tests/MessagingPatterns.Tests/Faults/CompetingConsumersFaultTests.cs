@@ -9,7 +9,8 @@ namespace MessagingPatterns.Tests.Faults;
 /// <summary>
 /// Competing consumers under handler faults, checked with a ledger: 4 hosts × 4 workers share one store;
 /// attempts throw or hang at random, some messages are poison. Every message must end up handled or
-/// dead-lettered with its reason; every duplicate must be a redelivery (delivery count ≥ 2).
+/// dead-lettered with its reason; every duplicate must be a redelivery (delivery count ≥ 2) or the retry of an
+/// attempt that returned after its timeout (which the pool logs).
 /// </summary>
 /// <remarks>
 /// Runs on real time with short timeouts: the assertions are invariants that hold however the threads
@@ -45,8 +46,10 @@ public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
             LeaseDuration = renewLeases ? TimeSpan.FromSeconds(5) : TimeSpan.FromMilliseconds(15),
         };
 
+        var logger = new ListLogger<ConsumerWorkerPool<int>>();
+        var consumer = new DelegateConsumer<int>(ledger.HandleAsync);
         var pools = Enumerable.Range(0, Hosts)
-            .Select(_ => PoolFactory.Create<int>(store, ledger.HandleAsync, options))
+            .Select(_ => new ConsumerWorkerPool<int>(store, PoolFactory.Scopes, _ => consumer, options, logger: logger))
             .ToArray();
         foreach (var pool in pools)
         {
@@ -97,14 +100,22 @@ public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
         });
         statistics.Should().Be(new StoreStatistics(0, 0, 0, deadLetters.Count), "everything else was acknowledged");
 
+        // An attempt that returned after its timeout cancelled its token is failed and retried (the handler may
+        // have stopped half way): the one duplicate within a delivery allowed, and the pool logs it.
+        var returnedLateAttempts = logger.Entries.Where(e => e.Message.Contains("returned normally after its handler timeout"))
+            .Select(e => e.Message.Split(' ')[4]).ToList();
+        var returnedLate = returnedLateAttempts.ToHashSet();
         foreach (var (message, deliveries) in ledger.Succeeded)
         {
-            deliveries.Count(count => count < 2).Should().BeLessThanOrEqualTo(1, $"message {message}: every duplicate is a redelivery");
+            if (deliveries.Count(count => count < 2) > 1)
+            {
+                returnedLate.Should().Contain($"m{message}", $"message {message}: every duplicate is a redelivery or the retry of an attempt that returned late");
+            }
         }
 
         if (renewLeases)
         {
-            ledger.Duplicates.Should().Be(0, "with renewal no lease ends under a running handler");
+            ledger.Duplicates.Should().BeLessThanOrEqualTo(returnedLateAttempts.Count, "with renewal no lease ends under a running handler");
         }
     }
 
@@ -151,6 +162,8 @@ public sealed class CompetingConsumersFaultTests(ITestOutputHelper output)
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
 
+            // As a careful handler does: nothing is committed once the token says the attempt is over.
+            cancellationToken.ThrowIfCancellationRequested();
             Succeeded.GetOrAdd(body, _ => []).Add(context.DeliveryCount);
 
             // Duplicates may succeed at the same moment: exactly one of them counts the message as settled.

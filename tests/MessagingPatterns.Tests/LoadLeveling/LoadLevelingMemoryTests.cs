@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Stores;
+using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
@@ -88,5 +90,62 @@ public sealed class LoadLevelingMemoryTests(ITestOutputHelper output)
         (published - handled).Should().BeLessThanOrEqualTo(capacity + producers, "only the buffer and the waiting publishes hold messages");
         var growth = heap.Max(h => h.Bytes) - heap.Min(h => h.Bytes);
         growth.Should().BeLessThan(4 * 1024 * 1024, "the heap stays flat while {0} more messages flow through", handled);
+    }
+
+    [Fact]
+    public void Buffer_DroppedWithoutDisposing_IsCollected()
+    {
+        var buffers = CreateAndDrop();
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        buffers.Should().OnlyContain(b => !b.IsAlive, "nothing static keeps a buffer alive once its user let go of it");
+    }
+
+    [Fact]
+    public async Task DeadLettering_ManyMessagesUnderAByteBound_HoldsNoMemoryForThem()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var store = MessageStore.WithLoadLeveling<string>(
+            new DiscardingDeadLetterStore(MessageStore.CreateInMemory<string>("dead-letters", timeProvider: time)),
+            new LoadLevelingOptions { Capacity = 1_000, CapacityBytes = 1_000_000, MessageSize = static b => ((string)b).Length },
+            time);
+        var buffer = new Delivery<string>[100];
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        for (var round = 0; round < 200; round++)
+        {
+            await store.EnqueueBatchAsync(Enumerable.Range(0, 100).Select(i => new Message<string>("body", $"{round:D4}-{i:D3}-{new string('x', 150)}")).ToArray());
+            var received = await store.ReceiveAsync(buffer, Pump.Lease).AsTask().WaitAsync(Pump.Patience);
+            for (var i = 0; i < received; i++)
+            {
+                (await store.DeadLetterAsync(buffer[i].Lease, "poison")).Should().BeTrue();
+            }
+        }
+
+        Array.Clear(buffer);
+        var growth = GC.GetTotalMemory(forceFullCollection: true) - before;
+        output.WriteLine($"heap growth after 20,000 dead letters: {growth / 1024.0:F0} KiB");
+        growth.Should().BeLessThan(1024 * 1024, "a dead letter the store no longer holds leaves nothing behind in the buffer");
+        store.GetSnapshot().Bytes.Should().Be(0);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference[] CreateAndDrop()
+    {
+        var time = new FakeTimeProvider();
+        var plain = MessageStore.WithLoadLeveling(MessageStore.CreateInMemory<int>("dropped"), new LoadLevelingOptions { MessagesPerSecond = 10 });
+        var durable = MessageStore.WithLoadLeveling(new DurableTestStore<int>(MessageStore.CreateInMemory<int>("dropped-durable")), new LoadLevelingOptions());
+        var faked = MessageStore.WithLoadLeveling(MessageStore.CreateInMemory<int>("dropped-fake", timeProvider: time), new LoadLevelingOptions(), time);
+        return [new WeakReference(plain), new WeakReference(durable), new WeakReference(faked)];
+    }
+
+    /// <summary>A store that forgets what it dead-letters, as a store whose dead letters were purged would.</summary>
+    private sealed class DiscardingDeadLetterStore(IMessageStore<string> inner) : ForwardingStore<string>(inner)
+    {
+        public override ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default) =>
+            AckAsync(lease, cancellationToken);
     }
 }

@@ -1,32 +1,47 @@
 using System.Threading.RateLimiting;
 
-namespace MessagingPatterns.LoadLeveling;
+namespace MessagingPatterns.Pacing;
 
 /// <summary>
-/// The default pacing limiter: a token bucket of <c>burst</c> tokens refilled continuously at <c>rate</c> tokens per
-/// second, read from a <see cref="TimeProvider"/>.
+/// The default pacing limiter: permits on an absolute timeline of <c>rate</c> per second, of which up to
+/// <c>burst</c> may be taken ahead of time after a quiet spell. All time comes from a <see cref="TimeProvider"/>.
 /// </summary>
 /// <remarks>
-/// <see cref="TokenBucketRateLimiter"/> measures elapsed time with <see cref="System.Diagnostics.Stopwatch"/> even when
-/// replenished by hand, so it cannot follow a fake clock; this one takes all its time from the
-/// <see cref="TimeProvider"/>. Tokens are computed when asked for (no periodic timer); a timer is armed only while
-/// requests wait, for the moment the first of them can be served. Waiting requests are served in arrival order, and a
-/// new request never overtakes a waiting one.
+/// <para>
+/// Permit <i>k</i> has a scheduled time, 1/rate after permit <i>k</i>−1's (a "theoretical arrival time", as in the
+/// generic cell rate algorithm), and is granted no earlier than <c>burst − 1</c> intervals before it. While someone
+/// waits, the schedule runs on from where it was, not from when a timer happened to fire, so a late timer grants the
+/// permits that fell due meanwhile at once instead of losing them: over time the rate is exact whatever the timers'
+/// lateness. Only a quiet spell (nobody waiting, and no request within one interval of the last grant) resets the
+/// schedule to now, which caps the credit at the burst.
+/// </para>
+/// <para>
+/// <see cref="TokenBucketRateLimiter"/> reads a <see cref="System.Diagnostics.Stopwatch"/> even when replenished by
+/// hand, so it cannot follow a fake clock. Waiting requests are served in arrival order; a new request never overtakes
+/// a waiting one. A timer is armed only while requests wait.
+/// </para>
 /// </remarks>
 internal sealed class PacingRateLimiter : ReplenishingRateLimiter
 {
-    // Floating-point refills can land a hair below a whole token at the instant it is due.
+    // Floating-point schedules can land a hair after the instant a permit is due.
     private const double Tolerance = 1e-9;
 
+    // How far behind now the schedule may run while someone waits, in seconds: a late timer's permits are made up, but
+    // a process that stalled for longer does not then release a flood at the downstream it protects.
+    private const double MaxCatchUp = 0.05;
+
     private readonly TimeProvider _time;
-    private readonly double _rate;
+    private readonly long _origin;
+    private readonly double _interval;
+    private readonly double _ahead;
     private readonly int _burst;
     private readonly Lock _lock = new();
     private readonly LinkedList<Request> _queue = new();
     private readonly ITimer _timer;
-    private double _tokens;
-    private long _lastTimestamp;
-    private long _fullSince;
+
+    // Seconds since _origin: when the next permit is scheduled, and when the last one was granted.
+    private double _next;
+    private double _lastGrant = double.NegativeInfinity;
     private long _successful;
     private long _failed;
     private bool _disposed;
@@ -35,18 +50,18 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(messagesPerSecond, 0);
         ArgumentOutOfRangeException.ThrowIfLessThan(burst, 1);
+        ArgumentNullException.ThrowIfNull(timeProvider);
         _time = timeProvider;
-        _rate = messagesPerSecond;
+        _origin = timeProvider.GetTimestamp();
+        _interval = 1 / messagesPerSecond;
         _burst = burst;
-        _tokens = burst;
-        _lastTimestamp = timeProvider.GetTimestamp();
-        _fullSince = _lastTimestamp;
+        _ahead = (burst - 1) * _interval;
         _timer = timeProvider.CreateTimer(static s => ((PacingRateLimiter)s!).ServeQueue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public override bool IsAutoReplenishing => true;
 
-    public override TimeSpan ReplenishmentPeriod => TimeSpan.FromTicks(Math.Max(1, (long)(TimeSpan.TicksPerSecond / _rate)));
+    public override TimeSpan ReplenishmentPeriod => TimeSpan.FromTicks(Math.Max(1, (long)(TimeSpan.TicksPerSecond * _interval)));
 
     public override TimeSpan? IdleDuration
     {
@@ -54,13 +69,9 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
         {
             lock (_lock)
             {
-                Refill();
-                if (_queue.Count > 0 || _tokens < _burst - Tolerance)
-                {
-                    return null;
-                }
-
-                return _time.GetElapsedTime(_fullSince);
+                // Full (every burst permit available) from the moment the schedule fell behind now.
+                var now = Now();
+                return _queue.Count > 0 || _next > now + Tolerance ? null : TimeSpan.FromSeconds(now - Math.Max(_next, 0));
             }
         }
     }
@@ -71,10 +82,17 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
     {
         lock (_lock)
         {
-            Refill();
+            var available = 0L;
+            if (_queue.Count == 0)
+            {
+                var now = Now();
+                var start = Start(now, waiting: false);
+                available = Math.Clamp((long)Math.Floor(((now + _ahead - start) / _interval) + 1 + Tolerance), 0, _burst);
+            }
+
             return new RateLimiterStatistics
             {
-                CurrentAvailablePermits = (long)(_tokens + Tolerance),
+                CurrentAvailablePermits = available,
                 CurrentQueuedCount = _queue.Sum(static r => (long)r.Permits),
                 TotalSuccessfulLeases = _successful,
                 TotalFailedLeases = _failed,
@@ -88,18 +106,28 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            Refill();
-            if (_queue.Count == 0 && TryTake(permitCount))
+            if (_queue.Count == 0 && TryTake(permitCount, waiting: false))
             {
+                _successful++;
                 return Lease.Acquired;
             }
 
             _failed++;
-            return Lease.Refused(RetryAfter(permitCount));
+            return Lease.Refused(RetryAfter(permitCount, waiting: _queue.Count > 0));
         }
     }
 
-    protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
+    /// <summary>
+    /// Acquires permits for a caller that knows someone has been waiting for them since the last grant (a consumer
+    /// that took its turn behind the last one and found a message ready): the schedule runs on, as for a queued request.
+    /// </summary>
+    public ValueTask<RateLimitLease> AcquireContinuingAsync(int permitCount, CancellationToken cancellationToken) =>
+        AcquireCoreAsync(permitCount, continuing: true, cancellationToken);
+
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
+        AcquireCoreAsync(permitCount, continuing: false, cancellationToken);
+
+    private ValueTask<RateLimitLease> AcquireCoreAsync(int permitCount, bool continuing, CancellationToken cancellationToken)
     {
         ThrowIfTooMany(permitCount);
         if (cancellationToken.IsCancellationRequested)
@@ -111,9 +139,9 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            Refill();
-            if (_queue.Count == 0 && TryTake(permitCount))
+            if (_queue.Count == 0 && TryTake(permitCount, continuing))
             {
+                _successful++;
                 return new ValueTask<RateLimitLease>(Lease.Acquired);
             }
 
@@ -121,6 +149,8 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
             request.Node = _queue.AddLast(request);
             if (_queue.Count == 1)
             {
+                // From here on the schedule runs on while this request waits: no reset to now when it is served.
+                _next = Start(Now(), continuing);
                 ArmTimer();
             }
         }
@@ -191,51 +221,48 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
         }
     }
 
-    private void Refill()
-    {
-        var now = _time.GetTimestamp();
-        var elapsed = _time.GetElapsedTime(_lastTimestamp, now);
-        if (elapsed > TimeSpan.Zero && _tokens < _burst)
-        {
-            var secondsToFull = (_burst - _tokens) / _rate;
-            if (elapsed.TotalSeconds >= secondsToFull)
-            {
-                // Idle from the moment the bucket filled, not from this look at it.
-                _tokens = _burst;
-                _fullSince = _lastTimestamp + (long)(secondsToFull * _time.TimestampFrequency);
-            }
-            else
-            {
-                _tokens += elapsed.TotalSeconds * _rate;
-            }
-        }
+    private double Now() => _time.GetElapsedTime(_origin).TotalSeconds;
 
-        _lastTimestamp = now;
-    }
+    /// <summary>
+    /// Where the schedule stands for a request at <paramref name="now"/> (under the lock). A request that waited, or
+    /// that comes back within one interval of the last grant (a consumer taking its next message), continues the
+    /// schedule, so time a timer was late is not lost (up to <see cref="MaxCatchUp"/>); after a quiet spell the schedule
+    /// restarts at now, which caps what can be taken at once at the burst.
+    /// </summary>
+    private double Start(double now, bool waiting) =>
+        waiting || now - _lastGrant <= _interval + Tolerance ? Math.Max(_next, now - MaxCatchUp) : Math.Max(_next, now);
 
-    private bool TryTake(int permits)
+    private bool TryTake(int permits, bool waiting)
     {
-        if (_tokens + Tolerance < permits)
+        var now = Now();
+        var start = Start(now, waiting);
+
+        // The last of the permits may be taken up to (burst − 1) intervals ahead of its scheduled time.
+        if (start + ((permits - 1) * _interval) > now + _ahead + Tolerance)
         {
             return false;
         }
 
-        _tokens = Math.Max(0, _tokens - permits);
-        _successful++;
+        _next = start + (permits * _interval);
+        _lastGrant = now;
         return true;
     }
 
     // Cut to what a timer accepts: at a very low rate the wait could pass it (the timer then fires early and
     // ServeQueue arms it again).
-    private TimeSpan RetryAfter(int permits) =>
-        TimerDue.Clamp(Math.Max(0, permits - _tokens) / _rate * TimeSpan.TicksPerSecond);
+    private TimeSpan RetryAfter(int permits, bool waiting)
+    {
+        var now = Now();
+        var due = Start(now, waiting) + ((permits - 1) * _interval) - _ahead;
+        return TimerDue.Clamp(Math.Max(0, due - now) * TimeSpan.TicksPerSecond);
+    }
 
     /// <summary>Arms the timer for when the first waiting request can be served (under the lock).</summary>
     private void ArmTimer()
     {
         if (_queue.First is { } first && !_disposed)
         {
-            _timer.Change(RetryAfter(first.Value.Permits), Timeout.InfiniteTimeSpan);
+            _timer.Change(RetryAfter(first.Value.Permits, waiting: true), Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -274,11 +301,12 @@ internal sealed class PacingRateLimiter : ReplenishingRateLimiter
 
     private void ServeQueueUnderLock()
     {
-        // Continuations run asynchronously, so completing requests under the lock runs no caller code here.
-        Refill();
-        while (_queue.First is { } first && TryTake(first.Value.Permits))
+        // Continuations run asynchronously, so completing requests under the lock runs no caller code here. Every
+        // permit that fell due while the timer was late is granted now, in order.
+        while (_queue.First is { } first && TryTake(first.Value.Permits, waiting: true))
         {
             _queue.RemoveFirst();
+            _successful++;
             first.Value.TrySetResult(Lease.Acquired);
             first.Value.Registration.Unregister();
         }

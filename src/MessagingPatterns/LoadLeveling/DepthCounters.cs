@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace MessagingPatterns.LoadLeveling;
+
+/// <summary>
+/// A buffer's two depth counters, each on its own cache line: publishers write one and consumers the other, and on a
+/// shared line every publish and every settle would wait for the other side's core. (Not nested in the generic
+/// buffer: generic types cannot have an explicit layout.)
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 192)]
+internal struct DepthCounters
+{
+    /// <summary>Messages admitted (publishes, moves from overflow, redrives), taken back when a publish fails.</summary>
+    [FieldOffset(64)]
+    public long Admitted;
+
+    /// <summary>Messages acknowledged, dead-lettered or dropped through the buffer.</summary>
+    [FieldOffset(128)]
+    public long Released;
+}

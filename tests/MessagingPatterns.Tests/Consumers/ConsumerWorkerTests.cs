@@ -1,0 +1,36 @@
+using MessagingPatterns.Consumers;
+using MessagingPatterns.Stores;
+using MessagingPatterns.Tests.Support;
+
+namespace MessagingPatterns.Tests.Consumers;
+
+public sealed class ConsumerWorkerTests
+{
+    [Fact]
+    public async Task PrefetchBookkeeping_EachHeldDeliveryIsStartedOrTakenBackNeverBoth_AndOnlyUnsettledOnesAreRenewed()
+    {
+        await using var store = MessageStore.CreateInMemory<int>("bookkeeping");
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 3).Select(i => new Message<int>(i)).ToArray());
+        await using var pool = PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, new ConsumerOptions { Concurrency = 1, PrefetchCount = 3 });
+        var worker = new ConsumerWorker<int>(pool, 3, store.Name);
+        var received = await store.ReceiveAsync(worker.Buffer, TimeSpan.FromMinutes(1)).Within();
+        worker.Hold(received);
+
+        worker.TryStart(0).Should().BeTrue();
+        worker.CurrentMessageId().Should().Be(worker.Buffer[0].Message.Id);
+        var unstarted = worker.TakeUnstarted();
+        worker.TryStart(1).Should().BeFalse("the stop took the rest back");
+
+        unstarted.Select(d => d.Message.Body).Should().Equal(1, 2);
+        Held(worker).Should().Equal([worker.Buffer[0].Lease], "the started delivery is held until it is settled");
+        worker.Settled(1);
+        Held(worker).Should().BeEmpty();
+    }
+
+    private static List<LeaseToken> Held(ConsumerWorker<int> worker)
+    {
+        var leases = new List<LeaseToken>();
+        worker.CollectHeld(leases);
+        return leases;
+    }
+}
