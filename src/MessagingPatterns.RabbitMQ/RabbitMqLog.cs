@@ -25,4 +25,7 @@ internal static partial class RabbitMqLog
 
     [LoggerMessage(7, LogLevel.Warning, "Queue {Queue}: re-creating the consumer channel failed; trying again.")]
     public static partial void ConsumerRestartFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(8, LogLevel.Warning, "Queue {Queue}: settling a delivery failed; it goes back to the queue.")]
+    public static partial void SettleFailed(ILogger logger, Exception exception, string queue);
 }

@@ -129,13 +129,16 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     /// <inheritdoc/>
     public async ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         if (!TryEndLease(lease, out var held))
         {
             return false;
         }
 
-        return await AckOriginalAsync(held.Inbound, cancellationToken).ConfigureAwait(false);
+        // Past the claim the ack must go out whatever the caller's token says: a lease ended without a
+        // settle would leave the delivery unacknowledged on the channel for good.
+        return await AckOriginalAsync(held.Inbound, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -148,6 +151,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     public async ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         if (!TryEndLease(lease, out var held))
         {
@@ -163,10 +167,10 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         var delayed = new Lease<TMessage>(held.Id, held.Inbound, held.DeliveryCount, _time.GetUtcNow() + delay);
         _delayed[delayed.Id] = delayed;
         delayed.Timer = _time.CreateTimer(static state => ((RabbitMqQueueStore<TMessage>)((object[])state!)[0]).OnDelayEnded((Lease<TMessage>)((object[])state!)[1]), new object[] { this, delayed }, delay, Timeout.InfiniteTimeSpan);
-        if (held.Inbound.Generation != Generation && _delayed.TryRemove(delayed.Id, out _))
+        if (held.Inbound.Generation != Generation && delayed.TryEnd())
         {
             // The channel closed meanwhile: the broker has the message back already.
-            delayed.TryEnd();
+            _delayed.TryRemove(delayed.Id, out _);
         }
 
         return true;
@@ -188,6 +192,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     public async ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         if (!TryEndLease(lease, out var held))
         {
@@ -197,7 +202,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         var entry = held.Inbound.Stored.AsDeadLetter(held.DeliveryCount, reason, _time.GetUtcNow().UtcTicks);
         try
         {
-            await _connection.PublishAsync(_connection.Topology.DeadLetterQueue, entry, cancellationToken).ConfigureAwait(false);
+            await _connection.PublishAsync(_connection.Topology.DeadLetterQueue, entry, CancellationToken.None).ConfigureAwait(false);
         }
         catch
         {
@@ -508,29 +513,41 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         _buffer.Clear();
         foreach (var table in new[] { _leases, _delayed })
         {
-            foreach (var id in table.Keys)
+            foreach (var (id, lease) in table)
             {
-                if (table.TryRemove(id, out var lease))
+                if (lease.TryEnd())
                 {
-                    lease.TryEnd();
+                    table.TryRemove(id, out _);
                 }
             }
         }
     }
 
+    // Every path that ends a lease or a delay claims it the same way: the lease's own TryEnd decides, and
+    // only the winner removes it from its table and settles or returns the message. Removing first (as a
+    // settle once did) let an expiry claim the lease, lose the removal and skip the return, orphaning the
+    // delivery on the channel.
     private void OnLeaseExpired(Lease<TMessage> lease)
     {
-        if (lease.TryEnd(_time.GetUtcNow()) && _leases.TryRemove(lease.Id, out _) && lease.Inbound.Generation == Generation)
+        if (lease.TryEnd(_time.GetUtcNow()))
         {
-            Track(ReturnAsync(lease, CancellationToken.None));
+            _leases.TryRemove(lease.Id, out _);
+            if (lease.Inbound.Generation == Generation)
+            {
+                Track(ReturnAsync(lease, CancellationToken.None));
+            }
         }
     }
 
     private void OnDelayEnded(Lease<TMessage> delayed)
     {
-        if (_delayed.TryRemove(delayed.Id, out _) && delayed.TryEnd() && delayed.Inbound.Generation == Generation)
+        if (delayed.TryEnd())
         {
-            Track(ReturnAsync(delayed, CancellationToken.None));
+            _delayed.TryRemove(delayed.Id, out _);
+            if (delayed.Inbound.Generation == Generation)
+            {
+                Track(ReturnAsync(delayed, CancellationToken.None));
+            }
         }
     }
 
@@ -550,9 +567,10 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     private bool TryEndLease(LeaseToken token, out Lease<TMessage> lease)
     {
-        if (IsOurs(token) && _leases.TryRemove(token.Id, out lease!))
+        if (IsOurs(token) && _leases.TryGetValue(token.Id, out lease!) && lease.TryEnd())
         {
-            if (lease.TryEnd() && lease.Inbound.Generation == Generation)
+            _leases.TryRemove(token.Id, out _);
+            if (lease.Inbound.Generation == Generation)
             {
                 return true;
             }
@@ -601,11 +619,15 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         await TrySettleAsync(channel, tag, requeue: false).ConfigureAwait(false);
     }
 
-    private static async Task<bool> AckOriginalAsync(Inbound<TMessage> inbound, CancellationToken cancellationToken) =>
+    private async Task<bool> AckOriginalAsync(Inbound<TMessage> inbound, CancellationToken cancellationToken) =>
         await TrySettleAsync(inbound.Channel, inbound.Tag, requeue: false, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Acks (or nacks with requeue); <see langword="false"/> when the channel closed first, so the broker has the message back.</summary>
-    private static async Task<bool> TrySettleAsync(IChannel channel, ulong tag, bool requeue, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Acks (or nacks with requeue); <see langword="false"/> when the channel closed first, so the broker has
+    /// the message back. It never throws: its callers have already ended the lease, so a failed ack falls back
+    /// to a nack with requeue, and a channel that cannot take either is closed, which gives everything back.
+    /// </summary>
+    private async Task<bool> TrySettleAsync(IChannel channel, ulong tag, bool requeue, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -620,8 +642,19 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
             return true;
         }
-        catch (AlreadyClosedException)
+        catch (Exception) when (!channel.IsOpen)
         {
+            return false;
+        }
+        catch (Exception exception)
+        {
+            RabbitMqLog.SettleFailed(_logger, exception, Name);
+            if (!requeue && await TrySettleAsync(channel, tag, requeue: true, CancellationToken.None).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            await channel.AbortAsync(CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return false;
         }
     }
