@@ -5,7 +5,6 @@ using MessagingPatterns.Stores;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
-using RabbitMQ.Client.Exceptions;
 
 namespace MessagingPatterns.RabbitMQ;
 
@@ -46,12 +45,8 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private readonly InboundBuffer<TMessage> _buffer = new();
     private readonly ConcurrentDictionary<long, Lease<TMessage>> _leases = new();
     private readonly ConcurrentDictionary<long, Lease<TMessage>> _delayed = new();
-    private readonly SemaphoreSlim _consumerGate = new(1, 1);
-    private readonly CancellationTokenSource _disposing = new();
+    private readonly ConsumerChannel _consumer;
     private readonly ConcurrentDictionary<Task, bool> _background = new();
-    private IChannel? _consumerChannel;
-    private string? _consumerTag;
-    private long _generation;
     private long _nextLeaseId;
     private int _disposed;
 
@@ -65,14 +60,15 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         _maxMessageBytes = options.MaxMessageBytes;
         _prefetch = (ushort)options.PrefetchCount;
         _connection = new RabbitMqConnection(options, new RabbitMqTopology(name, options.MaxPriority), logger);
-        _connection.ConnectionLost += EndEveryLease;
+        _consumer = new ConsumerChannel(_connection, name, _prefetch, options.RecoveryInterval, OnReceivedAsync, EndEveryLease, logger);
         _deadLetters = new DeadLetterQueue(_connection);
     }
 
     /// <inheritdoc/>
     public string Name { get; }
 
-    private long Generation => Volatile.Read(ref _generation);
+    /// <summary>The consumer channel's incarnation: a delivery of an older one went back to the broker with its channel.</summary>
+    private long Generation => _consumer.Incarnation;
 
     /// <inheritdoc/>
     public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
@@ -290,7 +286,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
             return;
         }
 
-        await StopConsumingAsync().ConfigureAwait(false);
+        await _consumer.StopAsync().ConfigureAwait(false);
         var generation = Generation;
         foreach (var unleased in _buffer.Complete())
         {
@@ -307,24 +303,8 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         // Returns and dead-letters already started finish first: an original left unacknowledged would
         // come back beside its confirmed copy.
         await Task.WhenAll(_background.Keys).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await _disposing.CancelAsync().ConfigureAwait(false);
-        await _consumerGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_consumerChannel is { } channel)
-            {
-                channel.ChannelShutdownAsync -= OnConsumerChannelShutdownAsync;
-                await channel.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _consumerGate.Release();
-        }
-
-        _connection.ConnectionLost -= EndEveryLease;
+        await _consumer.DisposeAsync().ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
-        _disposing.Dispose();
     }
 
     private async Task PublishAllAsync(StoredMessage[] messages, CancellationToken cancellationToken)
@@ -340,7 +320,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     private async Task<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        await EnsureConsumingAsync(cancellationToken).ConfigureAwait(false);
+        _consumer.Start();
         var taken = new Inbound<TMessage>[buffer.Length];
         while (true)
         {
@@ -384,66 +364,14 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         }
     }
 
-    /// <summary>Cancels the consumer, so the broker sends nothing more ahead; what it sent stays unacknowledged.</summary>
-    private async Task StopConsumingAsync()
+    private Task OnReceivedAsync(IChannel channel, long generation, BasicDeliverEventArgs args)
     {
-        if (Volatile.Read(ref _consumerChannel) is { IsOpen: true } channel && _consumerTag is { } tag)
+        if (generation != Generation)
         {
-            try
-            {
-                await channel.BasicCancelAsync(tag, noWait: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            }
-            catch (Exception exception) when (exception is AlreadyClosedException or OperationInterruptedException or TimeoutException)
-            {
-                // The channel is going anyway; its close gives everything back.
-            }
-        }
-    }
-
-    private async ValueTask EnsureConsumingAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _consumerChannel) is not null)
-        {
-            return;
+            // Dispatched after its channel closed: the broker has it back and sends it again.
+            return Task.CompletedTask;
         }
 
-        await _consumerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ThrowIfDisposed();
-            if (_consumerChannel is not null)
-            {
-                return;
-            }
-
-            var channel = await _connection.CreateChannelAsync(confirms: false, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await channel.BasicQosAsync(0, _prefetch, global: false, cancellationToken).ConfigureAwait(false);
-                var consumer = new AsyncEventingBasicConsumer(channel);
-                consumer.ReceivedAsync += OnReceivedAsync;
-                channel.ChannelShutdownAsync += OnConsumerChannelShutdownAsync;
-                _consumerTag = await channel.BasicConsumeAsync(Name, autoAck: false, consumer, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                channel.ChannelShutdownAsync -= OnConsumerChannelShutdownAsync;
-                await channel.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            Volatile.Write(ref _consumerChannel, channel);
-        }
-        finally
-        {
-            _consumerGate.Release();
-        }
-    }
-
-    private Task OnReceivedAsync(object sender, BasicDeliverEventArgs args)
-    {
-        var channel = ((AsyncEventingBasicConsumer)sender).Channel;
-        var generation = Generation;
         var stored = StoredMessage.Copy(args.BasicProperties, args.Body);
         if (args.Redelivered)
         {
@@ -462,54 +390,9 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         return Task.CompletedTask;
     }
 
-    private async Task OnConsumerChannelShutdownAsync(object sender, ShutdownEventArgs args)
-    {
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            return;
-        }
-
-        EndEveryLease();
-        var connection = await _connection.GetAsync(CancellationToken.None).ConfigureAwait(false);
-        if (!connection.IsOpen)
-        {
-            return; // the client's recovery brings the channel and its consumer back
-        }
-
-        // The broker closed only this channel (consumer_timeout, for one): the client does not recover that.
-        RabbitMqLog.ConsumerChannelClosed(_logger, Name, $"{args.ReplyCode} {args.ReplyText}");
-        await _consumerGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (ReferenceEquals(_consumerChannel, sender))
-            {
-                Volatile.Write(ref _consumerChannel, null);
-            }
-        }
-        finally
-        {
-            _consumerGate.Release();
-        }
-
-        while (Volatile.Read(ref _disposed) == 0)
-        {
-            try
-            {
-                await EnsureConsumingAsync(_disposing.Token).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException and not ObjectDisposedException)
-            {
-                RabbitMqLog.ConsumerRestartFailed(_logger, exception, Name);
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, _disposing.Token).ConfigureAwait(false);
-            }
-        }
-    }
-
     /// <summary>Ends every lease and delay and forgets the buffered deliveries: their channel closed, the broker has them back.</summary>
     private void EndEveryLease()
     {
-        Interlocked.Increment(ref _generation);
         _buffer.Clear();
         foreach (var table in new[] { _leases, _delayed })
         {
