@@ -1,12 +1,14 @@
-using MessagingPatterns.Conformance;
 using MessagingPatterns.Pacing;
 using MessagingPatterns.Stores;
+using MessagingPatterns.Testing;
 
 namespace MessagingPatterns.Tests.Pacing;
 
 /// <summary>The pacing decorator alone keeps the store contract, paced far faster than the suite so every receive takes permits.</summary>
 public sealed class PacedStoreConformanceTests : MessageStoreConformanceTests
 {
+    protected override StoreCapabilities Capabilities { get; } = new();
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.WithPacing(
             MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider),
