@@ -15,7 +15,6 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     private static readonly CreateChannelOptions s_confirming = new(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
 
     private readonly ConnectionFactory _factory;
-    private readonly Uri _uri;
     private readonly RabbitMqTopology _topology;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -29,16 +28,18 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     {
         _topology = topology;
         _logger = logger;
-        _uri = new Uri(options.ConnectionUri!);
         _factory = new ConnectionFactory
         {
-            Uri = _uri,
+            Uri = new Uri(options.ConnectionUri!),
             AutomaticRecoveryEnabled = true,
             TopologyRecoveryEnabled = true,
             NetworkRecoveryInterval = options.RecoveryInterval,
             ClientProvidedName = options.ConnectionName ?? "MessagingPatterns:" + topology.Queue,
         };
     }
+
+    /// <summary>Raised when the connection is lost: every delivery not yet acknowledged goes back to the broker.</summary>
+    public event Action? ConnectionLost;
 
     public RabbitMqTopology Topology => _topology;
 
@@ -104,25 +105,6 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
         }
 
         await publisher.BasicPublishAsync(string.Empty, queue, mandatory: true, message.ToProperties(), message.Body, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// A second connection, for consuming: without the client's automatic recovery (its owner opens it again,
-    /// so that a channel is one incarnation), and apart from the publishing one, so a broker that blocks
-    /// publishers under a resource alarm still reads this one's acks. The topology is declared first; the
-    /// caller disposes the connection.
-    /// </summary>
-    public async Task<IConnection> CreateConsumerConnectionAsync(CancellationToken cancellationToken)
-    {
-        await GetAsync(cancellationToken).ConfigureAwait(false);
-        var factory = new ConnectionFactory
-        {
-            Uri = _uri,
-            AutomaticRecoveryEnabled = false,
-            TopologyRecoveryEnabled = false,
-            ClientProvidedName = _factory.ClientProvidedName + ":consumer",
-        };
-        return await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A new channel, with publisher confirms when asked; the caller disposes it.</summary>
@@ -220,6 +202,7 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
         if (Volatile.Read(ref _disposed) == 0)
         {
             RabbitMqLog.ConnectionLost(_logger, _topology.Queue, $"{args.ReplyCode} {args.ReplyText}");
+            ConnectionLost?.Invoke();
         }
 
         return Task.CompletedTask;

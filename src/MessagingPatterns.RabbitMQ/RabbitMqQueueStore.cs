@@ -5,6 +5,7 @@ using MessagingPatterns.Stores;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace MessagingPatterns.RabbitMQ;
 
@@ -45,8 +46,12 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private readonly InboundBuffer<TMessage> _buffer = new();
     private readonly ConcurrentDictionary<long, Lease<TMessage>> _leases = new();
     private readonly ConcurrentDictionary<long, Lease<TMessage>> _delayed = new();
-    private readonly ConsumerChannel _consumer;
+    private readonly SemaphoreSlim _consumerGate = new(1, 1);
+    private readonly CancellationTokenSource _disposing = new();
     private readonly ConcurrentDictionary<Task, bool> _background = new();
+    private IChannel? _consumerChannel;
+    private string? _consumerTag;
+    private long _generation;
     private long _nextLeaseId;
     private int _disposed;
 
@@ -60,15 +65,14 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         _maxMessageBytes = options.MaxMessageBytes;
         _prefetch = (ushort)options.PrefetchCount;
         _connection = new RabbitMqConnection(options, new RabbitMqTopology(name, options.MaxPriority), logger);
-        _consumer = new ConsumerChannel(_connection, name, _prefetch, options.RecoveryInterval, OnReceivedAsync, EndEveryLease, logger);
+        _connection.ConnectionLost += EndEveryLease;
         _deadLetters = new DeadLetterQueue(_connection);
     }
 
     /// <inheritdoc/>
     public string Name { get; }
 
-    /// <summary>The consumer channel's incarnation: a delivery of an older one went back to the broker with its channel.</summary>
-    private long Generation => _consumer.Incarnation;
+    private long Generation => Volatile.Read(ref _generation);
 
     /// <inheritdoc/>
     public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
@@ -125,16 +129,13 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     /// <inheritdoc/>
     public async ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         if (!TryEndLease(lease, out var held))
         {
             return false;
         }
 
-        // Past the claim the ack must go out whatever the caller's token says: a lease ended without a
-        // settle would leave the delivery unacknowledged on the channel for good.
-        return await AckOriginalAsync(held.Inbound, CancellationToken.None).ConfigureAwait(false);
+        return await AckOriginalAsync(held.Inbound, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -147,7 +148,6 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     public async ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
-        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         if (!TryEndLease(lease, out var held))
         {
@@ -163,10 +163,10 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         var delayed = new Lease<TMessage>(held.Id, held.Inbound, held.DeliveryCount, _time.GetUtcNow() + delay);
         _delayed[delayed.Id] = delayed;
         delayed.Timer = _time.CreateTimer(static state => ((RabbitMqQueueStore<TMessage>)((object[])state!)[0]).OnDelayEnded((Lease<TMessage>)((object[])state!)[1]), new object[] { this, delayed }, delay, Timeout.InfiniteTimeSpan);
-        if (held.Inbound.Generation != Generation && delayed.TryEnd())
+        if (held.Inbound.Generation != Generation && _delayed.TryRemove(delayed.Id, out _))
         {
             // The channel closed meanwhile: the broker has the message back already.
-            _delayed.TryRemove(delayed.Id, out _);
+            delayed.TryEnd();
         }
 
         return true;
@@ -188,7 +188,6 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     public async ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         if (!TryEndLease(lease, out var held))
         {
@@ -198,7 +197,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         var entry = held.Inbound.Stored.AsDeadLetter(held.DeliveryCount, reason, _time.GetUtcNow().UtcTicks);
         try
         {
-            await _connection.PublishAsync(_connection.Topology.DeadLetterQueue, entry, CancellationToken.None).ConfigureAwait(false);
+            await _connection.PublishAsync(_connection.Topology.DeadLetterQueue, entry, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -286,7 +285,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
             return;
         }
 
-        await _consumer.StopAsync().ConfigureAwait(false);
+        await StopConsumingAsync().ConfigureAwait(false);
         var generation = Generation;
         foreach (var unleased in _buffer.Complete())
         {
@@ -303,8 +302,24 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         // Returns and dead-letters already started finish first: an original left unacknowledged would
         // come back beside its confirmed copy.
         await Task.WhenAll(_background.Keys).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await _consumer.DisposeAsync().ConfigureAwait(false);
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        await _consumerGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_consumerChannel is { } channel)
+            {
+                channel.ChannelShutdownAsync -= OnConsumerChannelShutdownAsync;
+                await channel.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _consumerGate.Release();
+        }
+
+        _connection.ConnectionLost -= EndEveryLease;
         await _connection.DisposeAsync().ConfigureAwait(false);
+        _disposing.Dispose();
     }
 
     private async Task PublishAllAsync(StoredMessage[] messages, CancellationToken cancellationToken)
@@ -320,7 +335,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     private async Task<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        _consumer.Start();
+        await EnsureConsumingAsync(cancellationToken).ConfigureAwait(false);
         var taken = new Inbound<TMessage>[buffer.Length];
         while (true)
         {
@@ -364,14 +379,66 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         }
     }
 
-    private Task OnReceivedAsync(IChannel channel, long generation, BasicDeliverEventArgs args)
+    /// <summary>Cancels the consumer, so the broker sends nothing more ahead; what it sent stays unacknowledged.</summary>
+    private async Task StopConsumingAsync()
     {
-        if (generation != Generation)
+        if (Volatile.Read(ref _consumerChannel) is { IsOpen: true } channel && _consumerTag is { } tag)
         {
-            // Dispatched after its channel closed: the broker has it back and sends it again.
-            return Task.CompletedTask;
+            try
+            {
+                await channel.BasicCancelAsync(tag, noWait: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is AlreadyClosedException or OperationInterruptedException or TimeoutException)
+            {
+                // The channel is going anyway; its close gives everything back.
+            }
+        }
+    }
+
+    private async ValueTask EnsureConsumingAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _consumerChannel) is not null)
+        {
+            return;
         }
 
+        await _consumerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfDisposed();
+            if (_consumerChannel is not null)
+            {
+                return;
+            }
+
+            var channel = await _connection.CreateChannelAsync(confirms: false, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await channel.BasicQosAsync(0, _prefetch, global: false, cancellationToken).ConfigureAwait(false);
+                var consumer = new AsyncEventingBasicConsumer(channel);
+                consumer.ReceivedAsync += OnReceivedAsync;
+                channel.ChannelShutdownAsync += OnConsumerChannelShutdownAsync;
+                _consumerTag = await channel.BasicConsumeAsync(Name, autoAck: false, consumer, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                channel.ChannelShutdownAsync -= OnConsumerChannelShutdownAsync;
+                await channel.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            Volatile.Write(ref _consumerChannel, channel);
+        }
+        finally
+        {
+            _consumerGate.Release();
+        }
+    }
+
+    private Task OnReceivedAsync(object sender, BasicDeliverEventArgs args)
+    {
+        var channel = ((AsyncEventingBasicConsumer)sender).Channel;
+        var generation = Generation;
         var stored = StoredMessage.Copy(args.BasicProperties, args.Body);
         if (args.Redelivered)
         {
@@ -390,47 +457,80 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         return Task.CompletedTask;
     }
 
+    private async Task OnConsumerChannelShutdownAsync(object sender, ShutdownEventArgs args)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        EndEveryLease();
+        var connection = await _connection.GetAsync(CancellationToken.None).ConfigureAwait(false);
+        if (!connection.IsOpen)
+        {
+            return; // the client's recovery brings the channel and its consumer back
+        }
+
+        // The broker closed only this channel (consumer_timeout, for one): the client does not recover that.
+        RabbitMqLog.ConsumerChannelClosed(_logger, Name, $"{args.ReplyCode} {args.ReplyText}");
+        await _consumerGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (ReferenceEquals(_consumerChannel, sender))
+            {
+                Volatile.Write(ref _consumerChannel, null);
+            }
+        }
+        finally
+        {
+            _consumerGate.Release();
+        }
+
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            try
+            {
+                await EnsureConsumingAsync(_disposing.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException and not ObjectDisposedException)
+            {
+                RabbitMqLog.ConsumerRestartFailed(_logger, exception, Name);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, _disposing.Token).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Ends every lease and delay and forgets the buffered deliveries: their channel closed, the broker has them back.</summary>
     private void EndEveryLease()
     {
+        Interlocked.Increment(ref _generation);
         _buffer.Clear();
         foreach (var table in new[] { _leases, _delayed })
         {
-            foreach (var (id, lease) in table)
+            foreach (var id in table.Keys)
             {
-                if (lease.TryEnd())
+                if (table.TryRemove(id, out var lease))
                 {
-                    table.TryRemove(id, out _);
+                    lease.TryEnd();
                 }
             }
         }
     }
 
-    // Every path that ends a lease or a delay claims it the same way: the lease's own TryEnd decides, and
-    // only the winner removes it from its table and settles or returns the message. Removing first (as a
-    // settle once did) let an expiry claim the lease, lose the removal and skip the return, orphaning the
-    // delivery on the channel.
     private void OnLeaseExpired(Lease<TMessage> lease)
     {
-        if (lease.TryEnd(_time.GetUtcNow()))
+        if (lease.TryEnd(_time.GetUtcNow()) && _leases.TryRemove(lease.Id, out _) && lease.Inbound.Generation == Generation)
         {
-            _leases.TryRemove(lease.Id, out _);
-            if (lease.Inbound.Generation == Generation)
-            {
-                Track(ReturnAsync(lease, CancellationToken.None));
-            }
+            Track(ReturnAsync(lease, CancellationToken.None));
         }
     }
 
     private void OnDelayEnded(Lease<TMessage> delayed)
     {
-        if (delayed.TryEnd())
+        if (_delayed.TryRemove(delayed.Id, out _) && delayed.TryEnd() && delayed.Inbound.Generation == Generation)
         {
-            _delayed.TryRemove(delayed.Id, out _);
-            if (delayed.Inbound.Generation == Generation)
-            {
-                Track(ReturnAsync(delayed, CancellationToken.None));
-            }
+            Track(ReturnAsync(delayed, CancellationToken.None));
         }
     }
 
@@ -450,10 +550,9 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     private bool TryEndLease(LeaseToken token, out Lease<TMessage> lease)
     {
-        if (IsOurs(token) && _leases.TryGetValue(token.Id, out lease!) && lease.TryEnd())
+        if (IsOurs(token) && _leases.TryRemove(token.Id, out lease!))
         {
-            _leases.TryRemove(token.Id, out _);
-            if (lease.Inbound.Generation == Generation)
+            if (lease.TryEnd() && lease.Inbound.Generation == Generation)
             {
                 return true;
             }
@@ -502,15 +601,11 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         await TrySettleAsync(channel, tag, requeue: false).ConfigureAwait(false);
     }
 
-    private async Task<bool> AckOriginalAsync(Inbound<TMessage> inbound, CancellationToken cancellationToken) =>
+    private static async Task<bool> AckOriginalAsync(Inbound<TMessage> inbound, CancellationToken cancellationToken) =>
         await TrySettleAsync(inbound.Channel, inbound.Tag, requeue: false, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>
-    /// Acks (or nacks with requeue); <see langword="false"/> when the channel closed first, so the broker has
-    /// the message back. It never throws: its callers have already ended the lease, so a failed ack falls back
-    /// to a nack with requeue, and a channel that cannot take either is closed, which gives everything back.
-    /// </summary>
-    private async Task<bool> TrySettleAsync(IChannel channel, ulong tag, bool requeue, CancellationToken cancellationToken = default)
+    /// <summary>Acks (or nacks with requeue); <see langword="false"/> when the channel closed first, so the broker has the message back.</summary>
+    private static async Task<bool> TrySettleAsync(IChannel channel, ulong tag, bool requeue, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -525,19 +620,8 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
             return true;
         }
-        catch (Exception) when (!channel.IsOpen)
+        catch (AlreadyClosedException)
         {
-            return false;
-        }
-        catch (Exception exception)
-        {
-            RabbitMqLog.SettleFailed(_logger, exception, Name);
-            if (!requeue && await TrySettleAsync(channel, tag, requeue: true, CancellationToken.None).ConfigureAwait(false))
-            {
-                return false;
-            }
-
-            await channel.AbortAsync(CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return false;
         }
     }
