@@ -1,3 +1,0 @@
-namespace MessagingPatterns.RabbitMQ.Tests;
-
-public sealed record TestMessage(long Number, string Text = "");
