@@ -113,8 +113,8 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
 
         // Two ledgers hold no common order, so the counts are compared as a set: each handling of a message had a
         // delivery count of its own, that is, every repeat was a redelivery.
-        duplicated.Should().AllSatisfy(pair =>
-            pair.Value.Should().OnlyHaveUniqueItems($"a repeat of {pair.Key} is a redelivery, with a higher delivery count"));
+        duplicated.Where(pair => pair.Value.Distinct().Count() != pair.Value.Count).Should().BeEmpty(
+            "a repeat is a redelivery, with a higher delivery count (a run may have no repeats at all)");
         (await store.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
     }
 
@@ -190,9 +190,8 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
 
         accepted.Should().HaveCount(Total, "the publisher resumed by itself");
         accepted.Where(id => !byId.ContainsKey(id)).Should().BeEmpty("every accepted message is handled");
-        duplicated.Should().AllSatisfy(pair =>
-            (uncertain.ContainsKey(pair.Key) || pair.Value.Skip(1).All(count => count >= 2)).Should().BeTrue(
-                $"a repeat of {pair.Key} is a redelivery or follows a publish whose outcome was unknown"));
+        duplicated.Where(pair => !uncertain.ContainsKey(pair.Key) && pair.Value.Skip(1).Any(count => count < 2)).Should().BeEmpty(
+            "a repeat is a redelivery or follows a publish whose outcome was unknown (a run may have no repeats at all)");
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
