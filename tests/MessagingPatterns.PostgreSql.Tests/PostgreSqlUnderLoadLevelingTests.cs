@@ -51,7 +51,16 @@ public sealed class PostgreSqlOverflowTests : IAsyncLifetime
         }
 
         received.Should().Equal(Enumerable.Range(0, 50), "overflowed messages come back in publish order");
-        (await overflow.GetStatisticsAsync()).Should().Be(new StoreStatistics(0, 0, 0, 0));
+        // The mover acks a moved message in the overflow store only after the buffer holds it (so it is never in
+        // neither place), so the last of those acks may still be committing when its message is received here.
+        var empty = new StoreStatistics(0, 0, 0, 0);
+        var statistics = await overflow.GetStatisticsAsync();
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); !statistics.Equals(empty) && waited.Elapsed < s_patience; statistics = await overflow.GetStatisticsAsync())
+        {
+            await Task.Delay(20);
+        }
+
+        statistics.Should().Be(empty, "every moved message is acked in the overflow store");
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
