@@ -93,6 +93,18 @@ internal static class ReadmeSnippets
         #endregion
     }
 
+    public static void RabbitMq(HostApplicationBuilder builder)
+    {
+        #region rabbitmq
+        builder.Services.AddRabbitMqQueue<Order>("orders", options =>
+            {
+                options.ConnectionUri = builder.Configuration["RabbitMq:Uri"];   // amqp://user:password@host:5672/vhost
+                options.PrefetchCount = 64;   // sent ahead per store; at least the workers' concurrency x prefetch
+            })
+            .AddConsumer<OrderConsumer>(options => options.MaxDeliveryAttempts = 5);
+        #endregion
+    }
+
     public static async Task DeadLettersAsync(IMessageStore<Order> store, CancellationToken cancellationToken)
     {
         #region dead-letters

@@ -1,0 +1,48 @@
+namespace MessagingPatterns.RabbitMQ.Tests;
+
+/// <summary>
+/// The broker closes only the store's consumer channel (as <c>consumer_timeout</c> or an unknown delivery
+/// tag does) while the connection stays up: the store consumes again by itself, and the leases of the dead
+/// channel end.
+/// </summary>
+public sealed class ConsumerChannelRestartTests
+{
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_lease = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public async Task ConsumerChannelClosedByTheBroker_ConsumesAgainByItself_AndItsLeaseEnds()
+    {
+        await using var scope = new StoreScope("chclose");
+        var store = scope.Create();
+        await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(1), "held")).AsTask().WaitAsync(s_patience);
+        var held = await ReceiveAsync(store);
+
+        await CloseConsumerChannelsAsync(scope.Name);
+        var again = await ReceiveAsync(store);
+        await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(2), "after")).AsTask().WaitAsync(s_patience);
+        var after = await ReceiveAsync(store);
+
+        again.Message.Id.Should().Be("held", "the broker took the delivery back when it closed the channel");
+        again.DeliveryCount.Should().Be(2);
+        (await store.AckAsync(held.Lease).AsTask().WaitAsync(s_patience)).Should().BeFalse("that lease ended with its channel");
+        after.Message.Id.Should().Be("after");
+        (await store.AckAsync(again.Lease).AsTask().WaitAsync(s_patience)).Should().BeTrue();
+        (await store.AckAsync(after.Lease).AsTask().WaitAsync(s_patience)).Should().BeTrue();
+        (await store.GetStatisticsAsync().AsTask().WaitAsync(s_patience)).Should().Be(new StoreStatistics(0, 0, 0, 0));
+    }
+
+    /// <summary>Makes the broker close every channel consuming <paramref name="queue"/> with PRECONDITION_FAILED, by acking a tag it never sent there.</summary>
+    private static Task CloseConsumerChannelsAsync(string queue) =>
+        RabbitMqBroker.CtlAsync(
+            "eval '[rabbit_channel:do(proplists:get_value(channel_pid, C), {list_to_atom(\"basic.ack\"), 1000000, false}) "
+            + "|| C <- rabbit_amqqueue:consumers_all(<<\"/\">>), element(4, proplists:get_value(queue_name, C)) =:= <<\"" + queue + "\">>].'");
+
+    private static async Task<Delivery<TestMessage>> ReceiveAsync(IMessageStore<TestMessage> store)
+    {
+        var buffer = new Delivery<TestMessage>[1];
+        var count = await store.ReceiveAsync(buffer, s_lease).AsTask().WaitAsync(s_patience);
+        count.Should().Be(1);
+        return buffer[0];
+    }
+}

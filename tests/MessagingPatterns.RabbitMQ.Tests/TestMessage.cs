@@ -1,0 +1,3 @@
+namespace MessagingPatterns.RabbitMQ.Tests;
+
+public sealed record TestMessage(long Number, string Text = "");
