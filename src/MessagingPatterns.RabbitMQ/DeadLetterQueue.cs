@@ -57,6 +57,10 @@ internal sealed class DeadLetterQueue(RabbitMqConnection connection)
             (channel, token) => WalkAsync(channel, entry => matches(entry) ? Step.Take : Step.Keep, static (_, _) => Task.CompletedTask, token),
             cancellationToken);
 
+    /// <summary>Deletes the one entry with this dead-letter key and message id; returns 1, or 0 when it is not there.</summary>
+    public Task<long> RemoveAsync(string deadLetterKey, string messageId, CancellationToken cancellationToken) =>
+        PurgeAsync(entry => entry.DeadLetterKey == deadLetterKey && entry.Id == messageId, cancellationToken);
+
     /// <summary>
     /// Moves the selected entries back to the queue with a fresh delivery count, <paramref name="batchSize"/>
     /// confirmed publishes at a time; entries dead-lettered after <paramref name="startedAtTicks"/> stay.

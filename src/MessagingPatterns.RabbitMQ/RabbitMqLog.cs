@@ -28,4 +28,7 @@ internal static partial class RabbitMqLog
 
     [LoggerMessage(8, LogLevel.Warning, "Queue {Queue}: settling a delivery failed; it goes back to the queue.")]
     public static partial void SettleFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(9, LogLevel.Error, "Queue {Queue}: message {MessageId} was copied to the dead-letter queue, but its original went back to the queue before it was acknowledged, and the copy could not be taken out: it is now in both.")]
+    public static partial void DeadLetterCopyNotRemoved(ILogger logger, Exception? exception, string queue, string messageId);
 }

@@ -185,6 +185,12 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The copy is published to the dead-letter queue and confirmed, then the original is acknowledged. AMQP
+    /// cannot do both at once: if the original's channel closed before the ack (the broker then has it back),
+    /// the copy is taken out of the dead-letter queue again and the call returns <see langword="false"/>, as
+    /// for any lease that ended, so the message is in the queue only.
+    /// </remarks>
     public async ValueTask<bool> DeadLetterAsync(LeaseToken lease, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
@@ -207,8 +213,15 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
             throw;
         }
 
-        await AckOriginalAsync(held.Inbound, CancellationToken.None).ConfigureAwait(false);
-        return true;
+        if (await AckOriginalAsync(held.Inbound, CancellationToken.None).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        // The original went back to the queue (its channel closed before the ack, or the ack failed and it
+        // was requeued): the copy is taken out again, so the message is in one place, the queue.
+        await RemoveDeadLetterCopyAsync(entry).ConfigureAwait(false);
+        return false;
     }
 
     /// <inheritdoc/>
@@ -482,6 +495,22 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         }
 
         await TrySettleAsync(channel, tag, requeue: false, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task RemoveDeadLetterCopyAsync(StoredMessage entry)
+    {
+        try
+        {
+            var removed = await _deadLetters.RemoveAsync(entry.DeadLetterKey!, entry.Id, CancellationToken.None).ConfigureAwait(false);
+            if (removed == 0)
+            {
+                RabbitMqLog.DeadLetterCopyNotRemoved(_logger, null, Name, entry.Id);
+            }
+        }
+        catch (Exception exception)
+        {
+            RabbitMqLog.DeadLetterCopyNotRemoved(_logger, exception, Name, entry.Id);
+        }
     }
 
     private async Task DeadLetterUnreadableAsync(IChannel channel, ulong tag, StoredMessage stored, Exception failure)

@@ -18,7 +18,7 @@ public sealed class ConsumerChannelRestartTests
         await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(1), "held")).AsTask().WaitAsync(s_patience);
         var held = await ReceiveAsync(store);
 
-        await CloseConsumerChannelsAsync(scope.Name);
+        await RabbitMqBroker.CloseConsumerChannelsAsync(scope.Name);
         var again = await ReceiveAsync(store);
         await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(2), "after")).AsTask().WaitAsync(s_patience);
         var after = await ReceiveAsync(store);
@@ -31,12 +31,6 @@ public sealed class ConsumerChannelRestartTests
         (await store.AckAsync(after.Lease).AsTask().WaitAsync(s_patience)).Should().BeTrue();
         (await store.GetStatisticsAsync().AsTask().WaitAsync(s_patience)).Should().Be(new StoreStatistics(0, 0, 0, 0));
     }
-
-    /// <summary>Makes the broker close every channel consuming <paramref name="queue"/> with PRECONDITION_FAILED, by acking a tag it never sent there.</summary>
-    private static Task CloseConsumerChannelsAsync(string queue) =>
-        RabbitMqBroker.CtlAsync(
-            "eval '[rabbit_channel:do(proplists:get_value(channel_pid, C), {list_to_atom(\"basic.ack\"), 1000000, false}) "
-            + "|| C <- rabbit_amqqueue:consumers_all(<<\"/\">>), element(4, proplists:get_value(queue_name, C)) =:= <<\"" + queue + "\">>].'");
 
     private static async Task<Delivery<TestMessage>> ReceiveAsync(IMessageStore<TestMessage> store)
     {

@@ -71,6 +71,12 @@ internal static class RabbitMqBroker
         }
     }
 
+    /// <summary>Makes the broker close every channel consuming <paramref name="queue"/> with PRECONDITION_FAILED, by acking a tag it never sent there.</summary>
+    public static Task CloseConsumerChannelsAsync(string queue) =>
+        RabbitMqBroker.CtlAsync(
+            "eval '[rabbit_channel:do(proplists:get_value(channel_pid, C), {list_to_atom(\"basic.ack\"), 1000000, false}) "
+            + "|| C <- rabbit_amqqueue:consumers_all(<<\"/\">>), element(4, proplists:get_value(queue_name, C)) =:= <<\"" + queue + "\">>].'");
+
     /// <summary>Runs <c>scripts/brokers.sh ACTION rabbitmq</c> for a broker on <paramref name="port"/>.</summary>
     public static async Task ScriptAsync(string action, int port)
     {
