@@ -77,7 +77,15 @@ public abstract partial class MessageStoreConformanceTests
                         var lease = TimeSpan.FromSeconds(random.Next(5, 40));
                         var buffer = new Delivery<ConformanceMessage>[want];
                         var received = await store.ReceiveAsync(buffer, lease).AsTask().WaitAsync(Patience);
-                        received.Should().Be(Math.Min(want, ready), "a receive takes what is ready, up to its buffer");
+                        if (Capabilities.ReceivesEveryReadyMessage)
+                        {
+                            received.Should().Be(Math.Min(want, ready), "a receive takes what is ready, up to its buffer");
+                        }
+                        else
+                        {
+                            received.Should().BeInRange(1, Math.Min(want, ready), "a receive waits for a ready message and takes no more than are ready, up to its buffer");
+                        }
+
                         foreach (var delivery in buffer[..received])
                         {
                             delivery.DeliveryCount.Should().Be(model.Leased(delivery.Message.Id, delivery.Lease, lease), $"the delivery count of {delivery.Message.Id}");

@@ -31,6 +31,14 @@ public sealed record StoreCapabilities
     public bool ExactStatistics { get; init; } = true;
 
     /// <summary>
+    /// A receive returns every ready message at once, up to its buffer. <see langword="false"/> for a store fed
+    /// by a broker that pushes messages ahead asynchronously (an AMQP prefetch): such a receive still waits
+    /// for a ready message and returns at least one, but may return fewer than are ready, because the others
+    /// are still on their way from the broker. Default <see langword="true"/>.
+    /// </summary>
+    public bool ReceivesEveryReadyMessage { get; init; } = true;
+
+    /// <summary>
     /// Leases, release delays and enqueue times follow the <see cref="TimeProvider"/> the kit passes to the
     /// store, so lease expiry and delays are tested on a fake clock. <see langword="false"/> for a store
     /// that reads a server's clock; those tests are then skipped. Default <see langword="true"/>.
