@@ -95,6 +95,20 @@ internal sealed class ConsumerChannel : IAsyncDisposable
             await run.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        if (Volatile.Read(ref _channel) is { IsOpen: true } channel)
+        {
+            try
+            {
+                // Acks have no reply; a round trip after them means the broker processed every one before
+                // the close, so nothing acknowledged comes back.
+                await channel.BasicQosAsync(0, _prefetch, global: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Closing anyway; an ack the broker did not see brings its message back (a duplicate, never a loss).
+            }
+        }
+
         await CloseAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }

@@ -74,13 +74,19 @@ internal sealed class InboundBuffer<TMessage>
         }
     }
 
-    /// <summary>Forgets every buffered delivery: the broker took them back when their channel closed.</summary>
-    public void Clear()
+    /// <summary>Forgets every buffered delivery (the broker took them back when their channel closed) and returns them.</summary>
+    public List<Inbound<TMessage>> Clear()
     {
+        var cleared = new List<Inbound<TMessage>>();
         lock (_lock)
         {
-            _queue.Clear();
+            while (_queue.TryDequeue(out var item, out _))
+            {
+                cleared.Add(item);
+            }
         }
+
+        return cleared;
     }
 
     /// <summary>

@@ -31,4 +31,7 @@ internal static partial class RabbitMqLog
 
     [LoggerMessage(9, LogLevel.Error, "Queue {Queue}: message {MessageId} was copied to the dead-letter queue, but its original went back to the queue before it was acknowledged, and the copy could not be taken out: it is now in both.")]
     public static partial void DeadLetterCopyNotRemoved(ILogger logger, Exception? exception, string queue, string messageId);
+
+    [LoggerMessage(10, LogLevel.Warning, "Queue {Queue}: message {MessageId} was dead-lettered, but the broker did not confirm it processed the original's ack before the channel closed; if it did not, the message is delivered again beside its dead-letter copy.")]
+    public static partial void DeadLetterAckUnconfirmed(ILogger logger, Exception exception, string queue, string messageId);
 }

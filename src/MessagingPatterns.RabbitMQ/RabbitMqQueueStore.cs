@@ -19,8 +19,11 @@ namespace MessagingPatterns.RabbitMQ;
 /// copy with the new count, waits for the confirm, then acknowledges the original. A message the broker
 /// gives back by itself (its consumer's channel closed: a crash, a lost connection) arrives flagged
 /// <c>redelivered</c>; the store counts that lost lease the same way before handing it out, so a message
-/// that kills its consumer every time still reaches the dead-letter queue. A returned message goes to the
-/// back of its priority level.
+/// that kills its consumer every time still reaches the dead-letter queue. Messages the broker had only sent
+/// ahead (the prefetch) when the channel closed were never leased: while this process lives it remembers them
+/// and does not count their return. If the process itself dies, the next consumer cannot tell them apart, and
+/// each such message counts one delivery per crash; keep <see cref="RabbitMqStoreOptions.PrefetchCount"/> near
+/// what the receivers take at once to keep that small. A returned message goes to the back of its priority level.
 /// </para>
 /// <para>
 /// A lease ends when its channel closes (the broker takes the delivery back at once), so every lease of a
@@ -30,6 +33,7 @@ namespace MessagingPatterns.RabbitMQ;
 internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessage>
 {
     private const string TokenPrefix = "rabbitmq:";
+    private const int MaxRememberedSentAhead = 65_536;
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? s_threadBuffer;
@@ -47,6 +51,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private readonly ConcurrentDictionary<long, Lease<TMessage>> _delayed = new();
     private readonly ConsumerChannel _consumer;
     private readonly ConcurrentDictionary<Task, bool> _background = new();
+    private readonly ConcurrentDictionary<string, bool> _sentAheadOnly = new(StringComparer.Ordinal);
     private long _nextLeaseId;
     private int _disposed;
 
@@ -87,7 +92,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     /// <inheritdoc/>
     /// <remarks>
     /// AMQP cannot accept several messages atomically together with publisher confirms, so the batch is
-    /// published as single confirmed messages; if the call throws, some of them may have been accepted
+    /// published as single confirmed messages, sent in order and confirmed together; if the call throws, some of them may have been accepted
     /// (publish the batch again: ids let consumers recognise duplicates).
     /// </remarks>
     public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
@@ -215,6 +220,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
         if (await AckOriginalAsync(held.Inbound, CancellationToken.None).ConfigureAwait(false))
         {
+            await WaitUntilProcessedAsync(held.Inbound.Channel, entry.Id).ConfigureAwait(false);
             return true;
         }
 
@@ -322,6 +328,9 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     private async Task PublishAllAsync(StoredMessage[] messages, CancellationToken cancellationToken)
     {
+        // Connected first: publishes that all waited for the connection would resume on several threads at
+        // once and reach the broker out of order. Once connected, each is sent in turn before the next starts.
+        await _connection.GetAsync(cancellationToken).ConfigureAwait(false);
         var publishes = new Task[messages.Length];
         for (var i = 0; i < messages.Length; i++)
         {
@@ -379,14 +388,15 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
 
     private Task OnReceivedAsync(IChannel channel, long generation, BasicDeliverEventArgs args)
     {
+        var stored = StoredMessage.Copy(args.BasicProperties, args.Body);
         if (generation != Generation)
         {
-            // Dispatched after its channel closed: the broker has it back and sends it again.
+            // Dispatched after its channel closed: the broker has it back and sends it again, never leased.
+            RememberSentAheadOnly(stored.Id);
             return Task.CompletedTask;
         }
 
-        var stored = StoredMessage.Copy(args.BasicProperties, args.Body);
-        if (args.Redelivered)
+        if (args.Redelivered && !_sentAheadOnly.TryRemove(stored.Id, out _))
         {
             // The broker took it back from a consumer whose channel closed: that lease counts too.
             Track(RepublishAsync(channel, args.DeliveryTag, stored.WithDeliveries(stored.Deliveries + 1)));
@@ -406,7 +416,11 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     /// <summary>Ends every lease and delay and forgets the buffered deliveries: their channel closed, the broker has them back.</summary>
     private void EndEveryLease()
     {
-        _buffer.Clear();
+        foreach (var unleased in _buffer.Clear())
+        {
+            RememberSentAheadOnly(unleased.Stored.Id);
+        }
+
         foreach (var table in new[] { _leases, _delayed })
         {
             foreach (var (id, lease) in table)
@@ -417,6 +431,22 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Notes a message the broker took back from a closed channel before any receiver leased it: when it comes
+    /// back flagged redelivered, that is not a lost lease and does not count. Only this process knows it; a
+    /// message sent ahead to a consumer process that died is counted (see the remarks on the type).
+    /// </summary>
+    private void RememberSentAheadOnly(string id)
+    {
+        if (_sentAheadOnly.Count >= MaxRememberedSentAhead)
+        {
+            // Ids of messages another consumer took meanwhile never come back here; the table stays bounded.
+            _sentAheadOnly.Clear();
+        }
+
+        _sentAheadOnly[id] = true;
     }
 
     // Every path that ends a lease or a delay claims it the same way: the lease's own TryEnd decides, and
@@ -495,6 +525,24 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         }
 
         await TrySettleAsync(channel, tag, requeue: false, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// An ack has no reply: it is only queued for the socket. A round trip on the same channel after it means
+    /// the broker processed it, so the original cannot come back (a channel or store closed right after the
+    /// call would otherwise put it back beside its dead-letter copy).
+    /// </summary>
+    private async Task WaitUntilProcessedAsync(IChannel channel, string messageId)
+    {
+        try
+        {
+            await channel.BasicQosAsync(0, _prefetch, global: false, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // Unknown whether the ack arrived: the copy stays (a possible duplicate, never a loss).
+            RabbitMqLog.DeadLetterAckUnconfirmed(_logger, exception, Name, messageId);
+        }
     }
 
     private async Task RemoveDeadLetterCopyAsync(StoredMessage entry)

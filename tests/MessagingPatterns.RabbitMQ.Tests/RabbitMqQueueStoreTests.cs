@@ -49,6 +49,19 @@ public sealed class RabbitMqQueueStoreTests
     }
 
     [SkippableFact]
+    public async Task Batch_OnAStoreNotYetConnected_ReachesTheQueueInItsOrder()
+    {
+        await using var scope = new StoreScope("batchorder");
+        var store = scope.Create();
+        var ids = Enumerable.Range(1, 50).Select(i => $"m-{i}").ToArray();
+
+        await store.EnqueueBatchAsync([.. ids.Select((id, i) => new Message<TestMessage>(new TestMessage(i), id))]).AsTask().WaitAsync(s_patience);
+        var all = await ReceiveAllAsync(store, ids.Length);
+
+        all.Select(d => d.Message.Id).Should().Equal(ids, "messages of one level are delivered in the order they were published");
+    }
+
+    [SkippableFact]
     public async Task BadInput_IsRejectedBeforeAnythingIsSent_NamingTheParameter()
     {
         await using var scope = new StoreScope("badinput");
