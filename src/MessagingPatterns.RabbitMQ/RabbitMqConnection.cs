@@ -32,12 +32,12 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
         _uri = new Uri(options.ConnectionUri!);
         _factory = new ConnectionFactory
         {
-            Uri = _uri,
             AutomaticRecoveryEnabled = true,
             TopologyRecoveryEnabled = true,
             NetworkRecoveryInterval = options.RecoveryInterval,
             ClientProvidedName = options.ConnectionName ?? "MessagingPatterns:" + topology.Queue,
         };
+        ApplyUri(_factory, _uri);
     }
 
     public RabbitMqTopology Topology => _topology;
@@ -117,11 +117,11 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
         await GetAsync(cancellationToken).ConfigureAwait(false);
         var factory = new ConnectionFactory
         {
-            Uri = _uri,
             AutomaticRecoveryEnabled = false,
             TopologyRecoveryEnabled = false,
             ClientProvidedName = _factory.ClientProvidedName + ":consumer",
         };
+        ApplyUri(factory, _uri);
         return await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -193,6 +193,33 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Sets the broker's address and credentials from the URI part by part. The client's own URI parser quotes
+    /// the whole user info (password included) in its exception when the password holds a ':', and here the
+    /// first ':' separates the user from the password, as in any URI.
+    /// </summary>
+    private static void ApplyUri(ConnectionFactory factory, Uri uri)
+    {
+        var secure = uri.Scheme == "amqps";
+        factory.HostName = uri.Host;
+        factory.Port = uri.Port < 0 ? AmqpTcpEndpoint.UseDefaultPort : uri.Port;
+        if (secure)
+        {
+            factory.Ssl.Enabled = true;
+            factory.Ssl.ServerName = uri.Host;
+        }
+
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            factory.UserName = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
+            factory.Password = colon < 0 ? string.Empty : Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+        }
+
+        var path = uri.AbsolutePath.TrimStart('/');
+        factory.VirtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
     }
 
     private async Task<IChannel> ReopenPublisherAsync(IChannel closed, IConnection connection, CancellationToken cancellationToken)

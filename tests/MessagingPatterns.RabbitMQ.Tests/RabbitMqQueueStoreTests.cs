@@ -108,6 +108,27 @@ public sealed class RabbitMqQueueStoreTests
     }
 
     [SkippableFact]
+    public async Task WrongPasswordHoldingAColon_NeverAppearsInTheExceptionOrTheLogs()
+    {
+        RabbitMqBroker.RequireOrSkip();
+        const string Password = "pa:ss-s3cr3t";
+        var broker = new Uri(RabbitMqBroker.Uri);
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        var options = new RabbitMqStoreOptions { ConnectionUri = $"amqp://guest:{Password}@{broker.Host}:{broker.Port}/" };
+
+        var failure = await FluentActions.Awaiting(async () =>
+            {
+                await using var store = RabbitMqMessageStore.Create<TestMessage>(RabbitMqBroker.UniqueName("secret"), options, loggerFactory: loggerFactory);
+                await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(1))).AsTask().WaitAsync(s_patience);
+            })
+            .Should().ThrowAsync<Exception>();
+
+        failure.Which.ToString().Should().NotContain("s3cr3t");
+        logs.Lines.Should().NotContain(line => line.Contains("s3cr3t", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public async Task ConsumerThatDiesEveryTime_CountsEachLostLease_SoThePoisonMessageCanReachTheDeadLetterQueue()
     {
         await using var scope = new StoreScope("crashloop");
