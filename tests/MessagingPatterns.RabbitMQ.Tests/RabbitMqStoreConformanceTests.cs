@@ -28,6 +28,8 @@ public sealed class RabbitMqStoreConformanceTests : MessageStoreConformanceTests
         PriorityLevels = 10,
     };
 
+    protected override string CapabilitiesTableRow => "RabbitMQ";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider)
     {
         RabbitMqBroker.RequireOrSkip();
