@@ -11,8 +11,7 @@ public sealed class ConsumerWorkerTests
     {
         await using var store = MessageStore.CreateInMemory<int>("bookkeeping");
         await store.EnqueueBatchAsync(Enumerable.Range(0, 3).Select(i => new Message<int>(i)).ToArray());
-        await using var pool = PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, new ConsumerOptions { Concurrency = 1, PrefetchCount = 3 });
-        var worker = new ConsumerWorker<int>(null!, 3, store.Name);
+        var worker = new ConsumerWorker<int>(null!, 3, store.Name); // bookkeeping alone: no attempt runs
         var received = await store.ReceiveAsync(worker.Buffer, TimeSpan.FromMinutes(1)).Within();
         worker.Hold(received);
 
