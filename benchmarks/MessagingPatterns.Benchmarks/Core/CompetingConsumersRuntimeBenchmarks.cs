@@ -1,7 +1,9 @@
 using BenchmarkDotNet.Attributes;
 using MessagingPatterns.Consumers;
+using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace MessagingPatterns.Benchmarks.Core;
 
@@ -17,7 +19,6 @@ public class CompetingConsumersRuntimeBenchmarks
     private const int Messages = 100_000;
     private static readonly TimeSpan s_lease = TimeSpan.FromMinutes(5);
 
-    private ServiceProvider _services = null!;
     private IMessageStore<int> _store = null!;
 
     /// <summary>Workers, and as many producers.</summary>
@@ -31,11 +32,6 @@ public class CompetingConsumersRuntimeBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var services = new ServiceCollection();
-        // The lifetime AddConsumer gives a handler: transient, resolved from each message's scope.
-        services.AddTransient<CountingConsumer>();
-        _services = services.BuildServiceProvider();
-
         // One long-lived store for both (each invocation leaves it empty), as in a service.
         _store = MessageStore.CreateInMemory<int>("bench-runtime");
     }
@@ -44,7 +40,6 @@ public class CompetingConsumersRuntimeBenchmarks
     public async Task CleanupAsync()
     {
         await _store.DisposeAsync();
-        await _services.DisposeAsync();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Messages, Description = "hand-written receive+handler+ack loop")]
@@ -52,7 +47,6 @@ public class CompetingConsumersRuntimeBenchmarks
     {
         var store = _store;
         var counter = new Countdown(Messages);
-        var handler = new CountingConsumer().With(counter);
         using var done = new CancellationTokenSource();
         _ = counter.Done.Task.ContinueWith(static (_, s) => ((CancellationTokenSource)s!).Cancel(), done, TaskScheduler.Default);
         var consumers = Enumerable.Range(0, Concurrency).Select(_ => Task.Run(async () =>
@@ -72,7 +66,7 @@ public class CompetingConsumersRuntimeBenchmarks
 
                 for (var i = 0; i < received; i++)
                 {
-                    handler.Handle();
+                    counter.Signal(); // the handler
                     await store.AckAsync(buffer[i].Lease);
                 }
             }
@@ -88,16 +82,23 @@ public class CompetingConsumersRuntimeBenchmarks
     {
         var store = _store;
         var counter = new Countdown(Messages);
-        var options = new ConsumerOptions { Concurrency = Concurrency, PrefetchCount = Prefetch, LeaseDuration = s_lease };
-        await using var pool = new ConsumerWorkerPool<int>(
-            store,
-            _services.GetRequiredService<IServiceScopeFactory>(),
-            scope => scope.GetRequiredService<CountingConsumer>().With(counter),
-            options);
-        await pool.StartAsync(default);
+
+        // As an application registers it: AddConsumer over the store, run by the hosted service.
+        var services = new ServiceCollection();
+        services.AddSingleton(counter);
+        services.AddMessageQueue(store).AddConsumer<CountingConsumer>(o =>
+        {
+            o.Concurrency = Concurrency;
+            o.PrefetchCount = Prefetch;
+            o.LeaseDuration = s_lease;
+        });
+        await using var provider = services.BuildServiceProvider();
+        var host = provider.GetRequiredService<IHostedService>();
+        await host.StartAsync(default);
 
         await Task.WhenAll(Producers(i => store.EnqueueAsync(new Message<int>(i))));
         await counter.Done.Task;
+        await host.StopAsync(default);
     }
 
     private Task[] Producers(Func<int, ValueTask> publish)
@@ -114,7 +115,7 @@ public class CompetingConsumersRuntimeBenchmarks
     }
 
     /// <summary>Counts handled messages down to zero and signals.</summary>
-    private sealed class Countdown(int count)
+    internal sealed class Countdown(int count)
     {
         private int _remaining = count;
 
@@ -130,21 +131,11 @@ public class CompetingConsumersRuntimeBenchmarks
     }
 
     /// <summary>The benchmark's handler: does nothing but count.</summary>
-    private sealed class CountingConsumer : IConsumer<int>
+    private sealed class CountingConsumer(Countdown countdown) : IConsumer<int>
     {
-        private Countdown? _countdown;
-
-        public CountingConsumer With(Countdown countdown)
-        {
-            _countdown = countdown;
-            return this;
-        }
-
-        public void Handle() => _countdown!.Signal();
-
         public Task ConsumeAsync(MessageContext<int> context, CancellationToken cancellationToken)
         {
-            Handle();
+            countdown.Signal();
             return Task.CompletedTask;
         }
     }

@@ -7,14 +7,15 @@ using Polly;
 namespace MessagingPatterns.Consumers;
 
 /// <summary>
-/// Runs a worker's current delivery through the handler: every attempt in a DI scope and with a consumer of its
-/// own, under the worker's attempt guard (the handler timeout and shutdown cancellation), inside the resilience
+/// Runs a worker's current delivery through the handler: every attempt with a DI scope (created when the attempt
+/// first needs it, see <see cref="AttemptServices"/>) and a consumer of its own, under the worker's attempt guard (the handler timeout and shutdown cancellation), inside the resilience
 /// pipeline. It only runs attempts; what the outcome means for the message is <see cref="DeliverySettler{TMessage}"/>'s.
 /// </summary>
 /// <typeparam name="TMessage">The body type.</typeparam>
 internal sealed class AttemptRunner<TMessage>
 {
     private readonly IServiceScopeFactory _scopeFactory;
+    private readonly ScopeFreeServices _scopeFree;
     private readonly Func<IServiceProvider, IConsumer<TMessage>> _consumerFactory;
     private readonly ResiliencePipeline _pipeline;
     private readonly bool _usesDefaultPipeline;
@@ -25,7 +26,8 @@ internal sealed class AttemptRunner<TMessage>
     private readonly CancellationToken _shutdown;
 
     /// <param name="scopeFactory">Creates each attempt's scope.</param>
-    /// <param name="consumerFactory">Resolves the handler from an attempt's scope.</param>
+    /// <param name="scopeFree">Which services an attempt takes without a scope.</param>
+    /// <param name="consumerFactory">Resolves the handler from an attempt's services.</param>
     /// <param name="options">The pool's options: the pipeline (or the default one built from them) and the handler timeout.</param>
     /// <param name="time">The clock attempts are timed on.</param>
     /// <param name="logger">Where a handler that returned after its timeout is logged.</param>
@@ -33,6 +35,7 @@ internal sealed class AttemptRunner<TMessage>
     /// <param name="shutdown">Cancelled when a stop's drain period ends: the pipeline stops retrying.</param>
     public AttemptRunner(
         IServiceScopeFactory scopeFactory,
+        ScopeFreeServices scopeFree,
         Func<IServiceProvider, IConsumer<TMessage>> consumerFactory,
         ConsumerOptions options,
         TimeProvider time,
@@ -41,6 +44,7 @@ internal sealed class AttemptRunner<TMessage>
         CancellationToken shutdown)
     {
         _scopeFactory = scopeFactory;
+        _scopeFree = scopeFree;
         _consumerFactory = consumerFactory;
         _pipeline = options.ResiliencePipeline ?? DefaultResiliencePipeline.Create(options, time);
         _usesDefaultPipeline = options.ResiliencePipeline is null;
@@ -50,6 +54,9 @@ internal sealed class AttemptRunner<TMessage>
         _queueName = queueName;
         _shutdown = shutdown;
     }
+
+    /// <summary>A worker's attempt services: each attempt's scope, created when the attempt first needs it.</summary>
+    public AttemptServices CreateServices() => new(_scopeFactory, _scopeFree);
 
     /// <summary>
     /// Runs the worker's current delivery (its context is already reset to it) with every retry the pipeline
@@ -111,7 +118,7 @@ internal sealed class AttemptRunner<TMessage>
     }
 
     /// <summary>
-    /// One handler attempt, in a DI scope and with a consumer of its own (a retry never sees a failed
+    /// One handler attempt, with a DI scope and a consumer of its own (a retry never sees a failed
     /// attempt's unit of work), under the worker's attempt guard (timeout and shutdown cancellation).
     /// </summary>
     internal ValueTask RunAttemptAsync(ConsumerWorker<TMessage> worker, CancellationToken pipelineToken)
@@ -129,32 +136,29 @@ internal sealed class AttemptRunner<TMessage>
         }
 
         // The common case (our own token, a handler that finishes synchronously) without a state machine.
-        var handling = StartAttempt(worker, guard.Begin(_time.GetTimestamp()), out var scope);
-        if (handling.IsCompletedSuccessfully && scope is { } created)
+        var handling = StartAttempt(worker, guard.Begin(_time.GetTimestamp()));
+        if (handling.IsCompletedSuccessfully)
         {
-            var disposing = created.DisposeAsync();
-            if (disposing.IsCompletedSuccessfully)
+            var ending = worker.Services.EndAsync();
+            if (ending.IsCompletedSuccessfully)
             {
                 return guard.End() ? ValueTask.FromException(HandlerTimedOut(worker, null)) : ValueTask.CompletedTask;
             }
 
-            return CompleteAttemptAsync(worker, disposing.AsTask(), null);
+            return CompleteAttemptAsync(worker, ending.AsTask(), endServices: false);
         }
 
-        return CompleteAttemptAsync(worker, handling, scope);
+        return CompleteAttemptAsync(worker, handling, endServices: true);
     }
 
-    /// <summary>Creates the attempt's scope and consumer and calls the handler; a failure to do so is the attempt's failure.</summary>
-    private Task StartAttempt(ConsumerWorker<TMessage> worker, CancellationToken attemptToken, out AsyncServiceScope? scope)
+    /// <summary>Gives the attempt its services, creates its consumer and calls the handler; a failure to do so is the attempt's failure.</summary>
+    private Task StartAttempt(ConsumerWorker<TMessage> worker, CancellationToken attemptToken)
     {
-        scope = null;
         var context = worker.Context;
         context.ResetSettlement();
         try
         {
-            var created = _scopeFactory.CreateAsyncScope();
-            scope = created;
-            var services = created.ServiceProvider;
+            var services = worker.Services;
             context.Services = services;
             return _consumerFactory(services).ConsumeAsync(context, attemptToken);
         }
@@ -171,7 +175,7 @@ internal sealed class AttemptRunner<TMessage>
     /// token cancelled may have returned half way, and acknowledging it could lose the message's work.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAttemptAsync(ConsumerWorker<TMessage> worker, Task handling, AsyncServiceScope? scope)
+    private async ValueTask CompleteAttemptAsync(ConsumerWorker<TMessage> worker, Task handling, bool endServices)
     {
         Exception? failure = null;
         try
@@ -183,11 +187,11 @@ internal sealed class AttemptRunner<TMessage>
             failure = ex;
         }
 
-        if (scope is { } created)
+        if (endServices)
         {
             try
             {
-                await created.DisposeAsync().ConfigureAwait(false);
+                await worker.Services.EndAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -229,8 +233,8 @@ internal sealed class AttemptRunner<TMessage>
         var link = pipelineToken.UnsafeRegister(static s => ((AttemptGuard)s!).CancelCurrent(), guard);
         try
         {
-            var handling = StartAttempt(worker, attemptToken, out var scope);
-            await CompleteAttemptAsync(worker, handling, scope).ConfigureAwait(false);
+            var handling = StartAttempt(worker, attemptToken);
+            await CompleteAttemptAsync(worker, handling, endServices: true).ConfigureAwait(false);
         }
         finally
         {

@@ -22,6 +22,9 @@ internal sealed class ConsumerWorker<TMessage>(AttemptRunner<TMessage> attempts,
 
     public AttemptGuard Guard { get; } = new();
 
+    /// <summary>The services of the worker's current attempt, reused from attempt to attempt (each gets its own scope).</summary>
+    public AttemptServices Services { get; } = attempts.CreateServices();
+
     /// <summary>The worker's loop, from start to end.</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 

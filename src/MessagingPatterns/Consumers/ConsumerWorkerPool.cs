@@ -41,8 +41,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     /// <summary>Creates a pool. Call <see cref="StartAsync"/> to start consuming.</summary>
     /// <param name="store">The store to consume.</param>
-    /// <param name="scopeFactory">Creates the DI scope of each message.</param>
-    /// <param name="consumerFactory">Resolves the handler from a message's scope.</param>
+    /// <param name="scopeFactory">Creates the DI scope of each attempt, when the attempt first resolves a service from it.</param>
+    /// <param name="consumerFactory">Resolves the handler from an attempt's services (<see cref="MessageContext{TMessage}.Services"/>).</param>
     /// <param name="options">The options; validated here.</param>
     /// <param name="timeProvider">The clock for timeouts, backoff, renewal and shutdown; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="logger">Where failures and lost leases are logged.</param>
@@ -55,6 +55,19 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         ConsumerOptions options,
         TimeProvider? timeProvider = null,
         ILogger<ConsumerWorkerPool<TMessage>>? logger = null)
+        : this(store, scopeFactory, ScopeFreeServices.None, consumerFactory, options, timeProvider, logger)
+    {
+    }
+
+    /// <summary>A pool whose attempts take <paramref name="scopeFree"/> services without creating a scope.</summary>
+    internal ConsumerWorkerPool(
+        IMessageStore<TMessage> store,
+        IServiceScopeFactory scopeFactory,
+        ScopeFreeServices scopeFree,
+        Func<IServiceProvider, IConsumer<TMessage>> consumerFactory,
+        ConsumerOptions options,
+        TimeProvider? timeProvider,
+        ILogger<ConsumerWorkerPool<TMessage>>? logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(scopeFactory);
@@ -66,7 +79,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _attempts = new AttemptRunner<TMessage>(scopeFactory, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
+        _attempts = new AttemptRunner<TMessage>(scopeFactory, scopeFree, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
         _settler = new DeliverySettler<TMessage>(store, options, _logger, _cancelHandlers.Token);
         _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, _time, _logger);
     }

@@ -98,7 +98,7 @@ public sealed class AttemptRunnerTests
     }
 
     private AttemptRunner<int> Runner(IServiceScopeFactory scopes, Func<IServiceProvider, IConsumer<int>> consumers, ConsumerOptions options) =>
-        new(scopes, consumers, options, _time, NullLogger.Instance, "attempts", CancellationToken.None);
+        new(scopes, ScopeFreeServices.None, consumers, options, _time, NullLogger.Instance, "attempts", CancellationToken.None);
 
     private static async Task<ConsumerWorker<int>> WorkerAsync(AttemptRunner<int> runner)
     {
