@@ -6,6 +6,39 @@ namespace MessagingPatterns.Testing;
 /// <summary>The promises a store declares in its <see cref="StoreCapabilities"/>, each tested only where declared.</summary>
 public abstract partial class MessageStoreConformanceTests
 {
+    /// <summary>Checks <c>Capabilities</c>: the document's capabilities table states exactly what the store declares.</summary>
+    [SkippableFact]
+    public void Capabilities_AreTheOnesTheDocumentsTableStates()
+    {
+        Skip.If(CapabilitiesTableRow is null, "The store names no row in a capabilities table.");
+        var path = FindDocument(CapabilitiesTableDocument);
+        var lines = File.ReadAllLines(path);
+        var header = Array.IndexOf(lines, StoreCapabilitiesTable.Header[0]);
+        header.Should().BeGreaterThanOrEqualTo(0, $"{path} holds the capabilities table");
+        var table = lines.Skip(header + StoreCapabilitiesTable.Header.Count).TakeWhile(line => line.StartsWith('|'));
+        table.Where(line => line.StartsWith($"| {CapabilitiesTableRow} |", StringComparison.Ordinal))
+            .Should().Equal([StoreCapabilitiesTable.Row(CapabilitiesTableRow, Capabilities)], $"{path} must state what the conformance tests hold the store to");
+    }
+
+    private static string FindDocument(string document)
+    {
+        if (Path.IsPathRooted(document))
+        {
+            return document;
+        }
+
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            var candidate = Path.Combine(folder.FullName, document);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"No {document} in the test's folder or any folder above it.", document);
+    }
+
     /// <summary>Checks <c>PriorityStore</c>: serves higher priorities first, fifo within a level.</summary>
     /// <returns>The test's completion.</returns>
     [SkippableFact]

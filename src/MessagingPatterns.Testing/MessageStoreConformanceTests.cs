@@ -39,6 +39,19 @@ public abstract partial class MessageStoreConformanceTests : IAsyncLifetime
     protected abstract StoreCapabilities Capabilities { get; }
 
     /// <summary>
+    /// The store's name in a capabilities table (<see cref="StoreCapabilitiesTable"/>) in
+    /// <see cref="CapabilitiesTableDocument"/>; when set, the suite fails unless the document holds the row that
+    /// states <see cref="Capabilities"/>. <see langword="null"/> (the default) skips that check.
+    /// </summary>
+    protected virtual string? CapabilitiesTableRow => null;
+
+    /// <summary>
+    /// The Markdown document holding the capabilities table: a path, or a file name looked up in the test's
+    /// folder and each folder above it. Default <c>README.md</c>.
+    /// </summary>
+    protected virtual string CapabilitiesTableDocument => "README.md";
+
+    /// <summary>
     /// Creates a store with the given queue name that reads time from <paramref name="timeProvider"/>: empty
     /// the first time a test asks for a name; for a store declaring <see cref="StoreCapabilities.DurableAcrossReopen"/>,
     /// the same queue again (after the first was disposed) when a test asks for the same name twice.

@@ -32,6 +32,8 @@ public abstract class PostgreSqlConformanceTestsBase : MessageStoreConformanceTe
 
 public sealed class PostgreSqlStoreConformanceTests : PostgreSqlConformanceTestsBase
 {
+    protected override string CapabilitiesTableRow => "PostgreSQL";
+
     protected override int MessagesPerConcurrentProducer => 500;
 
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>

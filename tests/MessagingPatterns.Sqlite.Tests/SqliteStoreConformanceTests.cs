@@ -42,6 +42,8 @@ public abstract class SqliteConformanceTestsBase : MessageStoreConformanceTests
 
 public sealed class SqliteStoreConformanceTests : SqliteConformanceTestsBase
 {
+    protected override string CapabilitiesTableRow => "SQLite";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         SqliteMessageStore.Create<ConformanceMessage>(name, DatabaseOptions(name), timeProvider: timeProvider);
 }

@@ -12,6 +12,8 @@ public sealed class LoadLevelingStoreConformanceTests : MessageStoreConformanceT
 
     protected override StoreCapabilities Capabilities { get; } = new() { Capacity = Bound };
 
+    protected override string CapabilitiesTableRow => "load-leveling buffer";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.WithLoadLeveling(
             MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider),

@@ -9,6 +9,8 @@ public sealed class PacedStoreConformanceTests : MessageStoreConformanceTests
 {
     protected override StoreCapabilities Capabilities { get; } = new();
 
+    protected override string CapabilitiesTableRow => "paced store";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.WithPacing(
             MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider),

@@ -9,6 +9,8 @@ public sealed class DeadlineMultiQueueStoreConformanceTests : MessageStoreConfor
     // Deadline scheduling serves by latency target, not strictly by priority.
     protected override StoreCapabilities Capabilities { get; } = new();
 
+    protected override string CapabilitiesTableRow => "in-memory multi-queue, Deadline scheduling";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateMultiQueue<ConformanceMessage>(
             name,

@@ -11,6 +11,8 @@ public sealed class BoundedInMemoryQueueStoreConformanceTests : MessageStoreConf
 
     protected override StoreCapabilities Capabilities { get; } = new() { Capacity = Bound };
 
+    protected override string CapabilitiesTableRow => "in-memory queue, bounded";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateInMemory<ConformanceMessage>(name, new InMemoryQueueOptions { Capacity = Bound }, timeProvider);
 }

@@ -7,6 +7,8 @@ public sealed class InMemoryQueueStoreConformanceTests : MessageStoreConformance
 {
     protected override StoreCapabilities Capabilities { get; } = new();
 
+    protected override string CapabilitiesTableRow => "in-memory queue";
+
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateInMemory<ConformanceMessage>(name, timeProvider: timeProvider);
 }

@@ -1,0 +1,36 @@
+using MessagingPatterns.Testing;
+
+namespace MessagingPatterns.Tests.Testing;
+
+public sealed class StoreCapabilitiesTableTests
+{
+    [Fact]
+    public void Row_StatesEachPromiseInTheHeadersOrder()
+    {
+        var capabilities = new StoreCapabilities
+        {
+            DurableAcrossReopen = true,
+            StrictFifoUnderRedelivery = false,
+            ExactStatistics = false,
+            DelayPrecision = TimeSpan.FromSeconds(2),
+            PriorityLevels = 10,
+            Capacity = 100,
+        };
+
+        StoreCapabilitiesTable.Row("a broker", capabilities).Should().Be("| a broker | yes | no | no | within 2 s | yes | yes |");
+        StoreCapabilitiesTable.Row("memory", new StoreCapabilities { DelayPrecision = TimeSpan.FromMilliseconds(250) })
+            .Should().Be("| memory | no | yes | yes | within 250 ms | no | no |");
+        StoreCapabilitiesTable.Header[0].Split('|').Length.Should().Be(StoreCapabilitiesTable.Row("x", new()).Split('|').Length);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a | b")]
+    [InlineData("two\nlines")]
+    public void Row_WithANameThatCannotBeACell_NamesTheParameter(string store)
+    {
+        var act = () => StoreCapabilitiesTable.Row(store, new StoreCapabilities());
+
+        act.Should().Throw<ArgumentException>().WithParameterName("store");
+    }
+}
