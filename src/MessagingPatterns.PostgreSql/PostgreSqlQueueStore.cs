@@ -316,6 +316,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         {
             // Taken before looking, so a publish that commits after the look still wakes this receiver.
             var ready = ReadySignal();
+            var lookedAt = _time.GetTimestamp();
             var (taken, secondsUntilVisible) = await ReceiveOnceAsync(buffer, leaseDuration, cancellationToken).ConfigureAwait(false);
             if (taken > 0)
             {
@@ -326,7 +327,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             Interlocked.Increment(ref _waitingReceivers);
             try
             {
-                await WaitForWorkAsync(ready, secondsUntilVisible, contended, cancellationToken).ConfigureAwait(false);
+                await WaitForWorkAsync(ready, secondsUntilVisible, lookedAt, contended, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -508,7 +509,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         }
     }
 
-    private async Task WaitForWorkAsync(Task ready, double? secondsUntilVisible, int contended, CancellationToken cancellationToken)
+    private async Task WaitForWorkAsync(Task ready, double? secondsUntilVisible, long lookedAt, int contended, CancellationToken cancellationToken)
     {
         var wait = _pollInterval;
         var clock = _time;
@@ -526,10 +527,21 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 wait = TimeSpan.FromMilliseconds(Math.Min(_pollInterval.TotalMilliseconds, 5 << Math.Min(contended, 6)));
                 clock = TimeProvider.System;
             }
-            else if (TimeSpan.FromSeconds(seconds) < wait)
+            else
             {
-                // Rounded up, so the next look finds the row visible rather than a few microseconds early.
-                wait = TimeSpan.FromSeconds(seconds) + TimeSpan.FromTicks(10);
+                // Counted from the look, not from now: time that passed while the look ran is already spent (on a
+                // slow server, or when a test's clock moved meanwhile, the row may be due already).
+                var untilVisible = TimeSpan.FromSeconds(seconds) - _time.GetElapsedTime(lookedAt);
+                if (untilVisible <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                if (untilVisible < wait)
+                {
+                    // Rounded up, so the next look finds the row visible rather than a few microseconds early.
+                    wait = untilVisible + TimeSpan.FromTicks(10);
+                }
             }
         }
 
