@@ -40,10 +40,10 @@ namespace MessagingPatterns.LoadLeveling;
 /// A durable store keeps messages across restarts and may be shared with other processes, whose publishes and acks
 /// never pass through these counters. Over one, the buffer also counts what the store holds: at start, and then
 /// every <see cref="LoadLevelingDefaults.StoreCountInterval"/> while it is at least half full (see
-/// <see cref="CountStoreAsync"/>). The difference from its own counters is kept as <c>_unseen</c>, part of the depth.
+/// <see cref="DurableDepthCounter{TMessage}"/>). The difference from its own counters is kept as <c>_unseen</c>, part of the depth.
 /// </para>
 /// </remarks>
-internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource, IOverflowMoveTarget<TMessage>
+internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource, IOverflowMoveTarget<TMessage>, IDepthCountTarget
 {
     private readonly IMessageStore<TMessage> _inner;
     private readonly IMessageStore<TMessage>? _overflow;
@@ -66,17 +66,10 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly ITimer? _overflowCountTimer;
     private readonly ILogger _logger;
     private readonly OverflowMover<TMessage>? _mover;
-    private readonly bool _countsStore;
-    private readonly ITimer? _storeCountTimer;
+    private readonly DurableDepthCounter<TMessage>? _depthCounter;
     private readonly Task _firstStoreCount = Task.CompletedTask;
     private DepthCounters _counters;
     private long _unseen;
-    private long _stored;
-    private long _settling;
-    private int _counting;
-    private bool _firstCountPending;
-    private bool _countFailed;
-    private Task _storeCount = Task.CompletedTask;
     private int _slowPath;
     private long _bytes;
     private long _overflowCount;
@@ -164,13 +157,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         {
             // Before the overflow tasks start: publishes take the slow path and the mover waits, both for the first
             // count, so what the store already holds counts from the first message in.
-            _countsStore = true;
-            _firstCountPending = true;
             _slowPath = 1;
-            StartStoreCount();
-            _firstStoreCount = _storeCount;
-            _storeCountTimer = WeakTimer.Start(
-                timeProvider, this, static s => s.OnStoreCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
+            _depthCounter = new DurableDepthCounter<TMessage>(inner, this, timeProvider);
+            _firstStoreCount = _depthCounter.FirstCount;
         }
 
         if (overflow is not null)
@@ -525,10 +514,9 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             await _mover.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_storeCountTimer is not null)
+        if (_depthCounter is not null)
         {
-            await _storeCountTimer.DisposeAsync().ConfigureAwait(false);
-            await Volatile.Read(ref _storeCount).ConfigureAwait(false);
+            await _depthCounter.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_overflowCountTimer is not null)
@@ -610,7 +598,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// <summary>Sets whether publishes and settles must take the lock (under the lock); a full fence either way.</summary>
     private void UpdateSlowPath() => Interlocked.Exchange(
         ref _slowPath,
-        _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null || _firstCountPending ? 1 : 0);
+        _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null || _depthCounter is { FirstCountPending: true } ? 1 : 0);
 
     /// <summary>After room was freed (by a full-fence update of a counter): serve waiters and the mover if any, and give back bytes.</summary>
     private void AfterRoomFreed(long size)
@@ -1057,118 +1045,47 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private void SignalMover() => _mover?.Signal();
 
     /// <summary>Counts messages the store now holds because this buffer enqueued them (over a durable store only).</summary>
-    private void Stored(int count)
-    {
-        if (_countsStore)
-        {
-            Interlocked.Add(ref _stored, count);
-        }
-    }
+    private void Stored(int count) => _depthCounter?.Stored(count);
 
     /// <summary>Marks a settle under way in the store, not yet counted as released (over a durable store only).</summary>
-    private void BeginSettle()
-    {
-        if (_countsStore)
-        {
-            Interlocked.Increment(ref _settling);
-        }
-    }
+    private void BeginSettle() => _depthCounter?.BeginSettle();
 
     /// <summary>Ends what <see cref="BeginSettle"/> began, after the settle was counted (or failed).</summary>
-    private void EndSettle()
+    private void EndSettle() => _depthCounter?.EndSettle();
+
+    /// <inheritdoc/>
+    bool IDepthCountTarget.CountDue
     {
-        if (_countsStore)
+        get
         {
-            Interlocked.Decrement(ref _settling);
+            lock (_lock)
+            {
+                return Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
+            }
         }
     }
 
-    private void OnStoreCountTimer()
-    {
-        if (_disposing.IsCancellationRequested)
-        {
-            return;
-        }
+    /// <inheritdoc/>
+    long IDepthCountTarget.Released => Volatile.Read(ref _counters.Released);
 
-        bool due;
+    /// <inheritdoc/>
+    void IDepthCountTarget.Recounted(long heldMinusStored)
+    {
         lock (_lock)
         {
-            // Only near the bound does the count matter, and a count may scan the store; a failed one is tried again.
-            due = _countFailed || Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
-        }
+            Volatile.Write(ref _unseen, heldMinusStored + Volatile.Read(ref _counters.Released));
 
-        if (due)
-        {
-            StartStoreCount();
+            // The depth may have dropped (another process acked): hand the room on, as a settle would.
+            ServeWaiters();
         }
     }
 
-    private void StartStoreCount()
+    /// <inheritdoc/>
+    void IDepthCountTarget.FirstCountDone()
     {
-        if (Interlocked.Exchange(ref _counting, 1) == 0)
+        lock (_lock)
         {
-            var count = CountStoreAsync();
-            Volatile.Write(ref _storeCount, count);
-
-            // Cleared only once the task is recorded, so that DisposeAsync always waits for the latest count.
-            count.ContinueWith(
-                static (_, s) => Volatile.Write(ref ((LoadLevelingStore<TMessage>)s!)._counting, 0),
-                this,
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
-        }
-    }
-
-    /// <summary>
-    /// Sets the depth from what the durable store holds, so that messages from an earlier run and other processes'
-    /// publishes count against the capacity, and other processes' acks free room.
-    /// </summary>
-    /// <remarks>
-    /// The store is counted at one moment and this buffer's counters at others, while its own publishes and settles
-    /// go on; the count must never make the depth miss one of them, or the buffer would overfill. Messages the store
-    /// holds that this buffer does not count are <c>held − stored + released</c>, where stored counts publishes that had
-    /// returned before the store was asked (so the count includes them) and released counts settles after it
-    /// answered (so the count may still include them); settles under way then are added as if the count still held
-    /// them. A publish or settle that crosses the count is thus counted once or twice, never missed: the depth may
-    /// err toward full, by the operations in flight, until the next count. This needs a store whose statistics
-    /// include every publish that returned before they were asked for, as a store's own statistics do.
-    /// </remarks>
-    private async Task CountStoreAsync()
-    {
-        try
-        {
-            var storedBefore = Volatile.Read(ref _stored);
-            var statistics = await _inner.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
-            var held = statistics.Ready + statistics.Delayed + statistics.InFlight;
-            lock (_lock)
-            {
-                // Settling first: a settle is counted as released before it leaves settling, so one of the reads sees it.
-                var settling = Volatile.Read(ref _settling);
-                var released = Volatile.Read(ref _counters.Released);
-                Volatile.Write(ref _unseen, held - storedBefore + released + settling);
-                _countFailed = false;
-
-                // The depth may have dropped (another process acked): hand the room on, as a settle would.
-                ServeWaiters();
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // The store could not be counted (disposed, busy, a broker connection down): the last count stands, and
-            // the timer tries again at its next tick.
-            lock (_lock)
-            {
-                _countFailed = true;
-            }
-        }
-        finally
-        {
-            lock (_lock)
-            {
-                _firstCountPending = false;
-                UpdateSlowPath();
-            }
+            UpdateSlowPath();
         }
     }
 
