@@ -22,9 +22,13 @@ public sealed class Message<TMessage>
     // Sequence while a publish claims the message and before the store has ordered it.
     private const long Claimed = -1;
 
+    // The priority in the top byte, the delivery count below: one field, so a message of a small body fits in 64 bytes.
+    private const int PriorityShift = 24;
+    private const int DeliveryCountMask = (1 << PriorityShift) - 1;
+
     private readonly IReadOnlyDictionary<string, string>? _headers;
-    private readonly long _generatedId;
     private string? _id;
+    private int _priorityAndDeliveryCount;
     private long _enqueuedAtTicks;
     private long _sequence;
 
@@ -56,28 +60,24 @@ public sealed class Message<TMessage>
 
             _id = id;
         }
-        else
-        {
-            _generatedId = MessageIds.Next();
-        }
 
         ArgumentOutOfRangeException.ThrowIfNegative(priority);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(priority, MaxPriority);
 
         Body = body;
-        Priority = priority;
+        _priorityAndDeliveryCount = priority << PriorityShift;
         // Copied: a caller that reuses or changes its dictionary after publishing must not change this message.
         _headers = headers is { Count: > 0 } ? new ReadOnlyDictionary<string, string>(new Dictionary<string, string>(headers, StringComparer.Ordinal)) : null;
     }
 
     /// <summary>The message id: the one given at creation, or a generated one.</summary>
-    public string Id => _id ??= MessageIds.Format(_generatedId);
+    public string Id => _id ?? GenerateId();
 
     /// <summary>The payload.</summary>
     public TMessage Body { get; }
 
     /// <summary>The priority: higher is more urgent. 0 is the lowest and the default.</summary>
-    public int Priority { get; }
+    public int Priority => (int)((uint)_priorityAndDeliveryCount >> PriorityShift);
 
     /// <summary>The headers; empty when none were given.</summary>
     public IReadOnlyDictionary<string, string> Headers => _headers ?? ReadOnlyDictionary<string, string>.Empty;
@@ -103,13 +103,29 @@ public sealed class Message<TMessage>
     }
 
     /// <summary>How many leases in-memory stores have granted for this message so far.</summary>
-    internal int DeliveryCount { get; set; }
+    internal int DeliveryCount
+    {
+        get => _priorityAndDeliveryCount & DeliveryCountMask;
+
+        // Stores change it under their lock; the priority bits never change, so they are kept as they are.
+        set => _priorityAndDeliveryCount = (_priorityAndDeliveryCount & ~DeliveryCountMask) | Math.Min(value, DeliveryCountMask);
+    }
 
     /// <summary>
     /// The next message on whichever of an in-memory store's lists holds this one: the publishes not yet
     /// ordered, or a queue of ready messages (see <c>MessageList</c>).
     /// </summary>
     internal Message<TMessage>? Next { get; set; }
+
+    /// <summary>
+    /// Generates the id on first read, once even when read from several threads at once: a message whose id is
+    /// never read costs neither a string nor a field for a number to format.
+    /// </summary>
+    private string GenerateId()
+    {
+        var generated = MessageIds.Format(MessageIds.Next());
+        return Interlocked.CompareExchange(ref _id, generated, null) ?? generated;
+    }
 
     /// <summary>A fresh copy with the same id, body, priority and headers, for publishing an already published message again.</summary>
     internal Message<TMessage> CopyForRepublish() => new(Body, Id, Priority, _headers);

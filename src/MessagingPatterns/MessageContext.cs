@@ -39,7 +39,10 @@ public sealed class MessageContext<TMessage>
     /// <summary>The current delivery, with its lease.</summary>
     public Delivery<TMessage> Delivery => _delivery;
 
-    /// <summary>The services of the current attempt's DI scope: each attempt at a message gets a scope of its own.</summary>
+    /// <summary>
+    /// The services of the current attempt's DI scope: each attempt at a message gets a scope of its own, created
+    /// when the attempt first asks for a service that is not a singleton, and disposed when the attempt ends.
+    /// </summary>
     public IServiceProvider Services { get; internal set; } = EmptyServiceProvider.Instance;
 
     internal Settlement Settlement { get; private set; }

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace MessagingPatterns;
 
 /// <summary>
-/// Generates message ids without allocating: a random per-process prefix plus a counter, formatted only
+/// Generates message ids without allocating: a random per-process prefix plus a counter, taken and formatted only
 /// when someone reads the id. A Guid per message would cost about half of the in-memory hot path.
 /// </summary>
 /// <remarks>

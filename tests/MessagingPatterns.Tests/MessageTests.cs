@@ -1,3 +1,5 @@
+using MessagingPatterns.Tests.Support;
+
 namespace MessagingPatterns.Tests;
 
 public sealed class MessageTests
@@ -66,5 +68,35 @@ public sealed class MessageTests
         buffer.Select(d => d.DeliveryCount).Should().Equal(1, 1);
         buffer[0].Message.Should().NotBeSameAs(buffer[1].Message);
         buffer.Select(d => d.Message.Id).Should().AllBe("same");
+    }
+
+    [Fact]
+    public async Task GeneratedId_ReadFromManyThreadsAtOnce_IsOneId_AndDiffersFromEveryOtherMessages()
+    {
+        var message = new Message<int>(1);
+        using var start = new Barrier(4);
+        var reads = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            start.SignalAndWait(Bounded.Patience);
+            return message.Id;
+        }))).WaitAsync(Bounded.Patience);
+
+        reads.Distinct().Should().ContainSingle().Which.Should().Be(message.Id);
+        Enumerable.Range(0, 1000).Select(i => new Message<int>(i).Id).Append(message.Id).Should().OnlyHaveUniqueItems();
+    }
+
+    [Fact]
+    public async Task HighestPriority_SurvivesManyDeliveries()
+    {
+        await using var store = MessagingPatterns.Stores.MessageStore.CreateInMemory<int>("priority-and-count");
+        await store.EnqueueAsync(new Message<int>(1, priority: Message<int>.MaxPriority));
+        var buffer = new Delivery<int>[1];
+        for (var i = 1; i <= 3; i++)
+        {
+            (await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).Within()).Should().Be(1);
+            buffer[0].DeliveryCount.Should().Be(i);
+            buffer[0].Message.Priority.Should().Be(Message<int>.MaxPriority);
+            await store.ReleaseAsync(buffer[0].Lease).Within();
+        }
     }
 }

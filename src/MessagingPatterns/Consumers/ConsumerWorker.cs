@@ -6,7 +6,7 @@ namespace MessagingPatterns.Consumers;
 /// One worker's prefetch bookkeeping: its receive buffer, the part of it started and the part settled, and its reused
 /// context. Each held delivery is either started by the worker or taken by a stop to be released, never both.
 /// </summary>
-internal sealed class ConsumerWorker<TMessage>(ConsumerWorkerPool<TMessage> pool, int prefetch, string queueName)
+internal sealed class ConsumerWorker<TMessage>(AttemptRunner<TMessage> attempts, int prefetch, string queueName)
 {
     private readonly Lock _heldLock = new();
     private int _held;
@@ -17,9 +17,13 @@ internal sealed class ConsumerWorker<TMessage>(ConsumerWorkerPool<TMessage> pool
 
     public MessageContext<TMessage> Context { get; } = new(queueName);
 
-    public ConsumerWorkerPool<TMessage> Pool { get; } = pool;
+    /// <summary>Runs the worker's attempts (reached from the pipeline's static callbacks, which take the worker as state).</summary>
+    public AttemptRunner<TMessage> Attempts { get; } = attempts;
 
     public AttemptGuard Guard { get; } = new();
+
+    /// <summary>The services of the worker's current attempt, reused from attempt to attempt (each gets its own scope).</summary>
+    public AttemptServices Services { get; } = attempts.CreateServices();
 
     /// <summary>The worker's loop, from start to end.</summary>
     public Task Completion { get; set; } = Task.CompletedTask;

@@ -43,11 +43,11 @@ public sealed class MessageQueueBuilder<TMessage>
 
     /// <summary>
     /// Adds a consumer worker pool that runs <typeparamref name="TConsumer"/> for this
-    /// queue's messages, resolved per message from that message's own DI scope (so its scoped dependencies are
-    /// per message too, and a disposable handler is disposed with the scope). <typeparamref name="TConsumer"/> is
-    /// registered as transient (a new instance per message: within a one-message scope the same as scoped,
-    /// without the scope's per-message table of resolved services) unless it is already registered, in which case
-    /// that registration applies. Call it again to add another competing pool, with its own handler type and options.
+    /// queue's messages, a new instance per attempt with a DI scope of its own (so its scoped dependencies are
+    /// per attempt too, and a disposable handler is disposed with the scope). <typeparamref name="TConsumer"/> is
+    /// registered as transient unless it is already registered, in which case that registration applies. The
+    /// attempt's scope is created when the handler first needs a service that is not a singleton: a handler that
+    /// depends only on singletons (loggers, options, clients) costs no scope per message. Call it again to add another competing pool, with its own handler type and options.
     /// One hosted service runs every pool of the container: they start together and stop together, sharing the drain.
     /// The pool's options are named <c>{queue}/{consumer type name}</c> (<c>/2</c>, <c>/3</c>... appended for further
     /// pools of the same consumer type on this queue): option errors name them that way, and configuration binds to
@@ -131,16 +131,20 @@ public sealed class MessageQueueBuilder<TMessage>
         Services.AddValidatedOptions<ConsumerOptions, ConsumerOptionsValidator>(optionsName, configure);
 
         var queue = Name;
+        var collection = Services;
 
         // One hosted service runs every pool, so the pools of a host stop together.
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConsumerPoolsHostedService>());
         Services.AddSingleton(services =>
         {
             var store = services.GetRequiredKeyedService<IMessageStore<TMessage>>(queue);
+
+            // Read when the container is built, so registrations made after AddConsumer count too.
             return new RegisteredConsumerPool(new ConsumerWorkerPool<TMessage>(
                 storeSelector is null ? store : storeSelector(store),
                 services.GetRequiredService<IServiceScopeFactory>(),
-                static scoped => scoped.GetRequiredService<TConsumer>(),
+                ScopeFreeServices.From(collection, services),
+                ConsumerActivation.For<TMessage, TConsumer>(collection),
                 services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
                 services.GetService<TimeProvider>(),
                 services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>()));

@@ -1,6 +1,7 @@
 using MessagingPatterns.Consumers;
 using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MessagingPatterns.Tests.Consumers;
 
@@ -11,8 +12,8 @@ public sealed class ConsumerWorkerTests
     {
         await using var store = MessageStore.CreateInMemory<int>("bookkeeping");
         await store.EnqueueBatchAsync(Enumerable.Range(0, 3).Select(i => new Message<int>(i)).ToArray());
-        await using var pool = PoolFactory.Create<int>(store, (_, _) => Task.CompletedTask, new ConsumerOptions { Concurrency = 1, PrefetchCount = 3 });
-        var worker = new ConsumerWorker<int>(pool, 3, store.Name);
+        var attempts = new AttemptRunner<int>(PoolFactory.Scopes, ScopeFreeServices.None, _ => null!, new ConsumerOptions(), TimeProvider.System, NullLogger.Instance, store.Name, CancellationToken.None);
+        var worker = new ConsumerWorker<int>(attempts, 3, store.Name); // bookkeeping alone: no attempt runs
         var received = await store.ReceiveAsync(worker.Buffer, TimeSpan.FromMinutes(1)).Within();
         worker.Hold(received);
 

@@ -61,6 +61,31 @@ public sealed class MessagingServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task AddConsumer_PlainHandlerWithScopedAndSingletonDependencies_GetsAScopePerMessage_AndTheRootsSingleton()
+    {
+        var units = new UnitsSeen(5);
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(units);
+        builder.Services.AddScoped<UnitOfWork>();
+        builder.Services.AddInMemoryQueue<Order>("orders").AddConsumer<PlainOrderConsumer>(options => options.Concurrency = 1);
+        using var host = builder.Build();
+
+        await host.StartAsync().Within();
+        var producer = host.Services.GetRequiredKeyedService<IProducer<Order>>("orders");
+        for (var i = 0; i < 5; i++)
+        {
+            await producer.PublishAsync(new Order(i));
+        }
+
+        await units.All.Within();
+        await host.StopAsync().Within();
+
+        units.Units.Distinct().Should().HaveCount(5, "scoped dependencies are per message");
+        units.Units.Should().AllSatisfy(unit => unit.Disposed.Should().BeTrue("the message's scope disposed it"));
+        units.Singletons.Should().AllSatisfy(s => s.Should().BeSameAs(host.Services.GetRequiredService<UnitsSeen>()));
+    }
+
+    [Fact]
     public async Task AddConsumer_TwoPoolsWithDifferentHandlers_EachRunsItsOwnHandler()
     {
         var gate = new HandlerGate();
@@ -326,6 +351,36 @@ public sealed class MessagingServiceCollectionExtensionsTests
         public bool Disposed { get; private set; }
 
         public void Dispose() => Disposed = true;
+    }
+
+    public sealed class UnitsSeen(int expected)
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ConcurrentQueue<UnitOfWork> Units { get; } = [];
+
+        public ConcurrentQueue<UnitsSeen> Singletons { get; } = [];
+
+        public Task All => _all.Task;
+
+        public void Add(UnitOfWork unit, UnitsSeen singleton)
+        {
+            Units.Enqueue(unit);
+            Singletons.Enqueue(singleton);
+            if (Units.Count == expected)
+            {
+                _all.TrySetResult();
+            }
+        }
+    }
+
+    public sealed class PlainOrderConsumer(UnitsSeen units, UnitOfWork unitOfWork) : IConsumer<Order>
+    {
+        public Task ConsumeAsync(MessageContext<Order> context, CancellationToken cancellationToken)
+        {
+            units.Add(unitOfWork, units);
+            return Task.CompletedTask;
+        }
     }
 
     public sealed class DisposableOrderConsumer(Lifetimes lifetimes, UnitOfWork unitOfWork) : IConsumer<Order>, IDisposable
