@@ -4,6 +4,7 @@
 using MessagingPatterns.Consumers;
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Priority;
+using MessagingPatterns.Samples;
 
 var overloadFor = TimeSpan.FromSeconds(args.Contains("--short") ? 1 : 3);
 const double LoadFactor = 1.5;
@@ -17,23 +18,23 @@ Scenario[] scenarios =
 [
     new("Strict",
         $"always the highest waiting class; {Service.Workers} workers",
-        store => store.Scheduling = LevelScheduling.Strict,
+        services => services.AddInMemoryMultiQueue<Request>("requests", store => store.Scheduling = LevelScheduling.Strict),
         queue => queue.AddConsumer<RequestConsumer>(Pool(Service.Workers))),
     new("Weighted",
         $"70/20/10 of receives to premium/standard/free while all wait; {Service.Workers} workers",
-        store =>
+        services => services.AddInMemoryMultiQueue<Request>("requests", store =>
         {
             store.Scheduling = LevelScheduling.Weighted;
             store.Weights = [10, 20, 70];
-        },
+        }),
         queue => queue.AddConsumer<RequestConsumer>(Pool(Service.Workers))),
     new("Deadline",
         $"targets premium 50 ms, standard 500 ms, free 2 s; {Service.Workers - PremiumWorkers} shared workers + {PremiumWorkers} for premium only",
-        store =>
+        services => services.AddInMemoryMultiQueue<Request>("requests", store =>
         {
             store.Scheduling = LevelScheduling.Deadline;
             store.LatencyTargets = targets;
-        },
+        }),
 
         // The same number of workers in all, but one is reserved for premium, so a premium request never waits
         // for a shared worker to finish a free one. Premium traffic alone keeps it busy under this load; the shared
@@ -42,6 +43,23 @@ Scenario[] scenarios =
             .AddConsumer<RequestConsumer>(Pool(Service.Workers - PremiumWorkers))
             .AddLevelConsumer<Request, RequestConsumer>((int)ServiceClass.Premium, Pool(PremiumWorkers))),
 ];
+
+// --store sqlite|postgres: the same traffic over a durable store, which keeps one queue in priority order (higher
+// first, then publish order), so only the Strict run applies. Weighted and deadline scheduling and per-level
+// pools exist only in the in-memory multi-queue store.
+if (SampleStores.Selected(args) != "inmemory")
+{
+    scenarios =
+    [
+        new("Strict",
+            $"{SampleStores.Selected(args)} store: priority order within one queue; {Service.Workers} workers",
+            services => services.AddSelectedQueue<Request>("requests", args),
+            queue => queue.AddConsumer<RequestConsumer>(Pool(Service.Workers))),
+    ];
+    Console.WriteLine(
+        $"Store: {SampleStores.Selected(args)}. It serves strict priority order; weighted and deadline scheduling and " +
+        "per-level consumer pools exist only in the in-memory multi-queue store, so those runs are left out.");
+}
 
 // Measured, not assumed: a 2 ms delay takes longer than 2 ms on most machines (timer resolution, other load),
 // so the overload is set from what the workers really get through.
@@ -71,6 +89,7 @@ var lost = results.Sum(r => r.Lost);
 Console.WriteLine(
     $"published {results.Sum(r => r.Ledger.Published)}, handled {results.Sum(r => r.Ledger.Handled)}, " +
     $"dead-lettered {results.Sum(r => r.DeadLettered)}, lost {lost}");
+await SampleStores.CleanUpAsync(args);
 return lost == 0 ? 0 : 1;
 
 // Prefetch 1: a worker leases only the request it is about to serve, so a premium request published a moment

@@ -5,11 +5,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-/// <summary>One run: a scheduler (the store's options) and the consumer pools that serve it, in a host of its own.</summary>
+/// <summary>One run: a store registration (its scheduler) and the consumer pools that serve it, in a host of its own.</summary>
 public sealed record Scenario(
     string Name,
     string Description,
-    Action<MultiQueueOptions> ConfigureStore,
+    Func<IServiceCollection, MessageQueueBuilder<Request>> AddQueue,
     Action<MessageQueueBuilder<Request>> AddConsumers)
 {
     /// <summary>Offers the traffic to a fresh host, waits until every request is settled, and accounts for each one.</summary>
@@ -18,7 +18,7 @@ public sealed record Scenario(
         var ledger = new RunLedger();
         using var host = await StartHostAsync(ledger);
         var producer = host.Services.GetRequiredService<IProducer<Request>>();
-        var store = (IPriorityMessageStore<Request>)host.Services.GetRequiredService<IMessageStore<Request>>();
+        var store = host.Services.GetRequiredService<IMessageStore<Request>>();
 
         var started = TimeProvider.System.GetTimestamp();
         using var stopReporting = new CancellationTokenSource();
@@ -81,14 +81,14 @@ public sealed record Scenario(
         // Each dead-lettered request would log an error; the summary accounts for them instead.
         builder.Logging.SetMinimumLevel(LogLevel.Critical);
         builder.Services.AddSingleton(ledger);
-        AddConsumers(builder.Services.AddInMemoryMultiQueue<Request>("requests", ConfigureStore));
+        AddConsumers(AddQueue(builder.Services));
 
         var host = builder.Build();
         await host.StartAsync();
         return host;
     }
 
-    private async Task ReportProgressAsync(RunLedger ledger, IPriorityMessageStore<Request> store, long started, CancellationToken cancellationToken)
+    private async Task ReportProgressAsync(RunLedger ledger, IMessageStore<Request> store, long started, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         try
@@ -96,11 +96,13 @@ public sealed record Scenario(
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
                 var seconds = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
+                var waiting = store is IPriorityMessageStore<Request> levels
+                    ? $"premium {levels.GetReadyCount((int)ServiceClass.Premium),5:N0}  " +
+                      $"standard {levels.GetReadyCount((int)ServiceClass.Standard),5:N0}  " +
+                      $"free {levels.GetReadyCount((int)ServiceClass.Free),5:N0}"
+                    : $"{(await store.GetStatisticsAsync(cancellationToken)).Ready,5:N0} (one queue, not counted per class)";
                 Console.WriteLine(
-                    $"  {Name,-8} {seconds,3:N0}s  published {ledger.Published,6:N0}  handled {ledger.Handled,6:N0}  " +
-                    $"waiting: premium {store.GetReadyCount((int)ServiceClass.Premium),5:N0}  " +
-                    $"standard {store.GetReadyCount((int)ServiceClass.Standard),5:N0}  " +
-                    $"free {store.GetReadyCount((int)ServiceClass.Free),5:N0}");
+                    $"  {Name,-8} {seconds,3:N0}s  published {ledger.Published,6:N0}  handled {ledger.Handled,6:N0}  waiting: {waiting}");
             }
         }
         catch (OperationCanceledException)

@@ -14,12 +14,12 @@ internal static partial class PostgreSqlLog
     [LoggerMessage(3, LogLevel.Information, "PostgreSQL queue '{Queue}': the wake-up listener is connected again")]
     public static partial void ListenerRestored(ILogger logger, string queue);
 
-    [LoggerMessage(4, LogLevel.Error, "PostgreSQL queue '{Queue}': a stored message could not be deserialized and was dead-lettered ({MessageId})")]
-    public static partial void Unreadable(ILogger logger, string queue, string messageId, Exception exception);
+    [LoggerMessage(4, LogLevel.Error, "PostgreSQL queue '{Queue}': a stored message could not be deserialized ({MessageId}, failed read {FailedReads} of {MaxFailedReads}); hidden for its lease, dead-lettered at the last")]
+    public static partial void Unreadable(ILogger logger, string queue, string messageId, int failedReads, int maxFailedReads, Exception exception);
 
     [LoggerMessage(5, LogLevel.Warning, "PostgreSQL queue '{Queue}': a cancelled receive could not hand back {Count} leased messages; they return when their lease ends, with a higher delivery count")]
     public static partial void UnleaseFailed(ILogger logger, string queue, int count, Exception exception);
 
-    [LoggerMessage(6, LogLevel.Error, "PostgreSQL queue '{Queue}': an unreadable message could not be dead-lettered ({MessageId}); it returns when its lease ends")]
-    public static partial void DeadLetterFailed(ILogger logger, string queue, string messageId, Exception exception);
+    [LoggerMessage(6, LogLevel.Error, "PostgreSQL queue '{Queue}': an unreadable message could not be hidden or dead-lettered ({MessageId}); it returns when its lease ends")]
+    public static partial void UnreadableSettleFailed(ILogger logger, string queue, string messageId, Exception exception);
 }

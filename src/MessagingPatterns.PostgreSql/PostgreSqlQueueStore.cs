@@ -6,8 +6,9 @@ using Npgsql;
 namespace MessagingPatterns.PostgreSql;
 
 /// <summary>
-/// The PostgreSQL store: rows of the schema's <c>messages</c> table with this queue's name. Publishes and
-/// settles go through the <see cref="GroupCommitWriter"/>; a receive is one statement of its own
+/// The PostgreSQL store: rows of the schema's <c>messages</c> table with this queue's name. Publishes go through
+/// one <see cref="GroupCommitWriter"/> and settles through another, each on its own connection, so a producer's
+/// commit never waits behind the consumers' acks (or the other way round); a receive is one statement of its own
 /// (<c>FOR UPDATE SKIP LOCKED</c>), so competing receivers in any process never wait for each other's rows.
 /// </summary>
 internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<TMessage>
@@ -24,10 +25,12 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly SchemaGate _schema;
     private readonly MessageCodec<TMessage> _codec;
     private readonly GroupCommitWriter _writer;
+    private readonly GroupCommitWriter _settles;
     private readonly ReadyListener _listener;
     private readonly PostgreSqlClock _clock;
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
+    private readonly int _maxFailedReads;
     private readonly string _channel;
     private readonly ILogger _logger;
     private TaskCompletionSource? _readySignal;
@@ -40,23 +43,29 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _time = timeProvider;
         _clock = options.Clock;
         _pollInterval = options.PollInterval;
+        _maxFailedReads = options.MaxFailedReads;
         _logger = logger;
         _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
         _sql = new QueueSql(options.Schema);
         _deadLetterSql = new DeadLetterSql(options.Schema);
         _channel = PostgreSqlSchema.Channel(options.Schema);
-        _dataSource = NpgsqlDataSource.Create(options.ConnectionString!);
+        _dataSource = NpgsqlDataSource.Create(SessionSettings.Apply(options.ConnectionString!));
         _schema = new SchemaGate(_dataSource, options.Schema, options.CreateSchema);
         _writer = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
         _writer.Committed += SignalReady;
+        _settles = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
+        _settles.Committed += SignalReady;
         _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, options.ListenerPingInterval, logger);
     }
 
     /// <inheritdoc/>
     public string Name { get; }
 
-    /// <summary>The writer, for tests and benchmarks that look at how operations were coalesced.</summary>
+    /// <summary>The publishes' writer, for tests and benchmarks that look at how operations were coalesced.</summary>
     internal GroupCommitWriter Writer => _writer;
+
+    /// <summary>The store's own connections (for tests that look at their session settings).</summary>
+    internal NpgsqlDataSource DataSource => _dataSource;
 
     /// <summary>How many receivers are waiting for work (for tests that must act while one waits).</summary>
     internal int WaitingReceivers => Volatile.Read(ref _waitingReceivers);
@@ -199,7 +208,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             SignalReady();
         }
 
-        await _writer.StopAsync().ConfigureAwait(false);
+        await Task.WhenAll(_writer.StopAsync(), _settles.StopAsync()).ConfigureAwait(false);
         await _listener.StopAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
@@ -248,7 +257,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     private Task<TResult> SubmitAsync<TResult>(WriteOperation<TResult> operation, CancellationToken cancellationToken)
     {
-        _writer.Submit(operation);
+        (operation is EnqueueOperation ? _writer : _settles).Submit(operation);
         return cancellationToken.CanBeCanceled ? WithCancellationAsync(operation, cancellationToken) : operation.Task;
     }
 
@@ -307,6 +316,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         {
             // Taken before looking, so a publish that commits after the look still wakes this receiver.
             var ready = ReadySignal();
+            var lookedAt = _time.GetTimestamp();
             var (taken, secondsUntilVisible) = await ReceiveOnceAsync(buffer, leaseDuration, cancellationToken).ConfigureAwait(false);
             if (taken > 0)
             {
@@ -317,7 +327,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             Interlocked.Increment(ref _waitingReceivers);
             try
             {
-                await WaitForWorkAsync(ready, secondsUntilVisible, contended, cancellationToken).ConfigureAwait(false);
+                await WaitForWorkAsync(ready, secondsUntilVisible, lookedAt, contended, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -361,9 +371,9 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            var taken = await DeliverAsync(rows, token, buffer).ConfigureAwait(false);
+            var taken = await DeliverAsync(connection, rows, token, now, buffer).ConfigureAwait(false);
 
-            // Rows were leased but none could be read (now dead-lettered): look again at once.
+            // Rows were leased but none could be read (now hidden or dead-lettered): look again at once.
             return (taken, taken == 0 ? 0 : null);
         }
     }
@@ -398,7 +408,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                         reader.GetFieldValue<byte[]>(4),
                         reader.GetDateTime(5),
                         reader.GetInt32(6),
-                        reader.GetFieldValue<DateTimeOffset>(7)));
+                        reader.GetFieldValue<DateTimeOffset>(7),
+                        reader.GetInt32(8)));
                 }
             }
         }
@@ -439,7 +450,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         }
     }
 
-    private async Task<int> DeliverAsync(List<LeasedRow> rows, long token, Memory<Delivery<TMessage>> buffer)
+    private async Task<int> DeliverAsync(NpgsqlConnection connection, List<LeasedRow> rows, long token, DateTimeOffset? now, Memory<Delivery<TMessage>> buffer)
     {
         var taken = 0;
         foreach (var row in rows)
@@ -451,19 +462,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             }
             catch (Exception exception) when (exception is not OutOfMemoryException)
             {
-                // A body that cannot be read will never be readable: dead-letter it now rather than retry or drop it.
-                PostgreSqlLog.Unreadable(_logger, Name, row.Id, exception);
-                var reason = StoredText.Reason($"The stored message could not be deserialized: {exception.GetType().FullName}: {exception.Message}");
-                try
-                {
-                    await SubmitAsync(new SettleOperation(SettleKind.DeadLetter, row.Seq, token, TimeSpan.Zero, reason), CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception failure) when (failure is not OutOfMemoryException)
-                {
-                    // The rows read are leased to the caller and must reach it; this one comes back when its lease ends.
-                    PostgreSqlLog.DeadLetterFailed(_logger, Name, row.Id, failure);
-                }
-
+                await UnreadableAsync(connection, row, token, now, exception).ConfigureAwait(false);
                 continue;
             }
 
@@ -473,7 +472,44 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         return taken;
     }
 
-    private async Task WaitForWorkAsync(Task ready, double? secondsUntilVisible, int contended, CancellationToken cancellationToken)
+    /// <summary>
+    /// A body this reader cannot deserialize: hidden until its lease ends, as if a reader had failed it, so another
+    /// reader (a newer one, during a rolling deploy) may try; dead-lettered, never dropped, once it has failed
+    /// <see cref="PostgreSqlStoreOptions.MaxFailedReads"/> reads. Never throws: the rows read with it must reach the
+    /// caller, and a row whose settle failed comes back when its lease ends.
+    /// </summary>
+    private async Task UnreadableAsync(NpgsqlConnection connection, LeasedRow row, long token, DateTimeOffset? now, Exception exception)
+    {
+        var failedReads = row.ReadFailures + 1;
+        PostgreSqlLog.Unreadable(_logger, Name, row.Id, failedReads, _maxFailedReads, exception);
+        try
+        {
+            if (failedReads < _maxFailedReads)
+            {
+                // Not bounded by the caller's token: the lease is already taken and the failed read must be counted.
+                using var timeout = new CancellationTokenSource(s_unleaseTimeout);
+                var hide = new NpgsqlCommand(_sql.HideUnreadable, connection)
+                {
+                    Parameters = { new NpgsqlParameter<long> { TypedValue = row.Seq }, new NpgsqlParameter<long> { TypedValue = token }, GroupCommitWriter.Now(now) },
+                };
+                await using (hide.ConfigureAwait(false))
+                {
+                    await hide.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            var reason = StoredText.Reason($"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}");
+            await SubmitAsync(new SettleOperation(SettleKind.DeadLetter, row.Seq, token, TimeSpan.Zero, reason), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception failure) when (failure is not OutOfMemoryException)
+        {
+            PostgreSqlLog.UnreadableSettleFailed(_logger, Name, row.Id, failure);
+        }
+    }
+
+    private async Task WaitForWorkAsync(Task ready, double? secondsUntilVisible, long lookedAt, int contended, CancellationToken cancellationToken)
     {
         var wait = _pollInterval;
         var clock = _time;
@@ -491,10 +527,21 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 wait = TimeSpan.FromMilliseconds(Math.Min(_pollInterval.TotalMilliseconds, 5 << Math.Min(contended, 6)));
                 clock = TimeProvider.System;
             }
-            else if (TimeSpan.FromSeconds(seconds) < wait)
+            else
             {
-                // Rounded up, so the next look finds the row visible rather than a few microseconds early.
-                wait = TimeSpan.FromSeconds(seconds) + TimeSpan.FromTicks(10);
+                // Counted from the look, not from now: time that passed while the look ran is already spent (on a
+                // slow server, or when a test's clock moved meanwhile, the row may be due already).
+                var untilVisible = TimeSpan.FromSeconds(seconds) - _time.GetElapsedTime(lookedAt);
+                if (untilVisible <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                if (untilVisible < wait)
+                {
+                    // Rounded up, so the next look finds the row visible rather than a few microseconds early.
+                    wait = untilVisible + TimeSpan.FromTicks(10);
+                }
             }
         }
 
@@ -684,5 +731,5 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-    private readonly record struct LeasedRow(long Seq, string Id, short Priority, string? Headers, byte[] Body, DateTime EnqueuedAt, int DeliveryCount, DateTimeOffset LeaseEnd);
+    private readonly record struct LeasedRow(long Seq, string Id, short Priority, string? Headers, byte[] Body, DateTime EnqueuedAt, int DeliveryCount, DateTimeOffset LeaseEnd, int ReadFailures);
 }

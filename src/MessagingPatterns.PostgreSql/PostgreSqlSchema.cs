@@ -132,7 +132,7 @@ internal static partial class PostgreSqlSchema
             new("messages", $"to_regclass('{s}.messages') IS NOT NULL", $"""
                 -- One row per message not yet acked. visible_at is when it may be received: its enqueue time, the end of
                 -- a release delay, or, while leased (lease_token set), the lease's end. An expired lease is therefore
-                -- ready again without any sweeper.
+                -- ready again without any sweeper. A row released with a delay holds token 0 (never a lease's) until due.
                 CREATE TABLE IF NOT EXISTS {s}.messages (
                     seq            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                     queue          text        NOT NULL,
@@ -143,14 +143,27 @@ internal static partial class PostgreSqlSchema
                     enqueued_at    timestamptz NOT NULL,
                     visible_at     timestamptz NOT NULL,
                     lease_token    bigint      NULL,
-                    delivery_count integer     NOT NULL DEFAULT 0
+                    delivery_count integer     NOT NULL DEFAULT 0,
+                    read_failures  integer     NOT NULL DEFAULT 0
                 );
 
 
                 """),
+            new("messages.read_failures", $"EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{s}.messages') AND attname = 'read_failures' AND NOT attisdropped)", $"""
+                -- How often this message's body failed to deserialize (added to tables created before it existed).
+                ALTER TABLE {s}.messages ADD COLUMN IF NOT EXISTS read_failures integer NOT NULL DEFAULT 0;
+
+
+                """),
             new("messages_ready", $"to_regclass('{s}.messages_ready') IS NOT NULL", $"""
-                -- Receive order: higher priority first, then publish order.
-                CREATE INDEX IF NOT EXISTS messages_ready ON {s}.messages (queue, priority DESC, seq);
+                -- Ready rows (no token) in receive order: higher priority first, then publish order.
+                CREATE INDEX IF NOT EXISTS messages_ready ON {s}.messages (queue, priority DESC, seq) WHERE lease_token IS NULL;
+
+
+                """),
+            new("messages_due", $"to_regclass('{s}.messages_due') IS NOT NULL", $"""
+                -- Leased and delayed rows (a token) by when they are due, so receives and waits read only the due ones.
+                CREATE INDEX IF NOT EXISTS messages_due ON {s}.messages (queue, visible_at) WHERE lease_token IS NOT NULL;
 
 
                 """),

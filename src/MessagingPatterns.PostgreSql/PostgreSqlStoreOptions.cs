@@ -69,6 +69,16 @@ public sealed class PostgreSqlStoreOptions : IValidatableObject
     [Range(1, 10_000)]
     public int MaxOperationsPerTransaction { get; set; } = 512;
 
+    /// <summary>
+    /// How many times a stored body may fail to deserialize before the message is dead-lettered (with its raw
+    /// bytes listable), from 1 to 1000. Between failed reads the message is hidden for the receive's lease, as
+    /// if a reader had failed it, so a rolling deploy that briefly runs an old reader beside a new writer does
+    /// not dead-letter the new format; a failed read is not counted as a delivery. 1 dead-letters it at the
+    /// first failed read. Default: 3.
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxFailedReads { get; set; } = 3;
+
     /// <inheritdoc/>
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {

@@ -107,7 +107,9 @@ public sealed class PostgreSqlFailureIsolationTests : IAsyncLifetime
     [SkippableFact]
     public async Task AnUnreadableMessageWhoseReasonCannotBeStoredAsIs_IsDeadLettered_AndTheGoodOnesLeasedWithItAreDelivered()
     {
-        var store = Track(PostgreSqlMessageStore.Create("poison", Schema.Options(), new PoisonSerializer()));
+        var options = Schema.Options();
+        options.MaxFailedReads = 1;
+        var store = Track(PostgreSqlMessageStore.Create("poison", options, new PoisonSerializer()));
         await store.EnqueueBatchAsync([new("poison", "unreadable"), new("fine", "good-1"), new("fine", "good-2")]);
 
         var buffer = new Delivery<string>[3];

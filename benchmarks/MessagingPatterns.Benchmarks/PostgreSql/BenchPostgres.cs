@@ -20,6 +20,15 @@ internal static class BenchPostgres
         MaxOperationsPerTransaction = maxOperationsPerTransaction,
     };
 
+    /// <summary>The direct baselines' table: the same columns and ready index as the store's messages table.</summary>
+    public static string BaselineTable(string schema) => $"""
+        CREATE TABLE "{schema}".baseline (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, queue text NOT NULL, id text NOT NULL,
+            priority smallint NOT NULL, body bytea NOT NULL, enqueued_at timestamptz NOT NULL,
+            visible_at timestamptz NOT NULL, lease_token bigint NULL, delivery_count integer NOT NULL DEFAULT 0);
+        CREATE INDEX ON "{schema}".baseline (queue, priority DESC, seq);
+        """;
+
     public static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
     {
         await using var command = dataSource.CreateCommand(sql);

@@ -34,13 +34,7 @@ public class PostgreSqlEndToEndBenchmarks
         await _store.GetStatisticsAsync();
 
         // The baseline's table: the same columns and index as the store's.
-        await BenchPostgres.ExecuteAsync(_dataSource, $"""
-            CREATE TABLE "{_schema}".baseline (
-                seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, queue text NOT NULL, id text NOT NULL,
-                priority smallint NOT NULL, body bytea NOT NULL, enqueued_at timestamptz NOT NULL,
-                visible_at timestamptz NOT NULL, lease_token bigint NULL, delivery_count integer NOT NULL DEFAULT 0);
-            CREATE INDEX ON "{_schema}".baseline (queue, priority DESC, seq);
-            """);
+        await BenchPostgres.ExecuteAsync(_dataSource, BenchPostgres.BaselineTable(_schema));
     }
 
     [GlobalCleanup]

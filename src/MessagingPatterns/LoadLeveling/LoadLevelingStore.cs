@@ -40,10 +40,10 @@ namespace MessagingPatterns.LoadLeveling;
 /// A durable store keeps messages across restarts and may be shared with other processes, whose publishes and acks
 /// never pass through these counters. Over one, the buffer also counts what the store holds: at start, and then
 /// every <see cref="LoadLevelingDefaults.StoreCountInterval"/> while it is at least half full (see
-/// <see cref="CountStoreAsync"/>). The difference from its own counters is kept as <c>_unseen</c>, part of the depth.
+/// <see cref="DurableDepthCounter{TMessage}"/>). The difference from its own counters is kept as <c>_unseen</c>, part of the depth.
 /// </para>
 /// </remarks>
-internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource
+internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource, IOverflowMoveTarget<TMessage>, IDepthCountTarget
 {
     private readonly IMessageStore<TMessage> _inner;
     private readonly IMessageStore<TMessage>? _overflow;
@@ -62,28 +62,14 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly LinkedList<RoomWaiter> _waiters = new();
     private readonly Dictionary<LeaseToken, LeasedSize>? _leasedSizes;
     private readonly CancellationTokenSource _disposing = new();
-    private readonly SemaphoreSlim? _moveSignal;
     private readonly Task? _overflowCounted;
     private readonly ITimer? _overflowCountTimer;
     private readonly ILogger _logger;
-
-    // The mover's own state (only the mover task touches it): the head message that keeps failing to move, and the
-    // ids moved whose overflow copy could not be acknowledged (removed when they come back, never moved twice).
-    private readonly HashSet<string> _movedNotAcked = new(StringComparer.Ordinal);
-    private string? _failingId;
-    private int _failedMoves;
-    private readonly Task? _mover;
-    private readonly bool _countsStore;
-    private readonly ITimer? _storeCountTimer;
+    private readonly OverflowMover<TMessage>? _mover;
+    private readonly DurableDepthCounter<TMessage>? _depthCounter;
     private readonly Task _firstStoreCount = Task.CompletedTask;
     private DepthCounters _counters;
     private long _unseen;
-    private long _stored;
-    private long _settling;
-    private int _counting;
-    private bool _firstCountPending;
-    private bool _countFailed;
-    private Task _storeCount = Task.CompletedTask;
     private int _slowPath;
     private long _bytes;
     private long _overflowCount;
@@ -171,20 +157,16 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         {
             // Before the overflow tasks start: publishes take the slow path and the mover waits, both for the first
             // count, so what the store already holds counts from the first message in.
-            _countsStore = true;
-            _firstCountPending = true;
             _slowPath = 1;
-            StartStoreCount();
-            _firstStoreCount = _storeCount;
-            _storeCountTimer = WeakTimer.Start(
-                timeProvider, this, static s => s.OnStoreCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
+            _depthCounter = new DurableDepthCounter<TMessage>(inner, this, timeProvider);
+            _firstStoreCount = _depthCounter.FirstCount;
         }
 
         if (overflow is not null)
         {
-            _moveSignal = new SemaphoreSlim(0);
             _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
-            _mover = Task.Run(MoveFromOverflowAsync);
+            _mover = new OverflowMover<TMessage>(overflow, inner, this, timeProvider, _logger);
+            _mover.Start(Task.WhenAll(_overflowCounted, _firstStoreCount));
             _overflowCountTimer = WeakTimer.Start(
                 timeProvider, this, static s => s.OnOverflowCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
         }
@@ -528,14 +510,13 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         if (_mover is not null)
         {
-            // The mover ends on the disposing token; anything it held goes back to the overflow store by its lease.
-            await _mover.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // Anything the mover held goes back to the overflow store by its lease.
+            await _mover.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_storeCountTimer is not null)
+        if (_depthCounter is not null)
         {
-            await _storeCountTimer.DisposeAsync().ConfigureAwait(false);
-            await Volatile.Read(ref _storeCount).ConfigureAwait(false);
+            await _depthCounter.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_overflowCountTimer is not null)
@@ -546,7 +527,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         _sampler.Dispose();
         _pacer?.Dispose();
-        _moveSignal?.Dispose();
         await _inner.DisposeAsync().ConfigureAwait(false);
         if (_overflow is not null)
         {
@@ -618,7 +598,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     /// <summary>Sets whether publishes and settles must take the lock (under the lock); a full fence either way.</summary>
     private void UpdateSlowPath() => Interlocked.Exchange(
         ref _slowPath,
-        _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null || _firstCountPending ? 1 : 0);
+        _waiters.Count > 0 || _overflowCount > 0 || _overflowPending > 0 || _sizeOf is not null || _depthCounter is { FirstCountPending: true } ? 1 : 0);
 
     /// <summary>After room was freed (by a full-fence update of a counter): serve waiters and the mover if any, and give back bytes.</summary>
     private void AfterRoomFreed(long size)
@@ -1062,128 +1042,50 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         LoadLevelingMetrics.Processed(Name);
     }
 
-    private void SignalMover()
-    {
-        // Never after disposal: a publish or settle that completed must not then fail on the disposed signal.
-        if (_moveSignal is { CurrentCount: 0 } && !_disposing.IsCancellationRequested)
-        {
-            _moveSignal.Release();
-        }
-    }
+    private void SignalMover() => _mover?.Signal();
 
     /// <summary>Counts messages the store now holds because this buffer enqueued them (over a durable store only).</summary>
-    private void Stored(int count)
-    {
-        if (_countsStore)
-        {
-            Interlocked.Add(ref _stored, count);
-        }
-    }
+    private void Stored(int count) => _depthCounter?.Stored(count);
 
     /// <summary>Marks a settle under way in the store, not yet counted as released (over a durable store only).</summary>
-    private void BeginSettle()
-    {
-        if (_countsStore)
-        {
-            Interlocked.Increment(ref _settling);
-        }
-    }
+    private void BeginSettle() => _depthCounter?.BeginSettle();
 
     /// <summary>Ends what <see cref="BeginSettle"/> began, after the settle was counted (or failed).</summary>
-    private void EndSettle()
+    private void EndSettle() => _depthCounter?.EndSettle();
+
+    /// <inheritdoc/>
+    bool IDepthCountTarget.CountDue
     {
-        if (_countsStore)
+        get
         {
-            Interlocked.Decrement(ref _settling);
+            lock (_lock)
+            {
+                return Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
+            }
         }
     }
 
-    private void OnStoreCountTimer()
-    {
-        if (_disposing.IsCancellationRequested)
-        {
-            return;
-        }
+    /// <inheritdoc/>
+    long IDepthCountTarget.Released => Volatile.Read(ref _counters.Released);
 
-        bool due;
+    /// <inheritdoc/>
+    void IDepthCountTarget.Recounted(long heldMinusStored)
+    {
         lock (_lock)
         {
-            // Only near the bound does the count matter, and a count may scan the store; a failed one is tried again.
-            due = _countFailed || Depth * 2 >= _capacity || _waiters.Count > 0 || _overflowCount > 0;
-        }
+            Volatile.Write(ref _unseen, heldMinusStored + Volatile.Read(ref _counters.Released));
 
-        if (due)
-        {
-            StartStoreCount();
+            // The depth may have dropped (another process acked): hand the room on, as a settle would.
+            ServeWaiters();
         }
     }
 
-    private void StartStoreCount()
+    /// <inheritdoc/>
+    void IDepthCountTarget.FirstCountDone()
     {
-        if (Interlocked.Exchange(ref _counting, 1) == 0)
+        lock (_lock)
         {
-            var count = CountStoreAsync();
-            Volatile.Write(ref _storeCount, count);
-
-            // Cleared only once the task is recorded, so that DisposeAsync always waits for the latest count.
-            count.ContinueWith(
-                static (_, s) => Volatile.Write(ref ((LoadLevelingStore<TMessage>)s!)._counting, 0),
-                this,
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
-        }
-    }
-
-    /// <summary>
-    /// Sets the depth from what the durable store holds, so that messages from an earlier run and other processes'
-    /// publishes count against the capacity, and other processes' acks free room.
-    /// </summary>
-    /// <remarks>
-    /// The store is counted at one moment and this buffer's counters at others, while its own publishes and settles
-    /// go on; the count must never make the depth miss one of them, or the buffer would overfill. Messages the store
-    /// holds that this buffer does not count are <c>held − stored + released</c>, where stored counts publishes that had
-    /// returned before the store was asked (so the count includes them) and released counts settles after it
-    /// answered (so the count may still include them); settles under way then are added as if the count still held
-    /// them. A publish or settle that crosses the count is thus counted once or twice, never missed: the depth may
-    /// err toward full, by the operations in flight, until the next count. This needs a store whose statistics
-    /// include every publish that returned before they were asked for, as a store's own statistics do.
-    /// </remarks>
-    private async Task CountStoreAsync()
-    {
-        try
-        {
-            var storedBefore = Volatile.Read(ref _stored);
-            var statistics = await _inner.GetStatisticsAsync(_disposing.Token).ConfigureAwait(false);
-            var held = statistics.Ready + statistics.Delayed + statistics.InFlight;
-            lock (_lock)
-            {
-                // Settling first: a settle is counted as released before it leaves settling, so one of the reads sees it.
-                var settling = Volatile.Read(ref _settling);
-                var released = Volatile.Read(ref _counters.Released);
-                Volatile.Write(ref _unseen, held - storedBefore + released + settling);
-                _countFailed = false;
-
-                // The depth may have dropped (another process acked): hand the room on, as a settle would.
-                ServeWaiters();
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // The store could not be counted (disposed, busy, a broker connection down): the last count stands, and
-            // the timer tries again at its next tick.
-            lock (_lock)
-            {
-                _countFailed = true;
-            }
-        }
-        finally
-        {
-            lock (_lock)
-            {
-                _firstCountPending = false;
-                UpdateSlowPath();
-            }
+            UpdateSlowPath();
         }
     }
 
@@ -1211,232 +1113,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
     }
 
-    private async Task MoveFromOverflowAsync()
-    {
-        var overflow = _overflow!;
-        var token = _disposing.Token;
-        var buffer = new Delivery<TMessage>[LoadLevelingDefaults.MoveBatch];
-        try
-        {
-            await _overflowCounted!.ConfigureAwait(false);
-            await _firstStoreCount.ConfigureAwait(false);
-            lock (_lock)
-            {
-                SignalMover();
-            }
-
-            while (true)
-            {
-                await _moveSignal!.WaitAsync(token).ConfigureAwait(false);
-                try
-                {
-                    await MoveWhileRoomAsync(overflow, buffer, token).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException && ex is not ObjectDisposedException)
-                {
-                    // A store failed (e.g. a broker connection): what was leased comes back by its lease; try again shortly.
-                    await Task.Delay(TimeSpan.FromSeconds(1), _time, token).ConfigureAwait(false);
-                    lock (_lock)
-                    {
-                        SignalMover();
-                    }
-                }
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && token.IsCancellationRequested)
-        {
-            // Disposed: the mover stops; the overflow store keeps what was not moved.
-        }
-    }
-
-    private async Task MoveWhileRoomAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, CancellationToken token)
-    {
-        while (true)
-        {
-            int room;
-            lock (_lock)
-            {
-                room = (int)Math.Min(Math.Min(_capacity - Depth, _overflowCount), buffer.Length);
-            }
-
-            if (room <= 0)
-            {
-                return;
-            }
-
-            var received = await overflow.ReceiveAsync(buffer.AsMemory(0, room), LoadLevelingDefaults.InternalLease, token).ConfigureAwait(false);
-            if (!await MoveBatchAsync(overflow, buffer, received, token).ConfigureAwait(false))
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Moves leased overflow messages into the buffer's store, in order; false if the buffer ran out of bytes
-    /// (what is left went back to the overflow store, and freed room signals the mover again).
-    /// </summary>
-    /// <remarks>
-    /// The batch's leases run out together. A message still not in the buffer's store by half-time (that store is
-    /// full or slow) goes back with the rest, to be leased again on the next look: an expired lease would have the
-    /// overflow store deliver it again while it is being moved, and it would be moved twice. A message moved whose
-    /// acknowledgement in the overflow store then fails (or finds the lease ended all the same) is remembered, and its
-    /// copy is removed when the overflow store gives it back, so within a process it is never moved twice.
-    /// </remarks>
-    private async Task<bool> MoveBatchAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, int received, CancellationToken token)
-    {
-        using var halfLease = new CancellationTokenSource(LoadLevelingDefaults.InternalLease / 2, _time);
-        using var moveToken = CancellationTokenSource.CreateLinkedTokenSource(token, halfLease.Token);
-        for (var i = 0; i < received; i++)
-        {
-            var delivery = buffer[i];
-            var message = delivery.Message;
-            if (_movedNotAcked.Contains(message.Id))
-            {
-                // Its copy is in the buffer's store already: this one is only removed.
-                if (await TryAckOverflowAsync(overflow, delivery).ConfigureAwait(false))
-                {
-                    _movedNotAcked.Remove(message.Id);
-                }
-
-                continue;
-            }
-
-            var size = SizeOfBody(message);
-            bool fits;
-            lock (_lock)
-            {
-                fits = TryReserve(1, size);
-            }
-
-            if (!fits)
-            {
-                await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
-                return false;
-            }
-
-            try
-            {
-                await _inner.EnqueueAsync(MarkMoved(message), moveToken.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (halfLease.IsCancellationRequested && !token.IsCancellationRequested)
-            {
-                // A cancelled publish stored nothing.
-                Unreserve(1, size);
-                await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
-                return true;
-            }
-            catch (ArgumentException refused)
-            {
-                // The buffer's store refuses this message for good (a priority it does not have, a body over its size
-                // limit), though the spill accepted it: dead-lettered where it is, with the reason, not retried forever.
-                Unreserve(1, size);
-                await DeadLetterInOverflowAsync(overflow, delivery, $"The queue's store refused the message moved back from the overflow store: {refused.Message}").ConfigureAwait(false);
-                continue;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
-            {
-                Unreserve(1, size);
-                if (await IsStuckAsync(message.Id, ex, token).ConfigureAwait(false))
-                {
-                    // The store answers, yet keeps failing on this one message (e.g. a body its serializer rejects):
-                    // dead-lettered where it is, so the messages behind it flow.
-                    await DeadLetterInOverflowAsync(
-                        overflow,
-                        delivery,
-                        $"The queue's store failed {LoadLevelingDefaults.MaxFailedMoves} times to take the message moved back from the overflow store; last error: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
-                    continue;
-                }
-
-                // The mover tries again shortly: the batch goes back at once, in order, rather than waiting out its leases.
-                await GiveBackAsync(overflow, buffer, i, received).ConfigureAwait(false);
-                throw;
-            }
-
-            _failingId = null;
-            Stored(1);
-            Interlocked.Increment(ref _moved);
-
-            // Acknowledged only once the buffer holds it: a crash in between duplicates the message (same id, marked
-            // with a header), never loses it.
-            if (!await TryAckOverflowAsync(overflow, delivery).ConfigureAwait(false))
-            {
-                _movedNotAcked.Add(message.Id);
-            }
-        }
-
-        Array.Clear(buffer, 0, received);
-        return true;
-    }
-
-    /// <summary>Counts a failed move of the head message; true once it has failed too often while the store still answers.</summary>
-    private async Task<bool> IsStuckAsync(string messageId, Exception error, CancellationToken token)
-    {
-        _failedMoves = messageId == _failingId ? _failedMoves + 1 : 1;
-        _failingId = messageId;
-        LoadLevelingLog.MoveFailed(_logger, error, Name, messageId, _failedMoves);
-        if (_failedMoves < LoadLevelingDefaults.MaxFailedMoves)
-        {
-            return false;
-        }
-
-        try
-        {
-            // A store that cannot even be counted is down (a broker connection lost): then no message is to blame.
-            await _inner.GetStatisticsAsync(token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
-        {
-            return false;
-        }
-
-        _failingId = null;
-        return true;
-    }
-
-    /// <summary>Acknowledges a moved message in the overflow store, trying a few times; false if it may still be there.</summary>
-    private async Task<bool> TryAckOverflowAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery)
-    {
-        Exception? error = null;
-        for (var attempt = 0; attempt < LoadLevelingDefaults.OverflowAckAttempts; attempt++)
-        {
-            bool acked;
-            try
-            {
-                acked = await overflow.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not ObjectDisposedException)
-            {
-                error = ex;
-                continue;
-            }
-
-            if (acked)
-            {
-                RemovedFromOverflow();
-                return true;
-            }
-
-            // The lease ended all the same (a long pause): the overflow store delivers the message again, and it stays
-            // counted there until its copy is removed then.
-            break;
-        }
-
-        LoadLevelingLog.OverflowAckFailed(_logger, error, Name, delivery.Message.Id);
-        return false;
-    }
-
-    private async Task DeadLetterInOverflowAsync(IMessageStore<TMessage> overflow, Delivery<TMessage> delivery, string reason)
-    {
-        if (await overflow.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
-        {
-            RemovedFromOverflow();
-            LoadLevelingMetrics.OverflowDeadLettered(Name);
-            LoadLevelingLog.OverflowDeadLettered(_logger, Name, delivery.Message.Id, reason);
-        }
-    }
-
-    private void RemovedFromOverflow()
+    /// <inheritdoc/>
+    void IOverflowMoveTarget<TMessage>.RemovedFromOverflow()
     {
         lock (_lock)
         {
@@ -1446,14 +1124,35 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
     }
 
-    /// <summary>The message as it goes into the buffer's store: same id, body, priority and headers, marked as moved.</summary>
-    private static Message<TMessage> MarkMoved(Message<TMessage> message)
+    /// <inheritdoc/>
+    long IOverflowMoveTarget<TMessage>.RoomForMoves()
     {
-        var headers = new Dictionary<string, string>(message.Headers, StringComparer.Ordinal)
+        lock (_lock)
         {
-            [LoadLevelingHeaders.MovedFromOverflow] = "true",
-        };
-        return new Message<TMessage>(message.Body, message.Id, message.Priority, headers);
+            return Math.Min(_capacity - Depth, _overflowCount);
+        }
+    }
+
+    /// <inheritdoc/>
+    bool IOverflowMoveTarget<TMessage>.TryReserveMove(long size)
+    {
+        lock (_lock)
+        {
+            return TryReserve(1, size);
+        }
+    }
+
+    /// <inheritdoc/>
+    void IOverflowMoveTarget<TMessage>.UnreserveMove(long size) => Unreserve(1, size);
+
+    /// <inheritdoc/>
+    long IOverflowMoveTarget<TMessage>.SizeOf(Message<TMessage> message) => SizeOfBody(message);
+
+    /// <inheritdoc/>
+    void IOverflowMoveTarget<TMessage>.Moved()
+    {
+        Stored(1);
+        Interlocked.Increment(ref _moved);
     }
 
     private void OnOverflowCountTimer()
@@ -1528,17 +1227,6 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 _overflowCountFailed = true;
             }
         }
-    }
-
-    /// <summary>Releases the leased overflow messages from <paramref name="from"/> on, oldest first, so they come back in their order.</summary>
-    private static async Task GiveBackAsync(IMessageStore<TMessage> overflow, Delivery<TMessage>[] buffer, int from, int received)
-    {
-        for (var j = from; j < received; j++)
-        {
-            await overflow.ReleaseAsync(buffer[j].Lease, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-        }
-
-        Array.Clear(buffer, 0, received);
     }
 
     /// <summary>

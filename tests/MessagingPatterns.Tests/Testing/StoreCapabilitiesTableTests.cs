@@ -12,14 +12,15 @@ public sealed class StoreCapabilitiesTableTests
             DurableAcrossReopen = true,
             StrictFifoUnderRedelivery = false,
             ExactStatistics = false,
+            ReceivesEveryReadyMessage = false,
             DelayPrecision = TimeSpan.FromSeconds(2),
             PriorityLevels = 10,
             Capacity = 100,
         };
 
-        StoreCapabilitiesTable.Row("a broker", capabilities).Should().Be("| a broker | yes | no | no | within 2 s | yes | yes |");
+        StoreCapabilitiesTable.Row("a broker", capabilities).Should().Be("| a broker | yes | no | no | no | within 2 s | yes | yes |");
         StoreCapabilitiesTable.Row("memory", new StoreCapabilities { DelayPrecision = TimeSpan.FromMilliseconds(250) })
-            .Should().Be("| memory | no | yes | yes | within 250 ms | no | no |");
+            .Should().Be("| memory | no | yes | yes | yes | within 250 ms | no | no |");
         StoreCapabilitiesTable.Header[0].Split('|').Length.Should().Be(StoreCapabilitiesTable.Row("x", new()).Split('|').Length);
     }
 
