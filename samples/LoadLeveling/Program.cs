@@ -24,7 +24,7 @@ var ledger = new Ledger();
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Critical);   // the summary accounts for the dead letters instead
 builder.Services.AddSingleton(ledger);
-builder.Services.AddSelectedQueue<SensorEvent>("events", args)   // --store inmemory (default) | sqlite | postgres
+builder.Services.AddSelectedQueue<SensorEvent>("events", args)   // --store inmemory (default) | sqlite | postgres | rabbitmq
     .WithLoadLeveling(options =>
     {
         options.MessagesPerSecond = PacedRate;

@@ -3,24 +3,32 @@
 //   --store sqlite     a SQLite file in the temp folder, deleted at the end
 //   --store postgres   PostgreSQL at MESSAGING_POSTGRES_CONNECTION (default: the server `scripts/brokers.sh start postgres`
 //                      starts), in a schema of the run's own, dropped at the end
+//   --store rabbitmq   RabbitMQ at MESSAGING_RABBITMQ_URI (default: the broker `scripts/brokers.sh start rabbitmq` starts);
+//                      the run's queues (and their dead-letter queues) are deleted before first use and at the end
 // Adding a store: its name in s_names, and a case in each switch below.
 using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.PostgreSql;
+using MessagingPatterns.RabbitMQ;
 using MessagingPatterns.Sqlite;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using RabbitMQ.Client;
 
 namespace MessagingPatterns.Samples;
 
 public static class SampleStores
 {
     private const string DefaultPostgres = "Host=127.0.0.1;Port=55432;Username=messaging;Password=messaging;Database=messaging";
+    private const string DefaultRabbitMq = "amqp://guest:guest@127.0.0.1:55672/";
 
     private static readonly string s_sqlitePath = Path.Combine(Path.GetTempPath(), $"messaging-sample-{Environment.ProcessId}.db");
     private static readonly string s_postgresSchema = $"sample_{Environment.ProcessId}";
 
-    private static readonly string[] s_names = ["inmemory", "sqlite", "postgres"];
+    private static readonly string[] s_names = ["inmemory", "sqlite", "postgres", "rabbitmq"];
+
+    // The RabbitMQ queues this run uses: the broker keeps queues by name across runs, so each is deleted first and last.
+    private static readonly List<string> s_rabbitQueues = [];
 
     /// <summary>The store named by --store, or "inmemory".</summary>
     public static string Selected(string[] args)
@@ -38,6 +46,7 @@ public static class SampleStores
         {
             "sqlite" => services.AddSqliteQueue<T>(name, options => options.DatabasePath = s_sqlitePath),
             "postgres" => services.AddPostgreSqlQueue<T>(name, ConfigurePostgres),
+            "rabbitmq" => services.AddRabbitMqQueue<T>(FreshRabbitQueue(name), options => options.ConnectionUri = RabbitMqUri),
             _ => services.AddInMemoryQueue<T>(name),
         };
 
@@ -47,10 +56,11 @@ public static class SampleStores
         {
             "sqlite" => SqliteMessageStore.Create<T>(name, new SqliteStoreOptions { DatabasePath = s_sqlitePath }),
             "postgres" => PostgreSqlMessageStore.Create<T>(name, Configured(new PostgreSqlStoreOptions())),
+            "rabbitmq" => RabbitMqMessageStore.Create<T>(FreshRabbitQueue(name), new RabbitMqStoreOptions { ConnectionUri = RabbitMqUri }),
             _ => MessageStore.CreateInMemory<T>(name),
         };
 
-    /// <summary>Removes what the run left in the store (the SQLite file, the PostgreSQL schema).</summary>
+    /// <summary>Removes what the run left in the store (the SQLite file, the PostgreSQL schema, the RabbitMQ queues).</summary>
     public static Task CleanUpAsync(string[] args)
     {
         switch (Selected(args))
@@ -64,6 +74,8 @@ public static class SampleStores
                 return Task.CompletedTask;
             case "postgres":
                 return DropPostgresSchemaAsync();
+            case "rabbitmq":
+                return DeleteRabbitQueuesAsync([.. s_rabbitQueues]);
             default:
                 return Task.CompletedTask;
         }
@@ -88,5 +100,28 @@ public static class SampleStores
         await connection.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{s_postgresSchema}\" CASCADE", connection);
         await drop.ExecuteNonQueryAsync();
+    }
+
+    private static string RabbitMqUri =>
+        Environment.GetEnvironmentVariable("MESSAGING_RABBITMQ_URI") is { Length: > 0 } value ? value : DefaultRabbitMq;
+
+    // A queue left by an earlier run that stopped early would hand its old messages to this one.
+    private static string FreshRabbitQueue(string name)
+    {
+        DeleteRabbitQueuesAsync([name]).GetAwaiter().GetResult();
+        s_rabbitQueues.Add(name);
+        return name;
+    }
+
+    private static async Task DeleteRabbitQueuesAsync(IReadOnlyList<string> names)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(RabbitMqUri) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        foreach (var name in names)
+        {
+            await channel.QueueDeleteAsync(name);
+            await channel.QueueDeleteAsync(name + ".dead-letter");
+        }
     }
 }
