@@ -13,7 +13,10 @@ internal static class RabbitMqBroker
 {
     public const int DefaultPort = 55672;
 
-    public static string Uri { get; } = Environment.GetEnvironmentVariable("MESSAGING_RABBITMQ_URI") ?? $"amqp://guest:guest@127.0.0.1:{DefaultPort}/";
+    /// <summary>The script's AMQP port: MESSAGING_RABBITMQ_PORT, as the script reads it, or its default.</summary>
+    public static int Port { get; } = int.TryParse(Environment.GetEnvironmentVariable("MESSAGING_RABBITMQ_PORT"), out var port) ? port : DefaultPort;
+
+    public static string Uri { get; } = Environment.GetEnvironmentVariable("MESSAGING_RABBITMQ_URI") ?? $"amqp://guest:guest@127.0.0.1:{Port}/";
 
     private static readonly Lazy<bool> s_available = new(() => IsListening(new Uri(Uri)));
 
@@ -50,8 +53,9 @@ internal static class RabbitMqBroker
     public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 60)];
 
     /// <summary>Runs a <c>rabbitmqctl</c> command against the script's broker on <paramref name="port"/>.</summary>
-    public static async Task CtlAsync(string arguments, int port = DefaultPort)
+    public static async Task CtlAsync(string arguments, int? port = null)
     {
+        port ??= Port;
         var script = Path.Combine(RepositoryRoot(), "scripts", "brokers", "rabbitmq.sh");
         var start = new ProcessStartInfo("bash")
         {
