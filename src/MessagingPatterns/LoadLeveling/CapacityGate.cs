@@ -209,13 +209,24 @@ internal sealed class CapacityGate
     }
 
     /// <summary>
-    /// Increment first, then check, so concurrent publishes never overfill. A failed attempt inflates the depth for a
-    /// moment, which may make the lock holder find no room; so, outside the lock, taking the increment back serves
-    /// waiters like any freed room.
+    /// Increment first, then check, so concurrent publishes never overfill. The check first uses the publishers' copy of
+    /// the released count, so while there is room a publish touches only the publishers' cache line. A failed attempt
+    /// inflates the depth for a moment, which may make the lock holder find no room; so, outside the lock, taking the
+    /// increment back serves waiters like any freed room.
     /// </summary>
     private bool TryReserveCount(int count, bool underLock)
     {
-        if (Interlocked.Add(ref _counters.Admitted, count) - Volatile.Read(ref _counters.Released) + Volatile.Read(ref _unseen) <= Capacity)
+        var admitted = Interlocked.Add(ref _counters.Admitted, count);
+        var unseen = Volatile.Read(ref _unseen);
+        if (admitted - Volatile.Read(ref _counters.ReleasedSeen) + unseen <= Capacity)
+        {
+            return true;
+        }
+
+        // Only when the old copy says full is the consumers' counter read (and the copy refreshed).
+        var released = Volatile.Read(ref _counters.Released);
+        Volatile.Write(ref _counters.ReleasedSeen, released);
+        if (admitted - released + unseen <= Capacity)
         {
             return true;
         }
