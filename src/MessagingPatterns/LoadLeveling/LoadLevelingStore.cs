@@ -38,6 +38,7 @@ internal sealed class LoadLevelingStore<TMessage>
     private readonly SpillFullMode<TMessage>? _spill;
     private readonly DurableDepthCounter<TMessage>? _depthCounter;
     private readonly Task _firstStoreCount = Task.CompletedTask;
+    private readonly DeadLetterRedrive<TMessage> _redrive;
     private readonly PacedReceiver<TMessage>? _paced;
     private readonly PacingRateLimiter? _pacer;
     private readonly RateSampler _sampler;
@@ -74,6 +75,7 @@ internal sealed class LoadLevelingStore<TMessage>
             _fullMode = CreateFullMode(options);
         }
 
+        _redrive = new DeadLetterRedrive<TMessage>(inner, _gate, _sizer, _totals, _depthCounter);
         _gate.Listen(this);
         _spill?.Start(_firstStoreCount);
         if (options.RateLimiter is not null)
@@ -308,50 +310,19 @@ internal sealed class LoadLevelingStore<TMessage>
         return _inner.PurgeDeadLettersAsync(filter, cancellationToken);
     }
 
-    public async ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
+    public ValueTask<long> RedriveDeadLettersAsync(DeadLetterFilter filter, int batchSize = 100, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ThrowIfDisposed();
-
-        // Redriven by id, a page at a time, so the buffer counts exactly the messages that came back. An id is
-        // redriven once per call: one that fails again and returns to the dead letters is left for a later call.
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        long redriven = 0;
-        string? token = null;
-        do
-        {
-            var page = await _inner.BrowseDeadLettersAsync(filter, batchSize, token, cancellationToken).ConfigureAwait(false);
-            var ids = page.Items.Select(d => d.MessageId).Where(seen.Add).ToArray();
-            if (ids.Length > 0)
-            {
-                redriven += await RedriveAsync(ids, cancellationToken).ConfigureAwait(false);
-            }
-
-            token = page.ContinuationToken;
-        }
-        while (token is not null);
-        return redriven;
+        return _redrive.RedriveMatchingAsync(filter, batchSize, cancellationToken);
     }
 
-    public async ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
+    public ValueTask<int> RedriveAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messageIds);
         ThrowIfDisposed();
-
-        // With a byte bound, the redriven messages' bytes count again.
-        var (found, size) = await _sizer.MeasureDeadLettersAsync(_inner, messageIds, cancellationToken).ConfigureAwait(false);
-        var redriven = await _inner.RedriveAsync(messageIds, cancellationToken).ConfigureAwait(false);
-        if (redriven > 0)
-        {
-            // Redriven messages were accepted once already, so (as in the stores) they may take the buffer past its
-            // capacity. If a concurrent redrive took some of them, count a share of the bytes: erring toward full is safe.
-            _gate.Readmit(redriven, found == 0 ? 0 : redriven >= found ? size : size * redriven / found);
-            _depthCounter?.Stored(redriven);
-            _totals.Redriven(redriven);
-        }
-
-        return redriven;
+        return _redrive.RedriveAsync(messageIds, cancellationToken);
     }
 
     public async ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)

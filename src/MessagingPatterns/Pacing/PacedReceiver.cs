@@ -126,7 +126,24 @@ internal sealed class PacedReceiver<TMessage>
         var acquire = continuing && _limiter is PacingRateLimiter pacing
             ? pacing.AcquireContinuingAsync(1, cancellationToken)
             : _limiter.AcquireAsync(1, cancellationToken);
-        using var permit = await acquire.ConfigureAwait(false);
+        RateLimitLease granted;
+        try
+        {
+            granted = await acquire.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled after the message was leased: if a permit is there now, the receive completes with it, rather
+            // than handing it back and counting a delivery nobody saw.
+            granted = _limiter.AttemptAcquire(1);
+            if (!granted.IsAcquired)
+            {
+                granted.Dispose();
+                throw;
+            }
+        }
+
+        using var permit = granted;
         if (!permit.IsAcquired)
         {
             var reason = permit.TryGetMetadata(MetadataName.ReasonPhrase, out var phrase) ? $": {phrase}" : ".";

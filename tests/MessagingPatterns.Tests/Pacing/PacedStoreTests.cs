@@ -113,6 +113,23 @@ public sealed class PacedStoreTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Receive_CancelledJustAfterTheStoreLeasedAMessage_WithAPermitThere_ReturnsItWithoutCountingADelivery()
+    {
+        var time = new FakeTimeProvider();
+        using var cancellation = new CancellationTokenSource();
+        var inner = new CancelAfterReceiveStore(MessageStore.CreateInMemory<int>("paced", timeProvider: time), cancellation);
+        await using var store = MessageStore.WithPacing(inner, new PacingOptions { MessagesPerSecond = 100, Burst = 10 }, time);
+        await store.EnqueueAsync(new Message<int>(0, "m-0"));
+
+        var buffer = new Delivery<int>[1];
+        (await store.ReceiveAsync(buffer, s_lease, cancellation.Token).AsTask().WaitAsync(s_patience)).Should().Be(1);
+
+        buffer[0].Message.Id.Should().Be("m-0");
+        buffer[0].DeliveryCount.Should().Be(1, "a receive that leased a message and had its permit is not undone by a late cancel");
+        (await store.AckAsync(buffer[0].Lease)).Should().BeTrue();
+    }
+
+    [Fact]
     public async Task WithPacing_OverADurableStore_StaysDurable_AndRefusesOptionsWithoutARate()
     {
         var act = () => MessageStore.WithPacing(MessageStore.CreateInMemory<int>("paced"), new PacingOptions { Burst = 0 });
@@ -129,6 +146,17 @@ public sealed class PacedStoreTests(ITestOutputHelper output)
         {
             deadline.Elapsed.Should().BeLessThan(s_patience, "the condition should hold soon");
             await Task.Yield();
+        }
+    }
+
+    /// <summary>Cancels the receive's token right after the inner store leased its messages, as a racing cancel may.</summary>
+    private sealed class CancelAfterReceiveStore(IMessageStore<int> inner, CancellationTokenSource cancellation) : Support.ForwardingStore<int>(inner)
+    {
+        public override async ValueTask<int> ReceiveAsync(Memory<Delivery<int>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
+        {
+            var received = await base.ReceiveAsync(buffer, leaseDuration, cancellationToken);
+            await cancellation.CancelAsync();
+            return received;
         }
     }
 }
