@@ -241,10 +241,10 @@ internal sealed class GroupCommitWriter
                 var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
-                    // Every settle statement returns the rows it changed as "seq"; rows are unique in a cohort.
+                    // Every settle statement returns the rows it changed, "seq" first; rows are unique in a cohort.
                     do
                     {
-                        var isSeq = reader.FieldCount == 1 && reader.GetName(0) == "seq";
+                        var isSeq = reader.FieldCount >= 1 && reader.GetName(0) == "seq";
                         while (await reader.ReadAsync().ConfigureAwait(false))
                         {
                             if (isSeq)

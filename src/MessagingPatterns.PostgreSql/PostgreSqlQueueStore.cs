@@ -121,6 +121,20 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         Settle(SettleKind.Ack, lease, TimeSpan.Zero, null, cancellationToken);
 
     /// <inheritdoc/>
+    /// <remarks>One DELETE for the whole batch, on a connection of its own, committed before it returns.</remarks>
+    public ValueTask<IReadOnlyList<bool>> AckBatchAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<IReadOnlyList<bool>>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return AckBatchCoreAsync(leases, cancellationToken);
+    }
+
+    /// <inheritdoc/>
     public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
@@ -308,6 +322,72 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         }
     }
 
+    private async ValueTask<IReadOnlyList<bool>> AckBatchCoreAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken)
+    {
+        var acked = new bool[leases.Count];
+
+        // A token another store issued can never match a row of this queue: answered false without being sent.
+        // Sorted by row, as the settle writer's statements are, so two batches naming the same rows lock them in one order.
+        var held = new List<(long Seq, long Token)>(leases.Count);
+        foreach (var lease in leases)
+        {
+            if (lease.Owner is null || ReferenceEquals(lease.Owner, this))
+            {
+                held.Add((lease.Id, lease.Version));
+            }
+        }
+
+        if (held.Count == 0)
+        {
+            return acked;
+        }
+
+        held.Sort();
+        var seqs = new long[held.Count];
+        var tokens = new long[held.Count];
+        for (var i = 0; i < seqs.Length; i++)
+        {
+            (seqs[i], tokens[i]) = held[i];
+        }
+
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var removed = new HashSet<(long Seq, long Token)>();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Ack, connection)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<long[]> { TypedValue = seqs },
+                    new NpgsqlParameter<long[]> { TypedValue = tokens },
+                    GroupCommitWriter.Now(_clock.Now(_time)),
+                },
+            };
+            await using (command.ConfigureAwait(false))
+            {
+                // Not cancellable once sent: the delete may commit, and the caller must hear what it removed.
+                var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        removed.Add((reader.GetInt64(0), reader.GetInt64(1)));
+                    }
+                }
+            }
+        }
+
+        // A lease named twice is acked once: the first mention answers true, a repeat false, as a second AckAsync would.
+        for (var i = 0; i < acked.Length; i++)
+        {
+            var lease = leases[i];
+            acked[i] = (lease.Owner is null || ReferenceEquals(lease.Owner, this)) && removed.Remove((lease.Id, lease.Version));
+        }
+
+        return acked;
+    }
+
     private async ValueTask<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         _listener.EnsureStarted();
@@ -391,7 +471,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration },
             },
         };
-        var rows = new List<LeasedRow>();
+        // Sized for a full buffer up front: the rows are large, and growing the list copies them several times.
+        var rows = new List<LeasedRow>(limit);
         await using (command.ConfigureAwait(false))
         {
             // Not cancellable: once sent, the statement may commit, and what it leased must reach the caller.
