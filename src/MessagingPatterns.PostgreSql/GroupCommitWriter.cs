@@ -274,7 +274,9 @@ internal sealed class GroupCommitWriter
 
     private bool AddInsert(NpgsqlBatch batch, List<WriteOperation> cohort, DateTimeOffset? now)
     {
-        var rows = cohort.OfType<EnqueueOperation>().SelectMany(enqueue => enqueue.Rows);
+        IReadOnlyList<PendingRow> rows = cohort is [EnqueueOperation single]
+            ? single.Rows
+            : cohort.OfType<EnqueueOperation>().SelectMany(enqueue => enqueue.Rows).ToList();
         var any = false;
         foreach (var command in InsertCommands(_sql, _queue, rows, now))
         {
@@ -315,39 +317,38 @@ internal sealed class GroupCommitWriter
     /// The INSERTs of <paramref name="rows"/> in order: statements of at most <see cref="MaxBatchBytes"/> each, so
     /// no protocol message nears the server's limit; in one transaction they commit all or none.
     /// </summary>
-    public static IEnumerable<NpgsqlBatchCommand> InsertCommands(QueueSql sql, string queue, IEnumerable<PendingRow> rows, DateTimeOffset? now)
+    public static IEnumerable<NpgsqlBatchCommand> InsertCommands(QueueSql sql, string queue, IReadOnlyList<PendingRow> rows, DateTimeOffset? now)
     {
-        var chunk = new List<PendingRow>();
+        var start = 0;
         long bytes = 0;
-        foreach (var row in rows)
+        for (var i = 0; i < rows.Count; i++)
         {
-            if (chunk.Count > 0 && bytes + row.Bytes > MaxBatchBytes)
+            if (i > start && bytes + rows[i].Bytes > MaxBatchBytes)
             {
-                yield return InsertCommand(sql, queue, chunk, now);
-                chunk = [];
+                yield return InsertCommand(sql, queue, rows, start, i - start, now);
+                start = i;
                 bytes = 0;
             }
 
-            chunk.Add(row);
-            bytes += row.Bytes;
+            bytes += rows[i].Bytes;
         }
 
-        if (chunk.Count > 0)
+        if (rows.Count > start)
         {
-            yield return InsertCommand(sql, queue, chunk, now);
+            yield return InsertCommand(sql, queue, rows, start, rows.Count - start, now);
         }
     }
 
-    /// <summary>The INSERT of <paramref name="rows"/> in order, as one statement.</summary>
-    private static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, List<PendingRow> rows, DateTimeOffset? now)
+    /// <summary>The INSERT of <paramref name="count"/> rows from <paramref name="start"/>, in order, as one statement.</summary>
+    private static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, IReadOnlyList<PendingRow> rows, int start, int count, DateTimeOffset? now)
     {
-        var ids = new string[rows.Count];
-        var priorities = new short[rows.Count];
-        var headers = new string?[rows.Count];
-        var bodies = new byte[rows.Count][];
-        for (var i = 0; i < rows.Count; i++)
+        var ids = new string[count];
+        var priorities = new short[count];
+        var headers = new string?[count];
+        var bodies = new byte[count][];
+        for (var i = 0; i < count; i++)
         {
-            (ids[i], priorities[i], headers[i], bodies[i]) = rows[i];
+            (ids[i], priorities[i], headers[i], bodies[i]) = rows[start + i];
         }
 
         return Command(

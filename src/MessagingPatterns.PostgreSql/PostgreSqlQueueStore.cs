@@ -261,7 +261,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         ThrowIfDisposed();
 
         // A token another store issued can never match a row of this queue; answering at once spares a round trip.
-        if (lease.Owner is not null && !ReferenceEquals(lease.Owner, this))
+        if (!IsOwn(lease))
         {
             return new ValueTask<bool>(false);
         }
@@ -327,31 +327,33 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         var acked = new bool[leases.Count];
 
         // A token another store issued can never match a row of this queue: answered false without being sent.
-        // Sorted by row, as the settle writer's statements are, so two batches naming the same rows lock them in one order.
-        var held = new List<(long Seq, long Token)>(leases.Count);
+        var count = 0;
         foreach (var lease in leases)
         {
-            if (lease.Owner is null || ReferenceEquals(lease.Owner, this))
-            {
-                held.Add((lease.Id, lease.Version));
-            }
+            count += IsOwn(lease) ? 1 : 0;
         }
 
-        if (held.Count == 0)
+        if (count == 0)
         {
             return acked;
         }
 
-        held.Sort();
-        var seqs = new long[held.Count];
-        var tokens = new long[held.Count];
-        for (var i = 0; i < seqs.Length; i++)
+        var seqs = new long[count];
+        var tokens = new long[count];
+        count = 0;
+        foreach (var lease in leases)
         {
-            (seqs[i], tokens[i]) = held[i];
+            if (IsOwn(lease))
+            {
+                (seqs[count], tokens[count]) = (lease.Id, lease.Version);
+                count++;
+            }
         }
 
+        // Sorted by row, as the settle writer's statements are, so two batches naming the same rows lock them in one order.
+        Array.Sort(seqs, tokens);
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var removed = new HashSet<(long Seq, long Token)>();
+        var removed = new HashSet<(long Seq, long Token)>(count);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -382,11 +384,14 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         for (var i = 0; i < acked.Length; i++)
         {
             var lease = leases[i];
-            acked[i] = (lease.Owner is null || ReferenceEquals(lease.Owner, this)) && removed.Remove((lease.Id, lease.Version));
+            acked[i] = IsOwn(lease) && removed.Remove((lease.Id, lease.Version));
         }
 
         return acked;
     }
+
+    /// <summary>Whether the token may name a row of this store: issued by it, or by no store (an unknown token matches nothing).</summary>
+    private bool IsOwn(LeaseToken lease) => lease.Owner is null || ReferenceEquals(lease.Owner, this);
 
     private async ValueTask<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
