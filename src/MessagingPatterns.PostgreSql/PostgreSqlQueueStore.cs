@@ -30,6 +30,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly PostgreSqlClock _clock;
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
+    private readonly TimeSpan _disposeTimeout;
     private readonly int _maxFailedReads;
     private readonly string _channel;
     private readonly ILogger _logger;
@@ -43,6 +44,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _time = timeProvider;
         _clock = options.Clock;
         _pollInterval = options.PollInterval;
+        _disposeTimeout = options.DisposeTimeout;
         _maxFailedReads = options.MaxFailedReads;
         _logger = logger;
         _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
@@ -213,7 +215,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     /// <summary>
     /// Disposes the store: waiting receivers fail with <see cref="ObjectDisposedException"/>, publishes and
-    /// settles already queued still commit, then the connections close. Messages stay in the database.
+    /// settles already queued still commit (for at most <see cref="PostgreSqlStoreOptions.DisposeTimeout"/>; the rest
+    /// fail), then the connections close. Messages stay in the database.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -222,7 +225,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             SignalReady();
         }
 
-        await Task.WhenAll(_writer.StopAsync(), _settles.StopAsync()).ConfigureAwait(false);
+        await Task.WhenAll(_writer.StopAsync(_disposeTimeout), _settles.StopAsync(_disposeTimeout)).ConfigureAwait(false);
         await _listener.StopAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
