@@ -33,6 +33,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly TimeSpan _disposeTimeout;
     private readonly int _maxFailedReads;
     private readonly string _channel;
+    private readonly ChangeSignal _waitingChanged = new();
     private readonly ILogger _logger;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
@@ -74,6 +75,15 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     /// <summary>Whether the wake-up listener holds a live LISTEN (for tests).</summary>
     internal bool IsListening => _listener.IsListening;
+
+    /// <summary>How many times the wake-up listener put a LISTEN in place, one more after each reconnect (for tests).</summary>
+    internal int ListenerListens => _listener.Listens;
+
+    /// <summary>
+    /// Completes when <see cref="WaitingReceivers"/>, <see cref="IsListening"/> or <see cref="ListenerListens"/> next changes, so a test waits for
+    /// the state it needs rather than polling; take it before looking at the state.
+    /// </summary>
+    internal Task ObservedStateChanged => Task.WhenAny(_waitingChanged.Next(), _listener.ListeningChanged);
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -413,6 +423,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
             contended = secondsUntilVisible is <= 0 ? contended + 1 : 0;
             Interlocked.Increment(ref _waitingReceivers);
+            _waitingChanged.Raise();
             try
             {
                 await WaitForWorkAsync(ready, secondsUntilVisible, lookedAt, contended, cancellationToken).ConfigureAwait(false);
@@ -420,6 +431,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             finally
             {
                 Interlocked.Decrement(ref _waitingReceivers);
+                _waitingChanged.Raise();
             }
 
             ThrowIfDisposed();
