@@ -1,7 +1,8 @@
 using System.ComponentModel.DataAnnotations;
+using MessagingPatterns.PostgreSql;
 using Npgsql;
 
-namespace MessagingPatterns.PostgreSql;
+namespace MessagingPatterns;
 
 /// <summary>Options of the PostgreSQL store. <see cref="ConnectionString"/> is required.</summary>
 public sealed class PostgreSqlStoreOptions : IValidatableObject
@@ -68,6 +69,15 @@ public sealed class PostgreSqlStoreOptions : IValidatableObject
     /// </summary>
     [Range(1, 10_000)]
     public int MaxOperationsPerTransaction { get; set; } = 512;
+
+    /// <summary>
+    /// How long disposing the store waits for publishes and settles already queued to commit (0 to 1 hour). Past it,
+    /// the connect or transaction in progress is abandoned (its outcome unknown, as for a lost connection) and what
+    /// is still queued fails with <see cref="ObjectDisposedException"/>, so a dispose ends in bounded time even when
+    /// the server does not answer. Default: 30 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How many times a stored body may fail to deserialize before the message is dead-lettered (with its raw

@@ -1,7 +1,7 @@
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.LoadLeveling.FullModes;
 using MessagingPatterns.Pacing;
-using MessagingPatterns.Stores;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
