@@ -1,3 +1,4 @@
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.LoadLeveling.FullModes;

@@ -1,6 +1,5 @@
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.LoadLeveling.FullModes;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

@@ -1,6 +1,5 @@
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.LoadLeveling.FullModes;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
