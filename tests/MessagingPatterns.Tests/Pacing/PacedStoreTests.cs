@@ -63,8 +63,8 @@ public sealed class PacedStoreTests(ITestOutputHelper output)
         output.WriteLine($"Starts per second: {string.Join(", ", perSecond)}");
         var median = perSecond.Order().ElementAt(2);
         // On a quiet machine the median is within 5% of the rate; the bound is wider so that a loaded 2-core machine,
-        // where the process itself stalls past what pacing makes up, does not fail it (the old pacer gave half the rate).
-        median.Should().BeInRange(400, 525, $"the median second should hold the rate (seconds: {string.Join(", ", perSecond)})");
+        // where the process itself stalls past what pacing makes up, does not fail it; the old pacer gave about 240 of 500.
+        median.Should().BeInRange(300, 525, $"the median second should hold the rate (seconds: {string.Join(", ", perSecond)})");
         perSecond.Should().OnlyContain(n => n <= Rate + 1 + Rate / 10, "no second runs far ahead of the rate to make up for another");
     }
 
