@@ -41,6 +41,9 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
         }
     }
 
+    /// <summary>Weighted scheduling gives lower levels their share on purpose, so it never asks for their messages back.</summary>
+    protected override bool Preempts(int level) => _scheduling != LevelScheduling.Weighted && base.Preempts(level);
+
     protected override void OnFirstStart(Message<TMessage> message, int level, long waitTicks)
     {
         base.OnFirstStart(message, level, waitTicks);

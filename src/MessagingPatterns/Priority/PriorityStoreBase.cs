@@ -10,7 +10,7 @@ namespace MessagingPatterns.Priority;
 /// metrics. Subclasses only pick the level a receive takes from next, and for how many messages in a row
 /// (<see cref="SelectLevel"/>). All members but the gauge reads run under the base store's lock.
 /// </summary>
-internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPriorityGaugeSource
+internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPreemptibleStore<TMessage>, IPriorityGaugeSource
 {
     private readonly ReadyQueue<TMessage>[] _ready;
     private readonly ulong[] _nonEmpty = new ulong[4];
@@ -69,6 +69,28 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         IncludeArrivals();
         return CountAt(level);
     }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+        // Arrivals are ordered (and their level marked) by whoever next holds the lock; with none pending, as
+        // when workers drain a backlog, this is a read of the bitmap and takes no lock.
+        IncludeArrivals();
+        return new ValueTask<bool>(priority < Levels - 1 && Preempts(priority));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default) =>
+        new(HandBack(leases));
+
+    /// <summary>
+    /// Whether a ready message should start before a held one of <paramref name="level"/>, read without the lock:
+    /// by default, whether a higher level is ready. A scheduler that serves lower levels on purpose (by weight)
+    /// answers no, or a consumer would hand back every share it was given.
+    /// </summary>
+    protected virtual bool Preempts(int level) => HighestNonEmpty() > level;
 
     /// <summary>Receives from one level only; the per-level views call this.</summary>
     internal ValueTask<int> ReceiveLevelAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken) =>

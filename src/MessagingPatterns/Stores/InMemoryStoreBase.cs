@@ -249,6 +249,33 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
+    /// <summary>
+    /// Makes leased messages that no handler started ready again at once, taking back the delivery each lease
+    /// counted, so a message handed back for a more urgent one is as it was before it was received.
+    /// </summary>
+    protected int HandBack(IReadOnlyList<LeaseToken> leases)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var handedBack = 0;
+            for (var i = 0; i < leases.Count; i++)
+            {
+                var lease = leases[i];
+                var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) : null;
+                if (message is not null)
+                {
+                    message.DeliveryCount--;
+                    AddReadyAndWake(message, redelivered: true);
+                    handedBack++;
+                }
+            }
+
+            return handedBack;
+        }
+    }
+
     /// <inheritdoc/>
     public ValueTask<bool> RenewLeaseAsync(LeaseToken lease, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
     {
