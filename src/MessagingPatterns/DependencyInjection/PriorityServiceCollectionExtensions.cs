@@ -33,10 +33,11 @@ public static class PriorityServiceCollectionExtensions
         this IServiceCollection services, string name, Action<PriorityQueueOptions>? configure = null)
     {
         // The queue first: it refuses a name already registered before the options of that name are configured.
-        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new PriorityQueueStore<TMessage>(
-            queue,
-            provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue),
-            provider.GetRequiredService<TimeProvider>()));
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) =>
+        {
+            var options = provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue);
+            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
+        });
         services.AddValidatedOptions<PriorityQueueOptions, PriorityQueueOptionsValidator>(name, configure);
         return builder;
     }
@@ -66,10 +67,11 @@ public static class PriorityServiceCollectionExtensions
         this IServiceCollection services, string name, Action<MultiQueueOptions>? configure = null)
     {
         // The queue first: it refuses a name already registered before the options of that name are configured.
-        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new MultiQueueStore<TMessage>(
-            queue,
-            provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue),
-            provider.GetRequiredService<TimeProvider>()));
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) =>
+        {
+            var options = provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue);
+            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
+        });
         services.AddValidatedOptions<MultiQueueOptions, MultiQueueOptionsValidator>(name, configure);
         return builder;
     }

@@ -104,6 +104,27 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
+    /// <summary>
+    /// As <see cref="IncludeArrivals"/>, but only if the lock is free: for checks made before every message start,
+    /// which must not queue behind receivers and publishers (a busy lock's holder orders the arrivals anyway).
+    /// </summary>
+    protected void TryIncludeArrivals()
+    {
+        if (Volatile.Read(ref _arrivals) is null || !_lock.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            MoveArrivalsIntoOrder();
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a priority the store cannot hold.</summary>
     protected virtual void ValidatePriority(Message<TMessage> message)
     {
