@@ -516,6 +516,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             var now = store.NowTicks();
             var expires = AddClamped(now, leaseDuration);
             var expiresAt = new DateTimeOffset(expires, TimeSpan.Zero);
+            var grantedAt = new DateTimeOffset(now, TimeSpan.Zero);
             var span = buffer.Span;
             var taken = 0;
             while (taken < span.Length)
@@ -540,7 +541,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                     commands.Lease.Parameters[1].Value = expires;
                     commands.Lease.Parameters[2].Value = row.Seq;
                     commands.Lease.ExecuteNonQuery();
-                    span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, store), row.DeliveryCount + 1, expiresAt);
+                    span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, store), row.DeliveryCount + 1, expiresAt) { LeaseGrantedAt = grantedAt };
                 }
 
                 if (_rows.Count < wanted)

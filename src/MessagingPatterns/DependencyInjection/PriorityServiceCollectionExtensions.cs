@@ -1,6 +1,7 @@
 using MessagingPatterns.Consumers;
 using MessagingPatterns.Priority;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.DependencyInjection;
@@ -20,7 +21,9 @@ public static class PriorityServiceCollectionExtensions
 
     /// <summary>
     /// Registers an in-memory priority queue (one queue that reorders): higher priorities first, FIFO within a
-    /// priority, optional aging. Its messages live as long as the process.
+    /// priority, optional aging. Its messages live as long as the process. Besides the queue's store and producer,
+    /// the store itself resolves as <see cref="IPriorityMessageStore{TMessage}"/> keyed by the queue's name (for
+    /// per-level views and ready counts, whatever decorators the queue has; publish through the producer).
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="services">The service collection.</param>
@@ -33,7 +36,7 @@ public static class PriorityServiceCollectionExtensions
         this IServiceCollection services, string name, Action<PriorityQueueOptions>? configure = null)
     {
         // The queue first: it refuses a name already registered before the options of that name are configured.
-        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) =>
+        var builder = services.AddPriorityStore<TMessage>(name, static (provider, queue) =>
         {
             var options = provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue);
             return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
@@ -54,7 +57,10 @@ public static class PriorityServiceCollectionExtensions
 
     /// <summary>
     /// Registers an in-memory multi-queue store (one FIFO queue per priority level) with strict, weighted or
-    /// deadline scheduling across levels. Its messages live as long as the process.
+    /// deadline scheduling across levels, or a scheduler of your own (<see cref="MultiQueueOptions.Scheduler"/>).
+    /// Its messages live as long as the process. Besides the queue's store and producer, the store itself resolves
+    /// as <see cref="IPriorityMessageStore{TMessage}"/> keyed by the queue's name (for per-level views and ready
+    /// counts, whatever decorators the queue has; publish through the producer).
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="services">The service collection.</param>
@@ -67,7 +73,7 @@ public static class PriorityServiceCollectionExtensions
         this IServiceCollection services, string name, Action<MultiQueueOptions>? configure = null)
     {
         // The queue first: it refuses a name already registered before the options of that name are configured.
-        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) =>
+        var builder = services.AddPriorityStore<TMessage>(name, static (provider, queue) =>
         {
             var options = provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue);
             return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
@@ -108,5 +114,18 @@ public static class PriorityServiceCollectionExtensions
                     $"Queue '{queue}' has no priority levels: per-level consumers need a priority store (AddInMemoryPriorityQueue or AddInMemoryMultiQueue) that no decorator hides."),
             configure,
             optionsName);
+    }
+
+    /// <summary>
+    /// Registers a queue whose store is a priority store, also resolvable (undecorated) as a keyed
+    /// <see cref="IPriorityMessageStore{TMessage}"/>: one instance behind both.
+    /// </summary>
+    private static MessageQueueBuilder<TMessage> AddPriorityStore<TMessage>(
+        this IServiceCollection services, string name, Func<IServiceProvider, string, LevelQueueStore<TMessage>> create)
+    {
+        // The queue first: it refuses a name already registered before anything else is added.
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => provider.GetRequiredKeyedService<IPriorityMessageStore<TMessage>>(queue));
+        services.TryAddKeyedSingleton<IPriorityMessageStore<TMessage>>(name, (provider, queue) => create(provider, (string)queue!));
+        return builder;
     }
 }

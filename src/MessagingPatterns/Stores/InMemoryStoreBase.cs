@@ -496,7 +496,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                 var message = ready.Dequeue();
                 var count = ++message.DeliveryCount;
                 var (slot, version) = _leases.Add(message, expiresTicks);
-                buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt);
+                buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt) { LeaseGrantedAt = now };
             }
         }
 

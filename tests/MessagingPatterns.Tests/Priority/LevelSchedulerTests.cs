@@ -1,5 +1,7 @@
+using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Priority;
 using MessagingPatterns.Stores;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using static MessagingPatterns.Tests.Priority.PriorityTestKit;
 
@@ -89,6 +91,26 @@ public sealed class LevelSchedulerTests
         FluentActions.Invoking(() => LevelScheduler.Weighted(1, 0)).Should().Throw<ArgumentException>().WithParameterName("weightsFromHighest");
         FluentActions.Invoking(() => LevelScheduler.Deadline(TimeSpan.Zero)).Should().Throw<ArgumentException>().WithParameterName("targetsFromHighest");
         FluentActions.Invoking(() => LevelScheduler.Aging(TimeSpan.Zero)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("maxWait");
+    }
+
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("multi")]
+    public async Task AddInMemoryPriorityStores_ResolveTheStoreAsAKeyedPriorityStore_TheOneBehindTheQueue(string kind)
+    {
+        var services = new ServiceCollection();
+        var builder = kind == "priority"
+            ? services.AddInMemoryPriorityQueue<int>("orders", o => o.Levels = 3)
+            : services.AddInMemoryMultiQueue<int>("orders", o => o.Scheduler = LevelScheduler.Weighted(70, 20, 10));
+        await using var provider = services.BuildServiceProvider();
+
+        var store = provider.GetRequiredKeyedService<IPriorityMessageStore<int>>("orders");
+        await provider.GetRequiredKeyedService<IProducer<int>>("orders").PublishAsync(new Message<int>(1, priority: 2));
+
+        store.Levels.Should().Be(3);
+        store.GetReadyCount(2).Should().Be(1, "the keyed priority store is the queue's own store");
+        provider.GetRequiredKeyedService<IMessageStore<int>>("orders").Should().BeSameAs(store);
+        _ = builder;
     }
 
     /// <summary>A scheduler as a user would write one: fair share between tenants named by a header.</summary>
