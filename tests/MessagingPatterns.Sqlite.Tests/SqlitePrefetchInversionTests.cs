@@ -1,4 +1,3 @@
-using MessagingPatterns.Priority;
 using MessagingPatterns.Tests.Priority;
 using Xunit.Abstractions;
 

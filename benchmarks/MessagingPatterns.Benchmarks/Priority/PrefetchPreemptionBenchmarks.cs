@@ -1,7 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MessagingPatterns.Benchmarks.Priority;

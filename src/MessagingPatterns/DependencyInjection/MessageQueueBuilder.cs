@@ -1,11 +1,13 @@
 using MessagingPatterns.Consumers;
+using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Configures one named queue: its store's decorators and its consumers.</summary>
 /// <typeparam name="TMessage">The body type.</typeparam>

@@ -1,4 +1,4 @@
-namespace MessagingPatterns.Priority;
+namespace MessagingPatterns;
 
 /// <summary>
 /// A store that orders by priority and lets a consumer that prefetched several messages avoid priority

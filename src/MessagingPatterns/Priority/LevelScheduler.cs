@@ -1,4 +1,6 @@
-namespace MessagingPatterns.Priority;
+using MessagingPatterns.Priority;
+
+namespace MessagingPatterns;
 
 /// <summary>
 /// How a priority store picks the level the next received messages come from: strict, weighted, deadline or

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using MessagingPatterns.Priority;
 
-namespace MessagingPatterns.Priority;
+namespace MessagingPatterns;
 
 /// <summary>Options of the in-memory multi-queue store: one FIFO queue per priority level and a scheduler across them.</summary>
 public sealed class MultiQueueOptions : IValidatableObject

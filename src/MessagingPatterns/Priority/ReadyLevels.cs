@@ -1,4 +1,4 @@
-namespace MessagingPatterns.Priority;
+namespace MessagingPatterns;
 
 /// <summary>
 /// What a <see cref="LevelScheduler"/> sees of a priority store when it picks a level: which levels hold ready

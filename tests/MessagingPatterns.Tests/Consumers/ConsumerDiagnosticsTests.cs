@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using MessagingPatterns.Consumers;
 using MessagingPatterns.Diagnostics;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 
 namespace MessagingPatterns.Tests.Consumers;

@@ -1,5 +1,3 @@
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using Xunit.Abstractions;
 
 namespace MessagingPatterns.Tests.Priority;

@@ -1,7 +1,4 @@
 using System.Threading.Channels;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Polly;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using MessagingPatterns.Consumers;
 using Microsoft.Extensions.DependencyInjection;
 using Polly;
 

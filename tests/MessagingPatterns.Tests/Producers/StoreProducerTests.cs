@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using MessagingPatterns.Diagnostics;
-using MessagingPatterns.Producers;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Tests.Producers;
 
