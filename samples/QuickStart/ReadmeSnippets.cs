@@ -14,14 +14,30 @@ internal static class ReadmeSnippets
         builder.Services.AddInMemoryMultiQueue<Order>("orders", options =>
             {
                 options.Levels = 3;
-                options.Scheduling = LevelScheduling.Deadline;
-                options.LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)];
+
+                // Latency targets from the highest level down: premium 50 ms, standard 500 ms, free 5 s.
+                options.Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5));
             })
             .AddLevelConsumer<Order, OrderConsumer>(2, options => options.Concurrency = 8)   // premium
             .AddLevelConsumer<Order, OrderConsumer>(0, options => options.Concurrency = 2);  // free
 
         await producer.PublishAsync(new Message<Order>(order, priority: 2));
         #endregion
+    }
+
+    public static void WeightedPriorityQueue(HostApplicationBuilder builder, IHost host)
+    {
+        #region priority-weighted
+        // 70% of receives to premium, 20% to standard, 10% to free while all three are busy, written top level
+        // first; an idle level's share goes to the others, so no level starves.
+        builder.Services.AddInMemoryMultiQueue<Order>("orders", options => options.Scheduler = LevelScheduler.Weighted(70, 20, 10))
+            .AddConsumer<OrderConsumer>(options => options.PrefetchCount = 16);
+
+        // The priority store itself, keyed by the queue's name: per-level views and ready counts.
+        var store = host.Services.GetRequiredKeyedService<IPriorityMessageStore<Order>>("orders");
+        var premiumWaiting = store.GetReadyCount(2);
+        #endregion
+        _ = premiumWaiting;
     }
 
     public static void LoadLeveling(HostApplicationBuilder builder, IHost host)

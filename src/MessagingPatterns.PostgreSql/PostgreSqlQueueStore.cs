@@ -471,7 +471,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            var taken = await DeliverAsync(connection, rows, token, now, buffer).ConfigureAwait(false);
+            var taken = await DeliverAsync(connection, rows, token, now, leaseDuration, buffer).ConfigureAwait(false);
 
             // Rows were leased but none could be read (now hidden or dead-lettered): look again at once.
             return (taken, taken == 0 ? 0 : null);
@@ -551,7 +551,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         }
     }
 
-    private async Task<int> DeliverAsync(NpgsqlConnection connection, List<LeasedRow> rows, long token, DateTimeOffset? now, Memory<Delivery<TMessage>> buffer)
+    private async Task<int> DeliverAsync(NpgsqlConnection connection, List<LeasedRow> rows, long token, DateTimeOffset? now, TimeSpan leaseDuration, Memory<Delivery<TMessage>> buffer)
     {
         var taken = 0;
         foreach (var row in rows)
@@ -567,7 +567,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 continue;
             }
 
-            buffer.Span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, this), row.DeliveryCount, row.LeaseEnd);
+            // The lease ends one lease duration after the database granted it, by the database's clock.
+            buffer.Span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, this), row.DeliveryCount, row.LeaseEnd) { LeaseGrantedAt = row.LeaseEnd - leaseDuration };
         }
 
         return taken;

@@ -376,7 +376,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
                 var lease = new Lease<TMessage>(Interlocked.Increment(ref _nextLeaseId), inbound, deliveryCount, now + leaseDuration);
                 _leases[lease.Id] = lease;
                 lease.Timer = _time.CreateTimer(static state => ((RabbitMqQueueStore<TMessage>)((object[])state!)[0]).OnLeaseExpired((Lease<TMessage>)((object[])state!)[1]), new object[] { this, lease }, leaseDuration, Timeout.InfiniteTimeSpan);
-                deliveries[leased++] = new Delivery<TMessage>(inbound.Message, new LeaseToken(lease.Id, inbound.Generation, _leases), deliveryCount, lease.ExpiresAt);
+                deliveries[leased++] = new Delivery<TMessage>(inbound.Message, new LeaseToken(lease.Id, inbound.Generation, _leases), deliveryCount, lease.ExpiresAt) { LeaseGrantedAt = now };
             }
 
             if (leased > 0)

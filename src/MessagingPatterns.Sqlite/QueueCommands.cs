@@ -34,6 +34,9 @@ internal sealed class QueueCommands : IDisposable
         Release = Prepare(connection,
             $"UPDATE {q} SET lease_token = NULL, visible_at = $visible WHERE {LeaseHeld}",
             ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer), ("$visible", SqliteType.Integer));
+        HandBack = Prepare(connection,
+            $"UPDATE {q} SET lease_token = NULL, visible_at = $now, delivery_count = delivery_count - 1 WHERE {LeaseHeld}",
+            ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer));
         Renew = Prepare(connection,
             $"UPDATE {q} SET visible_at = $visible WHERE {LeaseHeld}",
             ("$seq", SqliteType.Integer), ("$token", SqliteType.Integer), ("$now", SqliteType.Integer), ("$visible", SqliteType.Integer));
@@ -73,6 +76,9 @@ internal sealed class QueueCommands : IDisposable
 
     public SqliteCommand Release { get; }
 
+    /// <summary>Ends a lease whose message no handler started: ready at once, its delivery taken back.</summary>
+    public SqliteCommand HandBack { get; }
+
     public SqliteCommand Renew { get; }
 
     public SqliteCommand DeadLetter { get; }
@@ -90,7 +96,7 @@ internal sealed class QueueCommands : IDisposable
     public void Dispose()
     {
         Insert.Dispose();
-        foreach (var command in new[] { SelectReady, SelectOldestLowest, Lease, NextVisible, Ack, Release, Renew, DeadLetter, DeadLetterUnreadable, HideUnreadable, DeleteBySeq, Statistics })
+        foreach (var command in new[] { SelectReady, SelectOldestLowest, Lease, NextVisible, Ack, Release, HandBack, Renew, DeadLetter, DeadLetterUnreadable, HideUnreadable, DeleteBySeq, Statistics })
         {
             command.Dispose();
         }

@@ -24,7 +24,7 @@ namespace MessagingPatterns.Sqlite;
 /// the process that leased, so processes sharing a file need synchronized clocks.
 /// </para>
 /// </remarks>
-internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>, IOldestReadySource<TMessage>
+internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage>, IOldestReadySource<TMessage>, IPreemptibleStore<TMessage>
 {
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? s_threadBuffer;
@@ -37,6 +37,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     private readonly QueueCommands _commands;
     private readonly DeadLetterCommands _deadLetterCommands;
     private readonly GroupCommitWriter _writer;
+    private readonly ReadyProbe _probe;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
 
@@ -67,6 +68,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         }
 
         _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name, options.BusyTimeout);
+        _probe = new ReadyProbe(options, name);
     }
 
     /// <inheritdoc/>
@@ -143,6 +145,31 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         return Settle(new SettleOperation(this, SettleKind.Release, lease, delay, null), lease, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return new ValueTask<bool>(_probe.HasReadyAbove(priority, NowTicks()));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return leases.Count == 0 ? new ValueTask<int>(0) : new ValueTask<int>(SubmitAsync(new HandBackOperation(this, leases), cancellationToken));
     }
 
     /// <inheritdoc/>
@@ -226,6 +253,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
 
         // Every call waits for the connection to close, not only the first.
         await _writer.StopAsync().ConfigureAwait(false);
+        _probe.Dispose();
     }
 
     private ValueTask<bool> Settle(SettleOperation operation, LeaseToken lease, CancellationToken cancellationToken)
@@ -486,6 +514,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             var now = store.NowTicks();
             var expires = AddClamped(now, leaseDuration);
             var expiresAt = new DateTimeOffset(expires, TimeSpan.Zero);
+            var grantedAt = new DateTimeOffset(now, TimeSpan.Zero);
             var span = buffer.Span;
             var taken = 0;
             while (taken < span.Length)
@@ -510,7 +539,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                     commands.Lease.Parameters[1].Value = expires;
                     commands.Lease.Parameters[2].Value = row.Seq;
                     commands.Lease.ExecuteNonQuery();
-                    span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, store), row.DeliveryCount + 1, expiresAt);
+                    span[taken++] = new Delivery<TMessage>(message, new LeaseToken(row.Seq, token, store), row.DeliveryCount + 1, expiresAt) { LeaseGrantedAt = grantedAt };
                 }
 
                 if (_rows.Count < wanted)
@@ -634,6 +663,39 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             // After a delayed release too: a waiting receiver then works out its wait again, instead of
             // sleeping until the lease's old end or the poll interval.
             if (Result && kind == SettleKind.Release)
+            {
+                store.SignalReady();
+            }
+        }
+    }
+
+    /// <summary>Hands back leased messages no handler started, in one transaction.</summary>
+    private sealed class HandBackOperation(SqliteQueueStore<TMessage> store, IReadOnlyList<LeaseToken> leases) : WriteOperation<int>
+    {
+        public override void Execute()
+        {
+            var command = store._commands.HandBack;
+            var now = store.NowTicks();
+            var handedBack = 0;
+            foreach (var lease in leases)
+            {
+                if (lease.Owner is not null && !ReferenceEquals(lease.Owner, store))
+                {
+                    continue;
+                }
+
+                command.Parameters[0].Value = lease.Id;
+                command.Parameters[1].Value = lease.Version;
+                command.Parameters[2].Value = now;
+                handedBack += command.ExecuteNonQuery();
+            }
+
+            Result = handedBack;
+        }
+
+        protected override void OnCommitted()
+        {
+            if (Result > 0)
             {
                 store.SignalReady();
             }

@@ -104,9 +104,12 @@ public abstract partial class MessageStoreConformanceTests : IAsyncLifetime
         delivery.Message.Body.Should().Be(new ConformanceMessage(1, "one"));
         delivery.Message.Headers.Should().Contain("tenant", "acme");
         delivery.DeliveryCount.Should().Be(1);
+        delivery.LeaseGrantedAt.Should().NotBe(default, "every store says when it granted the lease");
+        (delivery.LeaseExpiresAt - delivery.LeaseGrantedAt).Should().BeCloseTo(Lease, TimeSpan.FromMilliseconds(1), "a lease ends one lease duration after it is granted");
         if (Capabilities.FollowsTimeProvider)
         {
             delivery.Message.EnqueuedAt.Should().Be(Time.GetUtcNow());
+            delivery.LeaseGrantedAt.Should().Be(Time.GetUtcNow());
             delivery.LeaseExpiresAt.Should().Be(Time.GetUtcNow() + Lease);
         }
     }

@@ -40,4 +40,13 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(12, LogLevel.Warning, "The handler of message {MessageId} of queue {Queue} returned normally after its handler timeout of {Timeout} cancelled its token; the attempt counts as failed and is retried, since the handler may have stopped half way.")]
     public static partial void ReturnedAfterTimeout(ILogger logger, string queue, string messageId, TimeSpan timeout);
+
+    [LoggerMessage(20, LogLevel.Debug, "A worker of queue {Queue} handed back {Count} prefetched messages it had not started (from priority {Priority}) to take a more urgent one first.")]
+    public static partial void HandedBack(ILogger logger, string queue, int count, int priority);
+
+    [LoggerMessage(21, LogLevel.Warning, "Handing back prefetched messages of queue {Queue} failed; releasing them instead.")]
+    public static partial void HandBackFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(22, LogLevel.Warning, "Workers of queue {Queue} prefetch {PrefetchCount} messages each from a store that cannot hand back unstarted ones: a message of higher priority published meanwhile waits until they are handled (priority inversion). Where priorities matter, set PrefetchCount to 1 or use a store that implements IPreemptibleStore (the in-memory priority stores, SQLite).")]
+    public static partial void PrefetchCanInvert(ILogger logger, string queue, int prefetchCount);
 }

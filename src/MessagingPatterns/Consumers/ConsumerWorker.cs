@@ -28,6 +28,9 @@ internal sealed class ConsumerWorker<TMessage>(AttemptRunner<TMessage> attempts,
     /// <summary>The worker's loop, from start to end.</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
+    /// <summary>The hand-back of the worker's last preempted batch, until it completes (it never fails).</summary>
+    public Task HandingBack { get; set; } = Task.CompletedTask;
+
     /// <summary>The first attempt's failure, replayed as the default pipeline's first attempt.</summary>
     public ExceptionDispatchInfo? FirstFailure { get; set; }
 

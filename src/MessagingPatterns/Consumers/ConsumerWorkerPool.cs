@@ -82,7 +82,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _attempts = new AttemptRunner<TMessage>(scopeFactory, scopeFree, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
         _settler = new DeliverySettler<TMessage>(store, options, _logger, _cancelHandlers.Token);
-        _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, _time, _logger);
+        var preemption = PrefetchPreemption<TMessage>.For(store, options.PrefetchCount, _settler, _logger);
+        _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, preemption, _time, _logger);
     }
 
     /// <summary>The queue this pool consumes.</summary>
@@ -101,6 +102,11 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
 
             _started = true;
+            if (_options.PrefetchCount > 1 && PrefetchPreemption<TMessage>.CanInvert(_store))
+            {
+                ConsumerLog.PrefetchCanInvert(_logger, QueueName, _options.PrefetchCount);
+            }
+
             if (_options.RenewLeases)
             {
                 _renewalTimer = new LeaseRenewer<TMessage>(_store, _options.LeaseDuration, CollectHeld, _logger).Start(_time);

@@ -18,6 +18,7 @@ internal sealed class WorkerLoop<TMessage>
     private readonly TimeSpan _leaseDuration;
     private readonly AttemptRunner<TMessage> _attempts;
     private readonly DeliverySettler<TMessage> _settler;
+    private readonly PrefetchPreemption<TMessage>? _preemption;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -25,6 +26,7 @@ internal sealed class WorkerLoop<TMessage>
     /// <param name="leaseDuration">The lease each receive asks for.</param>
     /// <param name="attempts">Runs a delivery's attempts.</param>
     /// <param name="settler">Settles a delivery after its attempts.</param>
+    /// <param name="preemption">Hands back unstarted prefetched messages for a more urgent one; <see langword="null"/> for none.</param>
     /// <param name="time">The clock for handling time and the pause after a failed receive.</param>
     /// <param name="logger">Where a failed receive or a worker's end is logged.</param>
     public WorkerLoop(
@@ -32,6 +34,7 @@ internal sealed class WorkerLoop<TMessage>
         TimeSpan leaseDuration,
         AttemptRunner<TMessage> attempts,
         DeliverySettler<TMessage> settler,
+        PrefetchPreemption<TMessage>? preemption,
         TimeProvider time,
         ILogger logger)
     {
@@ -39,6 +42,7 @@ internal sealed class WorkerLoop<TMessage>
         _leaseDuration = leaseDuration;
         _attempts = attempts;
         _settler = settler;
+        _preemption = preemption;
         _time = time;
         _logger = logger;
     }
@@ -47,6 +51,19 @@ internal sealed class WorkerLoop<TMessage>
 
     /// <summary>Runs <paramref name="worker"/> until <paramref name="stopping"/> is cancelled, the worker is abandoned, or the store is disposed.</summary>
     public async Task RunAsync(ConsumerWorker<TMessage> worker, CancellationToken stopping)
+    {
+        try
+        {
+            await ReceiveAndHandleAsync(worker, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A worker ends only once what it handed back is back in the store.
+            await worker.HandingBack.ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReceiveAndHandleAsync(ConsumerWorker<TMessage> worker, CancellationToken stopping)
     {
         while (!stopping.IsCancellationRequested && !worker.Guard.Abandoned)
         {
@@ -88,8 +105,22 @@ internal sealed class WorkerLoop<TMessage>
     private async ValueTask HandleReceivedAsync(ConsumerWorker<TMessage> worker, int received, CancellationToken stopping)
     {
         worker.Hold(received);
-        for (var i = 0; !stopping.IsCancellationRequested && worker.TryStart(i); i++)
+        for (var i = 0; !stopping.IsCancellationRequested; i++)
         {
+            // The first message of a receive is what the store just chose; a later one may have been overtaken.
+            if (i > 0 && i < received && _preemption is not null && await _preemption.ShouldYieldAsync(worker.Buffer[i], stopping).ConfigureAwait(false))
+            {
+                // Not awaited here: the next receive follows at once, so a durable store commits both together.
+                await worker.HandingBack.ConfigureAwait(false);
+                worker.HandingBack = _preemption.HandBackAsync(worker.TakeUnstarted()).AsTask();
+                break;
+            }
+
+            if (!worker.TryStart(i))
+            {
+                break;
+            }
+
             var delivery = worker.Buffer[i];
             try
             {

@@ -1,6 +1,7 @@
 using MessagingPatterns.Priority;
 using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns;
@@ -20,7 +21,9 @@ public static class PriorityServiceCollectionExtensions
 
     /// <summary>
     /// Registers an in-memory priority queue (one queue that reorders): higher priorities first, FIFO within a
-    /// priority, optional aging. Its messages live as long as the process.
+    /// priority, optional aging. Its messages live as long as the process. Besides the queue's store and producer,
+    /// the store itself resolves as <see cref="IPriorityMessageStore{TMessage}"/> keyed by the queue's name (for
+    /// per-level views and ready counts, whatever decorators the queue has; publish through the producer).
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="services">The service collection.</param>
@@ -33,10 +36,11 @@ public static class PriorityServiceCollectionExtensions
         this IServiceCollection services, string name, Action<PriorityQueueOptions>? configure = null)
     {
         // The queue first: it refuses a name already registered before the options of that name are configured.
-        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new PriorityQueueStore<TMessage>(
-            queue,
-            provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue),
-            provider.GetRequiredService<TimeProvider>()));
+        var builder = services.AddPriorityStore<TMessage>(name, static (provider, queue) =>
+        {
+            var options = provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue);
+            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
+        });
         services.AddValidatedOptions<PriorityQueueOptions, PriorityQueueOptionsValidator>(name, configure);
         return builder;
     }
@@ -53,7 +57,10 @@ public static class PriorityServiceCollectionExtensions
 
     /// <summary>
     /// Registers an in-memory multi-queue store (one FIFO queue per priority level) with strict, weighted or
-    /// deadline scheduling across levels. Its messages live as long as the process.
+    /// deadline scheduling across levels, or a scheduler of your own (<see cref="MultiQueueOptions.Scheduler"/>).
+    /// Its messages live as long as the process. Besides the queue's store and producer, the store itself resolves
+    /// as <see cref="IPriorityMessageStore{TMessage}"/> keyed by the queue's name (for per-level views and ready
+    /// counts, whatever decorators the queue has; publish through the producer).
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="services">The service collection.</param>
@@ -66,10 +73,11 @@ public static class PriorityServiceCollectionExtensions
         this IServiceCollection services, string name, Action<MultiQueueOptions>? configure = null)
     {
         // The queue first: it refuses a name already registered before the options of that name are configured.
-        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new MultiQueueStore<TMessage>(
-            queue,
-            provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue),
-            provider.GetRequiredService<TimeProvider>()));
+        var builder = services.AddPriorityStore<TMessage>(name, static (provider, queue) =>
+        {
+            var options = provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue);
+            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
+        });
         services.AddValidatedOptions<MultiQueueOptions, MultiQueueOptionsValidator>(name, configure);
         return builder;
     }
@@ -106,5 +114,18 @@ public static class PriorityServiceCollectionExtensions
                     $"Queue '{queue}' has no priority levels: per-level consumers need a priority store (AddInMemoryPriorityQueue or AddInMemoryMultiQueue) that no decorator hides."),
             configure,
             optionsName);
+    }
+
+    /// <summary>
+    /// Registers a queue whose store is a priority store, also resolvable (undecorated) as a keyed
+    /// <see cref="IPriorityMessageStore{TMessage}"/>: one instance behind both.
+    /// </summary>
+    private static MessageQueueBuilder<TMessage> AddPriorityStore<TMessage>(
+        this IServiceCollection services, string name, Func<IServiceProvider, string, LevelQueueStore<TMessage>> create)
+    {
+        // The queue first: it refuses a name already registered before anything else is added.
+        var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => provider.GetRequiredKeyedService<IPriorityMessageStore<TMessage>>(queue));
+        services.TryAddKeyedSingleton<IPriorityMessageStore<TMessage>>(name, (provider, queue) => create(provider, (string)queue!));
+        return builder;
     }
 }

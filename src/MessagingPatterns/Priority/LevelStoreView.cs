@@ -4,7 +4,7 @@ namespace MessagingPatterns.Priority;
 /// One level of a priority store, for a dedicated consumer pool: receives take only that level; everything
 /// else goes to the whole store. It owns nothing, so disposing it leaves the store open.
 /// </summary>
-internal sealed class LevelStoreView<TMessage>(PriorityStoreBase<TMessage> store, int level) : IMessageStore<TMessage>
+internal sealed class LevelStoreView<TMessage>(LevelQueueStore<TMessage> store, int level) : IMessageStore<TMessage>
 {
     public string Name => store.Name;
 

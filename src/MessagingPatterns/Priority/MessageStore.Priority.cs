@@ -22,12 +22,12 @@ public static partial class MessageStore
     {
         options ??= new PriorityQueueOptions();
         OptionsCheck.ThrowIfInvalid(new PriorityQueueOptionsValidator(), name, options);
-        return new PriorityQueueStore<TMessage>(name, options, timeProvider ?? TimeProvider.System);
+        return new LevelQueueStore<TMessage>(name, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, timeProvider ?? TimeProvider.System);
     }
 
     /// <summary>
     /// Creates an in-memory multi-queue store (one FIFO queue per priority level) with strict, weighted or
-    /// deadline scheduling across the levels (see <see cref="LevelScheduling"/>).
+    /// deadline scheduling across the levels, or a scheduler of your own (see <see cref="MultiQueueOptions.Scheduler"/>).
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
     /// <param name="name">The queue's name, used in metrics and logs.</param>
@@ -41,6 +41,6 @@ public static partial class MessageStore
     {
         options ??= new MultiQueueOptions();
         OptionsCheck.ThrowIfInvalid(new MultiQueueOptionsValidator(), name, options);
-        return new MultiQueueStore<TMessage>(name, options, timeProvider ?? TimeProvider.System);
+        return new LevelQueueStore<TMessage>(name, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, timeProvider ?? TimeProvider.System);
     }
 }

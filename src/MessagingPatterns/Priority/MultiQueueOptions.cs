@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using MessagingPatterns.Priority;
 
 namespace MessagingPatterns;
 
@@ -12,8 +13,20 @@ public sealed class MultiQueueOptions : IValidatableObject
     [Range(1, 255)]
     public int Levels { get; set; } = 3;
 
-    /// <summary>How a receive picks the level it takes from. Default: <see cref="LevelScheduling.Strict"/>.</summary>
+    /// <summary>
+    /// How a receive picks the level it takes from, as a shortcut for the library's schedulers configured by
+    /// <see cref="Weights"/> and <see cref="LatencyTargets"/>; <see cref="Scheduler"/> takes precedence when set.
+    /// Default: <see cref="LevelScheduling.Strict"/>.
+    /// </summary>
     public LevelScheduling Scheduling { get; set; } = LevelScheduling.Strict;
+
+    /// <summary>
+    /// The scheduler that picks the level of each receive, e.g. <c>LevelScheduler.Weighted(70, 20, 10)</c> (weights
+    /// from the highest level down) or one of your own; when set, leave <see cref="Scheduling"/>, <see cref="Weights"/>
+    /// and <see cref="LatencyTargets"/> at their defaults. <see langword="null"/> to use <see cref="Scheduling"/>.
+    /// Default: <see langword="null"/>.
+    /// </summary>
+    public LevelScheduler? Scheduler { get; set; }
 
     /// <summary>
     /// The weight of each level, indexed by level (index 0 is priority 0), for <see cref="LevelScheduling.Weighted"/>:
@@ -37,6 +50,14 @@ public sealed class MultiQueueOptions : IValidatableObject
     [Range(1, int.MaxValue)]
     public int? Capacity { get; set; }
 
+    /// <summary>The scheduler these options describe: <see cref="Scheduler"/>, or the one <see cref="Scheduling"/> names.</summary>
+    internal LevelScheduler ToScheduler() => Scheduler ?? Scheduling switch
+    {
+        LevelScheduling.Weighted => new WeightedScheduler([.. Weights]),
+        LevelScheduling.Deadline => new DeadlineScheduler([.. LatencyTargets.Select(t => t.Ticks)]),
+        _ => LevelScheduler.Strict,
+    };
+
     /// <summary>Checks the rules attributes cannot express: one positive weight or target per level when given or required.</summary>
     /// <param name="validationContext">The validation context.</param>
     /// <returns>The problems found.</returns>
@@ -45,6 +66,33 @@ public sealed class MultiQueueOptions : IValidatableObject
         if (!Enum.IsDefined(Scheduling))
         {
             yield return new ValidationResult($"{nameof(Scheduling)} must be one of {string.Join(", ", Enum.GetNames<LevelScheduling>())}.", [nameof(Scheduling)]);
+        }
+
+        if (Scheduler is not null)
+        {
+            if (Scheduling != LevelScheduling.Strict || Weights is not { Count: 0 } || LatencyTargets is not { Count: 0 })
+            {
+                yield return new ValidationResult(
+                    $"Set either {nameof(Scheduler)} or {nameof(Scheduling)} (with {nameof(Weights)} or {nameof(LatencyTargets)}), not both.",
+                    [nameof(Scheduler), nameof(Scheduling)]);
+            }
+
+            string? misfit = null;
+            try
+            {
+                Scheduler.ForStore(Levels);
+            }
+            catch (ArgumentException ex)
+            {
+                misfit = ex.Message;
+            }
+
+            if (misfit is not null)
+            {
+                yield return new ValidationResult($"{nameof(Scheduler)} does not fit {Levels} levels: {misfit}", [nameof(Scheduler)]);
+            }
+
+            yield break;
         }
 
         if (Weights is null)

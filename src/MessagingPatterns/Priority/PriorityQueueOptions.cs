@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using MessagingPatterns.Priority;
 
 namespace MessagingPatterns;
 
@@ -20,6 +21,10 @@ public sealed class PriorityQueueOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
     public TimeSpan? AgingMaxWait { get; set; }
+
+    /// <summary>The scheduler these options describe: aging when <see cref="AgingMaxWait"/> is set, else strict.</summary>
+    internal LevelScheduler ToScheduler() =>
+        AgingMaxWait is { } maxWait ? new AgingScheduler(maxWait.Ticks, Levels) : LevelScheduler.Strict;
 
     /// <summary>
     /// The most messages the store holds (ready, delayed and in flight); a publish to a full store waits

@@ -105,6 +105,27 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
+    /// <summary>
+    /// As <see cref="IncludeArrivals"/>, but only if the lock is free: for checks made before every message start,
+    /// which must not queue behind receivers and publishers (a busy lock's holder orders the arrivals anyway).
+    /// </summary>
+    protected void TryIncludeArrivals()
+    {
+        if (Volatile.Read(ref _arrivals) is null || !_lock.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            MoveArrivalsIntoOrder();
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a priority the store cannot hold.</summary>
     protected virtual void ValidatePriority(Message<TMessage> message)
     {
@@ -247,6 +268,33 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
 
             return new ValueTask<bool>(true);
+        }
+    }
+
+    /// <summary>
+    /// Makes leased messages that no handler started ready again at once, taking back the delivery each lease
+    /// counted, so a message handed back for a more urgent one is as it was before it was received.
+    /// </summary>
+    protected int HandBack(IReadOnlyList<LeaseToken> leases)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var handedBack = 0;
+            for (var i = 0; i < leases.Count; i++)
+            {
+                var lease = leases[i];
+                var message = IsOwn(lease) ? _leases.TryEnd(lease.Id, lease.Version, ElapsedTicks()) : null;
+                if (message is not null)
+                {
+                    message.DeliveryCount--;
+                    AddReadyAndWake(message, redelivered: true);
+                    handedBack++;
+                }
+            }
+
+            return handedBack;
         }
     }
 
@@ -449,7 +497,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
                 var message = ready.Dequeue();
                 var count = ++message.DeliveryCount;
                 var (slot, version) = _leases.Add(message, expiresTicks);
-                buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt);
+                buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt) { LeaseGrantedAt = now };
             }
         }
 

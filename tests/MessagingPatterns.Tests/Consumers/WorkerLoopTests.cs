@@ -107,7 +107,7 @@ public sealed class WorkerLoopTests
         var consumer = new DelegateConsumer<int>((context, _) => handle(context));
         var attempts = new AttemptRunner<int>(PoolFactory.Scopes, ScopeFreeServices.None, _ => consumer, options, _time, _logger, store.Name, CancellationToken.None);
         var settler = new DeliverySettler<int>(store, options, _logger, CancellationToken.None);
-        var loop = new WorkerLoop<int>(store, options.LeaseDuration, attempts, settler, _time, _logger);
+        var loop = new WorkerLoop<int>(store, options.LeaseDuration, attempts, settler, null, _time, _logger);
         return (loop, new ConsumerWorker<int>(attempts, options.PrefetchCount, store.Name));
     }
 }

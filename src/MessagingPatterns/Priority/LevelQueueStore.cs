@@ -5,25 +5,32 @@ using MessagingPatterns.Stores;
 namespace MessagingPatterns.Priority;
 
 /// <summary>
-/// What both in-memory priority stores share: one <see cref="ReadyQueue{TMessage}"/> per level, a bitmap of
-/// the non-empty levels so the highest one is found with one bit scan, per-level views, and the per-level
-/// metrics. Subclasses only pick the level a receive takes from next, and for how many messages in a row
-/// (<see cref="SelectLevel"/>). All members but the gauge reads run under the base store's lock.
+/// The in-memory priority store: one <see cref="ReadyQueue{TMessage}"/> per level, a bitmap of the non-empty levels
+/// so the highest one is found with one bit scan, per-level views and the per-level metrics, and a
+/// <see cref="LevelScheduler"/> that picks the level a receive takes from next, and for how many messages in a row.
+/// Both the reordering store (strict or aging) and the multi-queue store (strict, weighted, deadline, or a
+/// scheduler of the user's) are this store. All members but the gauge reads and the preemption check run under
+/// the base store's lock.
 /// </summary>
-internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPriorityGaugeSource
+internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPreemptibleStore<TMessage>, IPriorityGaugeSource
 {
     private readonly ReadyQueue<TMessage>[] _ready;
     private readonly ulong[] _nonEmpty = new ulong[4];
     private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
+    private readonly LevelScheduler _scheduler;
+    private readonly ReadyView _levels;
 
-    protected PriorityStoreBase(string name, int levels, int capacity, TimeProvider timeProvider)
+    public LevelQueueStore(string name, int levels, LevelScheduler scheduler, int capacity, TimeProvider timeProvider)
         : base(name, capacity, timeProvider)
     {
+        ArgumentNullException.ThrowIfNull(scheduler);
         Levels = levels;
         _topWord = (levels - 1) >> 6;
         _ready = new ReadyQueue<TMessage>[levels];
         _views = new LevelStoreView<TMessage>?[levels];
+        _scheduler = scheduler.ForStore(levels) ?? throw new InvalidOperationException($"{scheduler.GetType().Name}.{nameof(LevelScheduler.ForStore)} returned null.");
+        _levels = new ReadyView(this);
 
         PriorityMetrics.Register(this);
     }
@@ -70,6 +77,22 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         return CountAt(level);
     }
 
+    /// <inheritdoc/>
+    public ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+        // Arrivals are ordered (and their level marked) by whoever next holds the lock; with none pending, as
+        // when workers drain a backlog, this is a read of the bitmap and takes no lock. A busy lock is not waited
+        // for: its holder orders them, and the next check sees them.
+        TryIncludeArrivals();
+        return new ValueTask<bool>(priority < Levels - 1 && _scheduler.Preempts(_levels, priority));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default) =>
+        new(HandBack(leases));
+
     /// <summary>Receives from one level only; the per-level views call this.</summary>
     internal ValueTask<int> ReceiveLevelAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken) =>
         ReceiveCoreAsync(buffer, leaseDuration, level, cancellationToken);
@@ -94,7 +117,14 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     {
         if (level == AnyLevel && AnyNonEmpty())
         {
-            level = SelectLevel(nowTicks, max, out var selectedRun);
+            _levels.At = nowTicks;
+            level = _scheduler.SelectLevel(_levels, max, out var selectedRun);
+            if ((uint)level >= (uint)Levels || !IsNonEmpty(level) || selectedRun < 1)
+            {
+                throw new InvalidOperationException(
+                    $"{_scheduler.GetType().Name} picked level {level} with a run of {selectedRun}; a scheduler must pick a ready level and a run of at least 1.");
+            }
+
             max = Math.Min(max, selectedRun);
         }
         else if (level == AnyLevel || !IsNonEmpty(level))
@@ -120,13 +150,6 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         return ref ready;
     }
 
-    /// <summary>
-    /// Picks the non-empty level the next messages come from and how many in a row (<paramref name="run"/>, at
-    /// least 1) may come from it before the next pick, for a receive that takes up to <paramref name="max"/>
-    /// more; called only when a message is ready.
-    /// </summary>
-    protected abstract int SelectLevel(long nowTicks, int max, out int run);
-
     /// <summary>Reports the first start of each never-delivered message among the <paramref name="count"/> from <paramref name="first"/>.</summary>
     private void ObserveFirstStarts(Message<TMessage> first, int count, int level, long nowTicks)
     {
@@ -134,28 +157,34 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         {
             if (message.DeliveryCount == 0)
             {
-                OnFirstStart(message, level, nowTicks - message.EnqueuedAtTicks);
+                OnFirstStart(level, nowTicks - message.EnqueuedAtTicks);
             }
         }
     }
 
     /// <summary>Called when a message is leased for the first time, with its wait since enqueue, if its metrics are listened to.</summary>
-    protected virtual void OnFirstStart(Message<TMessage> message, int level, long waitTicks) =>
+    private void OnFirstStart(int level, long waitTicks)
+    {
         PriorityMetrics.Started(Name, level, waitTicks);
+        if (_scheduler.IsLate(level, waitTicks))
+        {
+            PriorityMetrics.TargetBreached(Name, level);
+        }
+    }
 
     /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
-    protected Message<TMessage> Head(int level) => _ready[level].Next.Head;
+    private Message<TMessage> Head(int level) => _ready[level].Next.Head;
 
     /// <summary>How many messages the next run of a non-empty level can hold (runs do not span its two lists).</summary>
-    protected int NextRunLength(int level) => _ready[level].Next.Count;
+    private int NextRunLength(int level) => _ready[level].Next.Count;
 
     private int CountAt(int level) => _ready[level].Count;
 
     /// <summary>The bitmap of non-empty levels: level <c>i</c> is bit <c>i % 64</c> of word <c>i / 64</c>.</summary>
-    protected ReadOnlySpan<ulong> NonEmptyLevels => _nonEmpty;
+    private ReadOnlySpan<ulong> NonEmptyLevels => _nonEmpty;
 
     /// <summary>Whether <paramref name="level"/> is the only non-empty level.</summary>
-    protected bool IsOnlyNonEmpty(int level)
+    private bool IsOnlyNonEmpty(int level)
     {
         for (var word = 0; word <= _topWord; word++)
         {
@@ -168,7 +197,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         return true;
     }
 
-    protected bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
+    private bool IsNonEmpty(int level) => (_nonEmpty[level >> 6] & (1UL << (level & 63))) != 0;
 
     private bool AnyNonEmpty() => (_nonEmpty[0] | _nonEmpty[1] | _nonEmpty[2] | _nonEmpty[3]) != 0;
 
@@ -185,7 +214,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     }
 
     /// <summary>The highest non-empty level, or -1 when none.</summary>
-    protected int HighestNonEmpty()
+    private int HighestNonEmpty()
     {
         for (var word = _topWord; word >= 0; word--)
         {
@@ -200,7 +229,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     }
 
     /// <summary>The highest non-empty level below <paramref name="level"/>, or -1 when none: iterates non-empty levels top down.</summary>
-    protected int NextNonEmptyBelow(int level)
+    private int NextNonEmptyBelow(int level)
     {
         if (level <= 0)
         {
@@ -230,5 +259,65 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     {
         ArgumentOutOfRangeException.ThrowIfNegative(level);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(level, Levels);
+    }
+
+    /// <summary>The store's ready levels as its scheduler sees them (read under the lock, except by <see cref="LevelScheduler.Preempts"/>).</summary>
+    private sealed class ReadyView(LevelQueueStore<TMessage> store) : ReadyLevels
+    {
+        /// <summary>The clock of the receive in progress, in UTC ticks (set under the lock before each pick).</summary>
+        public long At { get; set; }
+
+        public override int Levels => store.Levels;
+
+        public override DateTimeOffset Now => new(NowTicks, TimeSpan.Zero);
+
+        public override int Highest => store.HighestNonEmpty();
+
+        internal override long NowTicks => At;
+
+        internal override ReadOnlySpan<ulong> Bitmap => store.NonEmptyLevels;
+
+        public override int NextBelow(int level)
+        {
+            store.ThrowIfNotALevel(level);
+            return store.NextNonEmptyBelow(level);
+        }
+
+        public override int CountAt(int level)
+        {
+            store.ThrowIfNotALevel(level);
+            return store.CountAt(level);
+        }
+
+        public override DateTimeOffset OldestEnqueuedAt(int level) => Oldest(level).EnqueuedAt;
+
+        public override IReadOnlyDictionary<string, string> OldestHeaders(int level) => Oldest(level).Headers;
+
+        internal override bool IsOnly(int level) => store.IsOnlyNonEmpty(level);
+
+        internal override int NextRunLength(int level) => store.NextRunLength(level);
+
+        internal override long OldestTicks(int level) => store.Head(level).EnqueuedAtTicks;
+
+        internal override long OldestSequence(int level) => store.Head(level).Sequence;
+
+        internal override bool TryNext(int level, ref object? cursor, out long enqueuedTicks)
+        {
+            var next = ((Message<TMessage>?)cursor ?? store.Head(level)).Next;
+            cursor = next;
+            enqueuedTicks = next?.EnqueuedAtTicks ?? 0;
+            return next is not null;
+        }
+
+        private Message<TMessage> Oldest(int level)
+        {
+            store.ThrowIfNotALevel(level);
+            if (store.CountAt(level) == 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(level), level, "The level has no ready message.");
+            }
+
+            return store.Head(level);
+        }
     }
 }

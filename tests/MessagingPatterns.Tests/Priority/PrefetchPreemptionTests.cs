@@ -1,0 +1,116 @@
+using System.Threading.Channels;
+using MessagingPatterns.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Polly;
+using static MessagingPatterns.Tests.Priority.PriorityTestKit;
+
+namespace MessagingPatterns.Tests.Priority;
+
+/// <summary>The hand-back that keeps a prefetch from inverting priorities, store by store and through a pool.</summary>
+public sealed class PrefetchPreemptionTests
+{
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("strict")]
+    public async Task HandBack_MakesMessagesReadyInTheirPlace_WithoutCountingADelivery(string kind)
+    {
+        await using var store = Create(kind, 3, NewTime());
+        var preemptible = store.Should().BeAssignableTo<IPreemptibleStore<int>>().Subject;
+        await store.EnqueueBatchAsync([new Message<int>(1), new Message<int>(2), new Message<int>(3)]);
+        var buffer = new Delivery<int>[3];
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(3);
+
+        Sync(preemptible.HasReadyAboveAsync(0)).Should().BeFalse();
+        Publish(store, new Message<int>(9, priority: 2));
+        Sync(preemptible.HasReadyAboveAsync(0)).Should().BeTrue("a publish not yet ordered into its level counts");
+        Sync(preemptible.HasReadyAboveAsync(2)).Should().BeFalse("nothing is above the top level");
+
+        Sync(preemptible.HandBackAsync([buffer[1].Lease, buffer[2].Lease])).Should().Be(2);
+        Sync(preemptible.HandBackAsync([buffer[1].Lease])).Should().Be(0, "a lease handed back has ended");
+        Sync(store.AckAsync(buffer[2].Lease)).Should().BeFalse("a lease handed back has ended");
+
+        var again = new Delivery<int>[3];
+        Sync(store.ReceiveAsync(again, Lease)).Should().Be(3);
+        again.Select(d => d.Message.Body).Should().Equal(9, 2, 3);
+        again.Select(d => d.DeliveryCount).Should().Equal([1, 1, 1], "a message handed back unstarted was not delivered");
+    }
+
+    [Fact]
+    public async Task WeightedScheduling_NeverAsksForLowerLevelsBack()
+    {
+        await using var store = MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions
+        {
+            Levels = 2,
+            Scheduling = LevelScheduling.Weighted,
+            Weights = [1, 1],
+        });
+        await store.EnqueueBatchAsync([new Message<int>(1, priority: 0), new Message<int>(2, priority: 1)]);
+
+        // The weights give level 0 its share on purpose; handing it back would take that share away.
+        Sync(((IPreemptibleStore<int>)store).HasReadyAboveAsync(0)).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task ConsumerPool_HandingBackForAnUrgentMessage_DoesNotBringPrefetchedOnesNearerTheirDeadLetter()
+    {
+        // One delivery allowed: if a hand-back counted, every message handed back would be dead-lettered unhandled.
+        await using var store = MessageStore.CreatePriority<int>("handback", new PriorityQueueOptions { Levels = 3 });
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 20).Select(i => new Message<int>(i)).ToArray());
+        var started = Channel.CreateUnbounded<int>();
+        var gate = new SemaphoreSlim(0);
+        var options = new ConsumerOptions
+        {
+            Concurrency = 1,
+            PrefetchCount = 8,
+            MaxDeliveryAttempts = 1,
+            ResiliencePipeline = ResiliencePipeline.Empty,
+        };
+        await using var pool = PoolFactory.Create<int>(store, async (context, ct) =>
+        {
+            started.Writer.TryWrite(context.Body);
+            await gate.WaitAsync(ct);
+        }, options);
+        await pool.StartAsync(CancellationToken.None);
+
+        (await started.Reader.ReadAsync().AsTask().WaitAsync(Patience)).Should().Be(0);
+        await store.EnqueueAsync(new Message<int>(-1, "urgent", priority: 2));
+        gate.Release(100);
+
+        var order = new List<int>();
+        while (order.Count < 20)
+        {
+            order.Add(await started.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        }
+
+        order[0].Should().Be(-1, "the urgent message goes ahead of the 7 prefetched ones");
+        order.Skip(1).Should().Equal(Enumerable.Range(1, 19), "the handed-back messages keep their place");
+        await pool.StopAsync(CancellationToken.None).WaitAsync(Patience);
+        (await store.GetDeadLettersAsync(10)).Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("hidden", 16, true)]
+    [InlineData("hidden", 1, false)]
+    [InlineData("priority", 16, false)]
+    [InlineData("fifo", 16, false)]
+    public async Task ConsumerPool_Start_WarnsWherePrefetchCanInvertPriorities(string store, int prefetch, bool warns)
+    {
+        await using var priority = MessageStore.CreatePriority<int>("warned");
+        await using var fifo = MessageStore.CreateInMemory<int>("warned");
+        IMessageStore<int> consumed = store switch
+        {
+            // A decorator that does not pass the hand-back on, as a broker store that cannot hand back.
+            "hidden" => new ForwardingStore<int>(priority),
+            "priority" => priority,
+            _ => fifo,
+        };
+        var logger = new ListLogger<ConsumerWorkerPool<int>>();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = prefetch };
+        await using var pool = new ConsumerWorkerPool<int>(consumed, PoolFactory.Scopes, _ => new DelegateConsumer<int>((_, _) => Task.CompletedTask), options, logger: logger);
+        await pool.StartAsync(CancellationToken.None);
+        await pool.StopAsync(CancellationToken.None).WaitAsync(Patience);
+
+        logger.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.Contains("priority inversion", StringComparison.Ordinal))
+            .Should().Be(warns);
+    }
+}
