@@ -484,26 +484,33 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         var expiresTicks = AddClamped(elapsed, leaseDuration);
         var expiresAt = new DateTimeOffset(AddClamped(nowTicks, leaseDuration), TimeSpan.Zero);
         var taken = 0;
-        while (taken < buffer.Length)
+        try
         {
-            ref var ready = ref NextRun(nowTicks, level, buffer.Length - taken, out var run);
-            if (run == 0)
+            while (taken < buffer.Length)
             {
-                break;
-            }
+                ref var ready = ref NextRun(nowTicks, level, buffer.Length - taken, out var run);
+                if (run == 0)
+                {
+                    break;
+                }
 
-            for (var end = taken + run; taken < end; taken++)
-            {
-                var message = ready.Dequeue();
-                var count = ++message.DeliveryCount;
-                var (slot, version) = _leases.Add(message, expiresTicks);
-                buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt) { LeaseGrantedAt = now };
+                for (var end = taken + run; taken < end; taken++)
+                {
+                    var message = ready.Dequeue();
+                    var count = ++message.DeliveryCount;
+                    var (slot, version) = _leases.Add(message, expiresTicks);
+                    buffer[taken] = new Delivery<TMessage>(message, new LeaseToken(slot, version, this), count, expiresAt) { LeaseGrantedAt = now };
+                }
             }
         }
-
-        if (taken > 0)
+        finally
         {
-            ScheduleAt(expiresTicks);
+            // Also when a scheduler throws part way: the leases already taken then end on time and their messages
+            // come back, rather than waiting for some other lease to arm the timer.
+            if (taken > 0)
+            {
+                ScheduleAt(expiresTicks);
+            }
         }
 
         return taken;

@@ -110,6 +110,34 @@ public sealed class LevelSchedulerTests
         _ = builder;
     }
 
+    [Fact]
+    public async Task UserWrittenScheduler_ThatThrowsPartWayThroughAReceive_LeavesNoMessageStranded()
+    {
+        var time = NewTime();
+        await using var store = MessageStore.CreateMultiQueue<int>("throws", new MultiQueueOptions { Levels = 2, Scheduler = new ThrowsOnSecondPick() }, time);
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 4).Select(i => new Message<int>(i, priority: i % 2)).ToArray());
+
+        var receive = () => store.ReceiveAsync(new Delivery<int>[4], TimeSpan.FromSeconds(30)).AsTask();
+
+        await receive.Should().ThrowAsync<InvalidOperationException>().WithMessage("second pick");
+        time.Advance(TimeSpan.FromSeconds(31));
+        Sync(store.GetStatisticsAsync()).Ready.Should().Be(4, "the message leased before the scheduler threw comes back when its lease ends");
+    }
+
+    /// <summary>A faulty user scheduler: picks one message, then throws.</summary>
+    private sealed class ThrowsOnSecondPick : LevelScheduler
+    {
+        private int _picks;
+
+        public override LevelScheduler ForStore(int levels) => new ThrowsOnSecondPick();
+
+        public override int SelectLevel(ReadyLevels ready, int max, out int run)
+        {
+            run = 1;
+            return ++_picks == 2 ? throw new InvalidOperationException("second pick") : ready.Highest;
+        }
+    }
+
     /// <summary>A scheduler as a user would write one: fair share between tenants named by a header.</summary>
     private sealed class FairShareByTenant : LevelScheduler
     {
