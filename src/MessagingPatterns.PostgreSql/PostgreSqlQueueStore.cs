@@ -61,6 +61,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     /// <inheritdoc/>
     public string Name { get; }
 
+    public string MessagingSystem => "postgresql";
+
     /// <summary>The publishes' writer, for tests and benchmarks that look at how operations were coalesced.</summary>
     internal GroupCommitWriter Writer => _writer;
 

@@ -73,6 +73,8 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     /// <inheritdoc/>
     public string Name { get; }
 
+    public string MessagingSystem => "sqlite";
+
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <inheritdoc/>

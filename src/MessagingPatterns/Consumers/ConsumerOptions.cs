@@ -54,7 +54,7 @@ public sealed class ConsumerOptions
     /// How long an attempt may go on past <see cref="HandlerTimeout"/>, its token cancelled, before the pool
     /// abandons it: its lease is no longer renewed, so the message comes back when the lease ends (counting a
     /// delivery), its late settle is refused as stale, and a new worker takes its place. Logged and counted
-    /// (<c>messaging.handler.abandoned</c>). Default: 10 seconds.
+    /// (<c>messagingpatterns.handler.abandoned</c>). Default: 10 seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan HandlerGracePeriod { get; set; } = TimeSpan.FromSeconds(10);

@@ -23,6 +23,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private readonly ConsumerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly QueueTelemetry _telemetry;
     private readonly AttemptRunner<TMessage> _attempts;
     private readonly DeliverySettler<TMessage> _settler;
     private readonly WorkerLoop<TMessage> _loop;
@@ -55,11 +56,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         ConsumerOptions options,
         TimeProvider? timeProvider = null,
         ILogger<ConsumerWorkerPool<TMessage>>? logger = null)
-        : this(store, scopeFactory, ScopeFreeServices.None, consumerFactory, options, timeProvider, logger)
+        : this(store, scopeFactory, ScopeFreeServices.None, consumerFactory, options, timeProvider, logger, instruments: null)
     {
     }
 
-    /// <summary>A pool whose attempts take <paramref name="scopeFree"/> services without creating a scope.</summary>
+    /// <summary>
+    /// A pool whose attempts take <paramref name="scopeFree"/> services without creating a scope, and that records on
+    /// <paramref name="instruments"/> (the process-wide ones when <see langword="null"/>).
+    /// </summary>
     internal ConsumerWorkerPool(
         IMessageStore<TMessage> store,
         IServiceScopeFactory scopeFactory,
@@ -67,7 +71,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         Func<IServiceProvider, IConsumer<TMessage>> consumerFactory,
         ConsumerOptions options,
         TimeProvider? timeProvider,
-        ILogger<ConsumerWorkerPool<TMessage>>? logger)
+        ILogger<ConsumerWorkerPool<TMessage>>? logger,
+        MessagingInstruments? instruments)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(scopeFactory);
@@ -80,8 +85,9 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _attempts = new AttemptRunner<TMessage>(scopeFactory, scopeFree, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
-        _settler = new DeliverySettler<TMessage>(store, options, _logger, _cancelHandlers.Token);
-        _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, _time, _logger);
+        _telemetry = QueueTelemetry.For(store, instruments, _time);
+        _settler = new DeliverySettler<TMessage>(store, options, _logger, _telemetry, _cancelHandlers.Token);
+        _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, _time, _logger, _telemetry);
     }
 
     /// <summary>The queue this pool consumes.</summary>
@@ -271,7 +277,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private void Abandon(ConsumerWorker<TMessage> worker)
     {
         var messageId = worker.CurrentMessageId();
-        MessagingMetrics.HandlerAbandoned(QueueName);
+        _telemetry.HandlerAbandoned();
         ConsumerLog.HandlerAbandoned(_logger, QueueName, messageId ?? "(none)", _options.HandlerTimeout + _options.HandlerGracePeriod);
         lock (_lifecycle)
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MessagingPatterns.Diagnostics;
 using Microsoft.Extensions.Logging;
 
@@ -20,6 +19,7 @@ internal sealed class WorkerLoop<TMessage>
     private readonly DeliverySettler<TMessage> _settler;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly QueueTelemetry _telemetry;
 
     /// <param name="store">The store to receive from.</param>
     /// <param name="leaseDuration">The lease each receive asks for.</param>
@@ -27,13 +27,15 @@ internal sealed class WorkerLoop<TMessage>
     /// <param name="settler">Settles a delivery after its attempts.</param>
     /// <param name="time">The clock for handling time and the pause after a failed receive.</param>
     /// <param name="logger">Where a failed receive or a worker's end is logged.</param>
+    /// <param name="telemetry">Where deliveries and their handling are counted, timed and traced.</param>
     public WorkerLoop(
         IMessageStore<TMessage> store,
         TimeSpan leaseDuration,
         AttemptRunner<TMessage> attempts,
         DeliverySettler<TMessage> settler,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        QueueTelemetry telemetry)
     {
         _store = store;
         _leaseDuration = leaseDuration;
@@ -41,6 +43,7 @@ internal sealed class WorkerLoop<TMessage>
         _settler = settler;
         _time = time;
         _logger = logger;
+        _telemetry = telemetry;
     }
 
     private string QueueName => _store.Name;
@@ -81,6 +84,7 @@ internal sealed class WorkerLoop<TMessage>
                 continue;
             }
 
+            _telemetry.Received(received);
             await HandleReceivedAsync(worker, received, stopping).ConfigureAwait(false);
         }
     }
@@ -129,8 +133,8 @@ internal sealed class WorkerLoop<TMessage>
     {
         var context = worker.Context;
         Exception? failure = null;
-        var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
-        using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
+        var startedAt = _telemetry.StartProcess();
+        using var activity = MessagingTracing.StartProcess(_telemetry, delivery.Message, delivery.DeliveryCount);
         context.Reset(delivery);
         try
         {
@@ -139,13 +143,10 @@ internal sealed class WorkerLoop<TMessage>
         catch (Exception ex)
         {
             failure = ex;
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            MessagingTracing.Failed(activity, ex);
         }
 
         await _settler.SettleAsync(context, delivery, failure).ConfigureAwait(false);
-        if (startedAt != 0)
-        {
-            MessagingMetrics.RecordHandled(QueueName, delivery.Message, _time.GetElapsedTime(startedAt), _time.GetUtcNow());
-        }
+        _telemetry.Processed(delivery.Message, startedAt, failure);
     }
 }

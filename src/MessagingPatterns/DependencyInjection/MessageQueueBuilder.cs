@@ -1,4 +1,5 @@
 using MessagingPatterns.Consumers;
+using MessagingPatterns.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -147,7 +148,8 @@ public sealed class MessageQueueBuilder<TMessage>
                 ConsumerActivation.For<TMessage, TConsumer>(collection),
                 services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
                 services.GetService<TimeProvider>(),
-                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>()));
+                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>(),
+                services.GetRequiredService<MessagingInstruments>()));
         });
         return this;
     }

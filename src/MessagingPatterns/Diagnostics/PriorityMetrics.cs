@@ -12,15 +12,15 @@ internal static class PriorityMetrics
 {
     private static readonly Meter s_meter = new(MessagingMetrics.Name);
     private static readonly Histogram<double> s_wait = s_meter.CreateHistogram<double>(
-        "messaging.priority.wait", "ms", "Time from enqueue to the first lease (start) of a message, per priority level.");
+        MessagingMetrics.Prefix + "priority.wait", "s", "Time from enqueue to the first lease (start) of a message, per priority level.");
     private static readonly Counter<long> s_breaches = s_meter.CreateCounter<long>(
-        "messaging.priority.target_breaches", "{message}", "Messages started later than their level's latency target.");
+        MessagingMetrics.Prefix + "priority.target_breaches", "{message}", "Messages started later than their level's latency target.");
     private static readonly Lock s_lock = new();
     private static readonly List<WeakReference<IPriorityGaugeSource>> s_stores = [];
 
     // Kept in a field so the gauge lives as long as the meter.
     private static readonly ObservableGauge<int> s_waiting = s_meter.CreateObservableGauge(
-        "messaging.priority.waiting", ObserveWaiting, "{message}", "Ready messages waiting per priority level.");
+        MessagingMetrics.Prefix + "priority.waiting", ObserveWaiting, "{message}", "Ready messages waiting per priority level.");
 
     /// <summary>Tracks a store for the waiting gauge, weakly, so an abandoned store is not kept alive.</summary>
     public static void Register(IPriorityGaugeSource store)
@@ -44,7 +44,7 @@ internal static class PriorityMetrics
     {
         if (s_wait.Enabled)
         {
-            s_wait.Record(TimeSpan.FromTicks(Math.Max(0, waitTicks)).TotalMilliseconds, Tags(queue, level));
+            s_wait.Record(TimeSpan.FromTicks(Math.Max(0, waitTicks)).TotalSeconds, Tags(queue, level));
         }
     }
 
@@ -78,5 +78,5 @@ internal static class PriorityMetrics
     }
 
     private static TagList Tags(string queue, int level) =>
-        new() { { "messaging.queue", queue }, { "messaging.priority", level } };
+        new() { { MessagingAttributes.DestinationName, queue }, { MessagingAttributes.Priority, level } };
 }

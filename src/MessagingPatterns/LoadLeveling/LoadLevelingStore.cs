@@ -174,6 +174,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
     public string Name => _inner.Name;
 
+    public string MessagingSystem => _inner.MessagingSystem;
+
     long LoadLevelingMetrics.IDepthSource.Depth => Depth;
 
     long LoadLevelingMetrics.IDepthSource.OverflowDepth => Volatile.Read(ref _overflowCount);
