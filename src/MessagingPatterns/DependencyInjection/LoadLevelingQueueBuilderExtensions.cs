@@ -1,3 +1,4 @@
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.LoadLeveling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -59,7 +60,8 @@ public static class LoadLevelingQueueBuilderExtensions
                     options,
                     overflow,
                     provider.GetService<TimeProvider>() ?? TimeProvider.System,
-                    provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.LoadLeveling"));
+                    provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.LoadLeveling"),
+                    provider.GetRequiredService<MessagingInstruments>());
             }
             catch when (overflow is not null)
             {

@@ -1,4 +1,5 @@
 using MessagingPatterns.Consumers;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Priority;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -36,7 +37,8 @@ public static class PriorityServiceCollectionExtensions
         var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new PriorityQueueStore<TMessage>(
             queue,
             provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue),
-            provider.GetRequiredService<TimeProvider>()));
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<MessagingInstruments>()));
         services.AddValidatedOptions<PriorityQueueOptions, PriorityQueueOptionsValidator>(name, configure);
         return builder;
     }
@@ -69,7 +71,8 @@ public static class PriorityServiceCollectionExtensions
         var builder = services.AddMessageQueue<TMessage>(name, static (provider, queue) => new MultiQueueStore<TMessage>(
             queue,
             provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue),
-            provider.GetRequiredService<TimeProvider>()));
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<MessagingInstruments>()));
         services.AddValidatedOptions<MultiQueueOptions, MultiQueueOptionsValidator>(name, configure);
         return builder;
     }

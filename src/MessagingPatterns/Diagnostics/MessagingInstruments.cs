@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace MessagingPatterns.Diagnostics;
 
 /// <summary>
-/// The producers' and consumers' instruments on one meter named <see cref="MessagingMetrics.Name"/>: under DI the
+/// The library's instruments on one meter named <see cref="MessagingMetrics.Name"/>: under DI the
 /// meter comes from the container's <see cref="IMeterFactory"/>, otherwise one process-wide meter serves all.
 /// </summary>
 internal sealed class MessagingInstruments
@@ -32,6 +32,8 @@ internal sealed class MessagingInstruments
             MessagingMetrics.Prefix + "handler.abandoned", "{attempt}", "Handler attempts given up on after running past their timeout and grace period; their messages come back when their leases end.");
         Latency = meter.CreateHistogram(
             MessagingMetrics.Prefix + "latency", "s", "Time from acceptance to the end of handling, whatever the outcome.", advice: s_durationAdvice);
+        Priority = new PriorityMetrics(meter);
+        LoadLeveling = new LoadLevelingMetrics(meter);
     }
 
     /// <summary>The instruments on the process-wide meter, for producers and pools built without DI.</summary>
@@ -52,6 +54,12 @@ internal sealed class MessagingInstruments
     public Counter<long> HandlerAbandoned { get; }
 
     public Histogram<double> Latency { get; }
+
+    /// <summary>The priority stores' instruments.</summary>
+    public PriorityMetrics Priority { get; }
+
+    /// <summary>The load-leveling buffers' instruments.</summary>
+    public LoadLevelingMetrics LoadLeveling { get; }
 
     /// <summary>The instruments on <paramref name="factory"/>'s meter, or <see cref="Shared"/> without a factory.</summary>
     public static MessagingInstruments From(IMeterFactory? factory) =>

@@ -48,6 +48,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private readonly IMessageStore<TMessage> _inner;
     private readonly IMessageStore<TMessage>? _overflow;
     private readonly TimeProvider _time;
+    private readonly LoadLevelingMetrics _metrics;
     private readonly int _capacity;
     private readonly long? _capacityBytes;
     private readonly Func<object, long>? _sizeOf;
@@ -89,7 +90,12 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     private int _disposed;
 
     public LoadLevelingStore(
-        IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider, ILogger? logger = null)
+        IMessageStore<TMessage> inner,
+        LoadLevelingOptions options,
+        IMessageStore<TMessage>? overflow,
+        TimeProvider timeProvider,
+        ILogger? logger = null,
+        MessagingInstruments? instruments = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(options);
@@ -152,7 +158,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
 
         _sampler = new RateSampler(timeProvider, ReadTotals);
-        LoadLevelingMetrics.Register(this);
+        _metrics = (instruments ?? MessagingInstruments.Shared).LoadLeveling;
+        _metrics.Register(this);
         if (inner is IDurableMessageStore<TMessage>)
         {
             // Before the overflow tasks start: publishes take the slow path and the mover waits, both for the first
@@ -165,7 +172,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         if (overflow is not null)
         {
             _overflowCounted = Task.Run(CountOverflowLeftoversAsync);
-            _mover = new OverflowMover<TMessage>(overflow, inner, this, timeProvider, _logger);
+            _mover = new OverflowMover<TMessage>(overflow, inner, this, timeProvider, _logger, _metrics);
             _mover.Start(Task.WhenAll(_overflowCounted, _firstStoreCount));
             _overflowCountTimer = WeakTimer.Start(
                 timeProvider, this, static s => s.OnOverflowCountTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
@@ -201,7 +208,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             if (enqueue.IsCompletedSuccessfully)
             {
                 Stored(1);
-                LoadLevelingMetrics.Arrived(Name, 1);
+                _metrics.Arrived(Name, 1);
                 return ValueTask.CompletedTask;
             }
 
@@ -497,7 +504,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             return;
         }
 
-        LoadLevelingMetrics.Unregister(this);
+        _metrics.Unregister(this);
         await _disposing.CancelAsync().ConfigureAwait(false);
         lock (_lock)
         {
@@ -636,7 +643,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
 
         Stored(count);
-        LoadLevelingMetrics.Arrived(Name, count);
+        _metrics.Arrived(Name, count);
     }
 
     private async ValueTask EnqueueReservedAsync(Message<TMessage> message, long size, CancellationToken cancellationToken)
@@ -652,7 +659,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
 
         Stored(1);
-        LoadLevelingMetrics.Arrived(Name, 1);
+        _metrics.Arrived(Name, 1);
     }
 
     private async ValueTask EnqueueBatchReservedAsync(IReadOnlyList<Message<TMessage>> messages, long size, CancellationToken cancellationToken)
@@ -668,7 +675,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         }
 
         Stored(messages.Count);
-        LoadLevelingMetrics.Arrived(Name, messages.Count);
+        _metrics.Arrived(Name, messages.Count);
     }
 
     private ValueTask EnqueueReservedAsync(IPublish publish, long size, CancellationToken cancellationToken) => publish switch
@@ -721,7 +728,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                             break;
                         case FullMode.Reject:
                             Interlocked.Increment(ref _rejected);
-                            LoadLevelingMetrics.Rejected(Name);
+                            _metrics.Rejected(Name);
                             throw new QueueFullException(Name, _capacity, $"the publish was rejected ({nameof(FullMode)}.{nameof(FullMode.Reject)}).");
                         case FullMode.DropNewest:
                             step = FullStep.DropNewest;
@@ -796,8 +803,8 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             UpdateSlowPath();
         }
 
-        LoadLevelingMetrics.Overflowed(Name, count);
-        LoadLevelingMetrics.Arrived(Name, count);
+        _metrics.Overflowed(Name, count);
+        _metrics.Arrived(Name, count);
     }
 
     private async ValueTask WaitForRoomAsync(RoomWaiter waiter, CancellationToken cancellationToken)
@@ -812,7 +819,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is { IsCancellationRequested: true })
         {
             Interlocked.Increment(ref _rejected);
-            LoadLevelingMetrics.Rejected(Name);
+            _metrics.Rejected(Name);
             throw new QueueFullException(
                 Name, _capacity, $"it was still full after the publish waited {_publishTimeout} ({nameof(LoadLevelingOptions.PublishTimeout)}).", new TimeoutException());
         }
@@ -893,7 +900,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
     {
         _onDropped!(new DroppedMessage<TMessage>(Name, message.Id, message.Priority, message.Headers, message.Body, reason, _time.GetUtcNow()));
         Interlocked.Increment(ref _dropped);
-        LoadLevelingMetrics.Dropped(Name);
+        _metrics.Dropped(Name);
     }
 
     private async ValueTask<(int Found, long Size)> MeasureDeadLettersAsync(IReadOnlyCollection<string> messageIds, CancellationToken cancellationToken)
@@ -950,7 +957,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         var now = _time.GetUtcNow();
         long waitTicks = 0;
         var waits = 0;
-        var record = LoadLevelingMetrics.IsWaitEnabled;
+        var record = _metrics.IsWaitEnabled;
         foreach (var delivery in deliveries)
         {
             if (delivery.DeliveryCount == 1 && delivery.Message.EnqueuedAt != default)
@@ -960,7 +967,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
                 waits++;
                 if (record)
                 {
-                    LoadLevelingMetrics.Waited(Name, wait);
+                    _metrics.Waited(Name, wait);
                 }
             }
         }
@@ -1041,7 +1048,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
 
         Interlocked.Increment(ref _counters.Released);
         AfterRoomFreed(size);
-        LoadLevelingMetrics.Processed(Name);
+        _metrics.Processed(Name);
     }
 
     private void SignalMover() => _mover?.Signal();

@@ -13,8 +13,8 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
     private readonly WeightedCycle? _cycle;
     private readonly long[] _targetTicks;
 
-    public MultiQueueStore(string name, MultiQueueOptions options, TimeProvider timeProvider)
-        : base(name, options.Levels, options.Capacity ?? int.MaxValue, timeProvider)
+    public MultiQueueStore(string name, MultiQueueOptions options, TimeProvider timeProvider, MessagingInstruments? instruments = null)
+        : base(name, options.Levels, options.Capacity ?? int.MaxValue, timeProvider, instruments)
     {
         _scheduling = options.Scheduling;
 
@@ -46,7 +46,7 @@ internal sealed class MultiQueueStore<TMessage> : PriorityStoreBase<TMessage>
         base.OnFirstStart(message, level, waitTicks);
         if (_targetTicks.Length > 0 && waitTicks > _targetTicks[level])
         {
-            PriorityMetrics.TargetBreached(Name, level);
+            Metrics.TargetBreached(Name, level);
         }
     }
 

@@ -1,3 +1,4 @@
+using MessagingPatterns.Diagnostics;
 namespace MessagingPatterns.Priority;
 
 /// <summary>
@@ -20,8 +21,8 @@ internal sealed class PriorityQueueStore<TMessage> : PriorityStoreBase<TMessage>
     // the exact product of a level gap and a wait of up to a year would overflow a long.
     private readonly double[] _risePerTick;
 
-    public PriorityQueueStore(string name, PriorityQueueOptions options, TimeProvider timeProvider)
-        : base(name, options.Levels, options.Capacity ?? int.MaxValue, timeProvider)
+    public PriorityQueueStore(string name, PriorityQueueOptions options, TimeProvider timeProvider, MessagingInstruments? instruments = null)
+        : base(name, options.Levels, options.Capacity ?? int.MaxValue, timeProvider, instruments)
     {
         _agingMaxWaitTicks = options.AgingMaxWait?.Ticks ?? 0;
         _risePerTick = new double[options.Levels];

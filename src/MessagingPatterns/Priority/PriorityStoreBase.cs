@@ -16,8 +16,9 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
     private readonly ulong[] _nonEmpty = new ulong[4];
     private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
+    private readonly PriorityMetrics _metrics;
 
-    protected PriorityStoreBase(string name, int levels, int capacity, TimeProvider timeProvider)
+    protected PriorityStoreBase(string name, int levels, int capacity, TimeProvider timeProvider, MessagingInstruments? instruments)
         : base(name, capacity, timeProvider)
     {
         Levels = levels;
@@ -25,11 +26,15 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         _ready = new ReadyQueue<TMessage>[levels];
         _views = new LevelStoreView<TMessage>?[levels];
 
-        PriorityMetrics.Register(this);
+        _metrics = (instruments ?? MessagingInstruments.Shared).Priority;
+        _metrics.Register(this);
     }
 
     /// <inheritdoc/>
     public int Levels { get; }
+
+    /// <summary>The instruments this store reports on.</summary>
+    protected PriorityMetrics Metrics => _metrics;
 
     bool IPriorityGaugeSource.IsDisposed => IsDisposed;
 
@@ -112,7 +117,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
             _nonEmpty[level >> 6] &= ~(1UL << (level & 63));
         }
 
-        if (PriorityMetrics.ObservesStarts)
+        if (_metrics.ObservesStarts)
         {
             ObserveFirstStarts(ready.Head, run, level, nowTicks);
         }
@@ -141,7 +146,7 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
 
     /// <summary>Called when a message is leased for the first time, with its wait since enqueue, if its metrics are listened to.</summary>
     protected virtual void OnFirstStart(Message<TMessage> message, int level, long waitTicks) =>
-        PriorityMetrics.Started(Name, level, waitTicks);
+        _metrics.Started(Name, level, waitTicks);
 
     /// <summary>The oldest ready message of a non-empty level: the one a receive of that level takes next.</summary>
     protected Message<TMessage> Head(int level) => _ready[level].Next.Head;

@@ -116,37 +116,45 @@ public sealed class ConsumerDiagnosticsTests
     [Fact]
     public async Task Instruments_UnderDI_ComeFromTheContainersMeterFactory()
     {
-        var queue = $"factory-{Guid.NewGuid():N}"[..24];
+        var leveled = $"leveled-{Guid.NewGuid():N}"[..24];
+        var prioritized = $"prioritized-{Guid.NewGuid():N}"[..24];
         var services = new ServiceCollection();
         services.AddMetrics();
-        services.AddInMemoryQueue<int>(queue);
+        services.AddInMemoryQueue<int>(leveled).WithLoadLeveling(options => options.Capacity = 10);
+        services.AddInMemoryPriorityQueue<string>(prioritized);
         await using var provider = services.BuildServiceProvider();
         var factory = provider.GetRequiredService<IMeterFactory>();
 
-        var scopes = new ConcurrentBag<object?>();
+        var scopes = new ConcurrentDictionary<string, ConcurrentBag<object?>>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messaging.client.sent.messages")
+            if (instrument.Meter.Name == MessagingMetrics.Name)
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
+        void Record(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             foreach (var tag in tags)
             {
-                if (tag.Key == "messaging.destination.name" && Equals(tag.Value, queue))
+                if (tag.Key == "messaging.destination.name" && (Equals(tag.Value, leveled) || Equals(tag.Value, prioritized)))
                 {
-                    scopes.Add(instrument.Meter.Scope);
+                    scopes.GetOrAdd(instrument.Name, _ => []).Add(instrument.Meter.Scope);
                 }
             }
-        });
+        }
+
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => Record(instrument, tags));
+        listener.SetMeasurementEventCallback<int>((instrument, _, tags, _) => Record(instrument, tags));
         listener.Start();
 
-        await provider.GetRequiredService<IProducer<int>>().PublishAsync(new Message<int>(1)).Within();
+        await provider.GetRequiredKeyedService<IProducer<int>>(leveled).PublishAsync(new Message<int>(1)).Within();
+        await provider.GetRequiredKeyedService<IProducer<string>>(prioritized).PublishAsync(new Message<string>("x")).Within();
+        listener.RecordObservableInstruments();
 
-        scopes.Should().ContainSingle().Which.Should().BeSameAs(factory);
+        scopes.Keys.Should().Contain(["messaging.client.sent.messages", "messagingpatterns.load_leveling.arrived", "messagingpatterns.load_leveling.depth", "messagingpatterns.priority.waiting"]);
+        scopes.Values.SelectMany(s => s).Should().OnlyContain(scope => ReferenceEquals(scope, factory), "every instrument of a DI-built queue is on the container's meter");
     }
 
     [Fact]
