@@ -2,7 +2,6 @@
 // capacity; a few messages fail once and are retried, a few always fail and end up dead-lettered.
 using System.Collections.Concurrent;
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Samples;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

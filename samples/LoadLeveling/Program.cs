@@ -2,8 +2,6 @@
 // (its depth rises), and the consumer works it off at its own pace, so whatever the consumer calls downstream sees a
 // steady 500 messages per second instead of the spike. The same series is drawn in the terminal and as an SVG chart.
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Samples;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

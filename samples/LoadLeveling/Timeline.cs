@@ -1,4 +1,4 @@
-using MessagingPatterns.LoadLeveling;
+using MessagingPatterns;
 
 /// <summary>One row of the timeline: the rates over the interval that ended at <see cref="At"/>, and the depth then.</summary>
 public sealed record Point(TimeSpan At, double ArrivalsPerSecond, double ProcessedPerSecond, long Depth);

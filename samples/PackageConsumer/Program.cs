@@ -1,7 +1,6 @@
 // Builds and runs against the packed MessagingPatterns package, as a user's project would.
 using System.Collections.Concurrent;
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

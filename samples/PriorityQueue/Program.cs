@@ -1,9 +1,7 @@
 // Priority Queue: free, standard and premium requests (priorities 0, 1, 2) arrive at 1.5× what the service
 // can handle. The same traffic runs three times, once per scheduler of the multi-queue store, each in a host
 // of its own wired with the DI extensions as a service would be; the table shows what each class waited.
-using MessagingPatterns.Consumers;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Priority;
+using MessagingPatterns;
 using MessagingPatterns.Samples;
 
 var overloadFor = TimeSpan.FromSeconds(args.Contains("--short") ? 1 : 3);

@@ -1,5 +1,4 @@
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

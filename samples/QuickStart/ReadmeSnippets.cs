@@ -1,10 +1,6 @@
 // The README's code fragments, compiled here so they cannot rot; a test checks the README shows them verbatim.
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.PostgreSql;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;

@@ -6,11 +6,9 @@
 //   --store rabbitmq   RabbitMQ at MESSAGING_RABBITMQ_URI (default: the broker `scripts/brokers.sh start rabbitmq` starts);
 //                      the run's queues (and their dead-letter queues) are deleted before first use and at the end
 // Adding a store: its name in s_names, and a case in each switch below.
-using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.PostgreSql;
 using MessagingPatterns.RabbitMQ;
 using MessagingPatterns.Sqlite;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;

@@ -1,5 +1,4 @@
 using MessagingPatterns;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Testing;
 
 namespace StoreKitConsumer;

@@ -1,4 +1,4 @@
-using MessagingPatterns.LoadLeveling;
+using MessagingPatterns;
 
 /// <summary>
 /// Watches a load-leveling buffer's snapshots: prints a compact row now and then, and keeps the peak depth and the

@@ -1,6 +1,4 @@
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,4 @@
 using MessagingPatterns;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.LoadLeveling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,6 @@
-namespace MessagingPatterns.PostgreSql;
+using MessagingPatterns.PostgreSql;
+
+namespace MessagingPatterns;
 
 /// <summary>
 /// Which clock a PostgreSQL store reads "now" from, for lease ends, release delays and enqueue times.

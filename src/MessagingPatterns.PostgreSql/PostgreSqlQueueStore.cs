@@ -1,5 +1,5 @@
 using MessagingPatterns.Serialization;
-using MessagingPatterns.Stores;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 

@@ -1,7 +1,8 @@
 using System.ComponentModel.DataAnnotations;
+using MessagingPatterns.PostgreSql;
 using Npgsql;
 
-namespace MessagingPatterns.PostgreSql;
+namespace MessagingPatterns;
 
 /// <summary>Options of the PostgreSQL store. <see cref="ConnectionString"/> is required.</summary>
 public sealed class PostgreSqlStoreOptions : IValidatableObject

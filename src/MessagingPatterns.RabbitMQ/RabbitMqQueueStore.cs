@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using MessagingPatterns.Serialization;
-using MessagingPatterns.Stores;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace MessagingPatterns.RabbitMQ;
+namespace MessagingPatterns;
 
 /// <summary>Options of the RabbitMQ store. <see cref="ConnectionUri"/> is required.</summary>
 public sealed class RabbitMqStoreOptions : IValidatableObject

@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
-using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Serialization;
-using MessagingPatterns.Stores;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Data.Sqlite;
 
 namespace MessagingPatterns.Sqlite;

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Data.Sqlite;
 
-namespace MessagingPatterns.Sqlite;
+namespace MessagingPatterns;
 
 /// <summary>Options of the SQLite store. Set exactly one of <see cref="DatabasePath"/> and <see cref="ConnectionString"/>.</summary>
 public sealed class SqliteStoreOptions : IValidatableObject

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.Sqlite;
+
+namespace MessagingPatterns;
 
 /// <summary>How hard SQLite flushes a commit to disk (its <c>PRAGMA synchronous</c> setting, in WAL mode).</summary>
 public enum SqliteSynchronousMode

@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using FluentAssertions;
-using MessagingPatterns.Consumers;
 using MessagingPatterns.Diagnostics;
-using MessagingPatterns.Producers;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 

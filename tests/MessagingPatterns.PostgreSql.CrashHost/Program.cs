@@ -1,4 +1,4 @@
-using MessagingPatterns.DependencyInjection;
+using MessagingPatterns;
 using MessagingPatterns.PostgreSql.CrashHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

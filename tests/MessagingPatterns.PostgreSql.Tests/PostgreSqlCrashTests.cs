@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.PostgreSql.CrashHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,6 +1,4 @@
 using MessagingPatterns.Testing;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.LoadLeveling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

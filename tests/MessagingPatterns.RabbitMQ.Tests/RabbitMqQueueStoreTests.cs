@@ -1,5 +1,4 @@
 using System.Text;
-using MessagingPatterns.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

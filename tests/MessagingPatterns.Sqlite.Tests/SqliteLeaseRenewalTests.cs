@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using MessagingPatterns.Consumers;
 using MessagingPatterns.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Polly;

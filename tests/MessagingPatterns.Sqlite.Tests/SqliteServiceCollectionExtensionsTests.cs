@@ -1,7 +1,4 @@
 using MessagingPatterns.Testing;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

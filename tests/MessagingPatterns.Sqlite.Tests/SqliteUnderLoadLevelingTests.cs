@@ -1,6 +1,4 @@
 using MessagingPatterns.Testing;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MessagingPatterns.Sqlite.Tests;

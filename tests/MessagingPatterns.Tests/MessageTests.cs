@@ -57,7 +57,7 @@ public sealed class MessageTests
     [Fact]
     public async Task Publish_OfAnAlreadyPublishedMessage_StoresAnIndependentCopy()
     {
-        await using var store = MessagingPatterns.Stores.MessageStore.CreateInMemory<int>("republish");
+        await using var store = MessageStore.CreateInMemory<int>("republish");
         var message = new Message<int>(1, "same");
         await store.EnqueueAsync(message);
         await store.EnqueueAsync(message);
@@ -88,7 +88,7 @@ public sealed class MessageTests
     [Fact]
     public async Task HighestPriority_SurvivesManyDeliveries()
     {
-        await using var store = MessagingPatterns.Stores.MessageStore.CreateInMemory<int>("priority-and-count");
+        await using var store = MessageStore.CreateInMemory<int>("priority-and-count");
         await store.EnqueueAsync(new Message<int>(1, priority: Message<int>.MaxPriority));
         var buffer = new Delivery<int>[1];
         for (var i = 1; i <= 3; i++)

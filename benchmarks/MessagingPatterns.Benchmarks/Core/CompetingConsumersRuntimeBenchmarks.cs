@@ -1,7 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

@@ -1,7 +1,5 @@
 using System.Threading.Channels;
 using BenchmarkDotNet.Attributes;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Benchmarks.LoadLeveling;
 

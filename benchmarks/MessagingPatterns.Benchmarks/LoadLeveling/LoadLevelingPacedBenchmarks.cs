@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Benchmarks.LoadLeveling;
 

@@ -1,4 +1,3 @@
-using MessagingPatterns.PostgreSql;
 using Npgsql;
 
 namespace MessagingPatterns.Benchmarks.PostgreSql;

@@ -1,7 +1,5 @@
 using System.Threading.Channels;
 using BenchmarkDotNet.Attributes;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Benchmarks.Priority;
 

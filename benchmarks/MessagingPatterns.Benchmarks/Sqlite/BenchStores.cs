@@ -1,5 +1,4 @@
 using MessagingPatterns.Sqlite;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Benchmarks.Sqlite;
 

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MessagingPatterns.Sqlite;
 
 namespace MessagingPatterns.Benchmarks.Sqlite;
 

@@ -1,11 +1,12 @@
 using MessagingPatterns.PostgreSql;
 using MessagingPatterns.Serialization;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Registers PostgreSQL queues in an <see cref="IServiceCollection"/>.</summary>
 public static class PostgreSqlServiceCollectionExtensions

@@ -1,10 +1,11 @@
 using MessagingPatterns.RabbitMQ;
 using MessagingPatterns.Serialization;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Registers RabbitMQ queues in an <see cref="IServiceCollection"/>.</summary>
 public static class RabbitMqServiceCollectionExtensions

@@ -1,9 +1,10 @@
 using MessagingPatterns.Serialization;
 using MessagingPatterns.Sqlite;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Registers durable SQLite queues in an <see cref="IServiceCollection"/>.</summary>
 public static class SqliteServiceCollectionExtensions

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Polly;
 
-namespace MessagingPatterns.Consumers;
+namespace MessagingPatterns;
 
 /// <summary>Options of a consumer worker pool. Validated when the pool is built (or at host start with DI).</summary>
 public sealed class ConsumerOptions

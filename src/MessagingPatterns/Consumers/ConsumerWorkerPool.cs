@@ -1,10 +1,11 @@
+using MessagingPatterns.Consumers;
 using MessagingPatterns.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace MessagingPatterns.Consumers;
+namespace MessagingPatterns;
 
 /// <summary>
 /// The consumer runtime: a pool of workers that receive from a store and run an <see cref="IConsumer{TMessage}"/>

@@ -1,12 +1,14 @@
+using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.LoadLeveling;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Adds a load-leveling buffer to a queue registered in DI.</summary>
 public static class LoadLevelingQueueBuilderExtensions

@@ -1,12 +1,14 @@
 using MessagingPatterns.Consumers;
+using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Diagnostics;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Configures one named queue: its store's decorators and its consumers.</summary>
 /// <typeparam name="TMessage">The body type.</typeparam>

@@ -1,12 +1,14 @@
 using System.Diagnostics.Metrics;
+using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Producers;
+using MessagingPatterns.StoreAuthoring;
 using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Registers queues — a store, its producer and its consumers — in an <see cref="IServiceCollection"/>.</summary>
 public static class MessagingServiceCollectionExtensions
@@ -99,31 +101,5 @@ public static class MessagingServiceCollectionExtensions
             provider.GetRequiredService<TimeProvider>()));
         services.AddValidatedOptions<InMemoryQueueOptions, InMemoryQueueOptionsValidator>(name, configure);
         return builder;
-    }
-
-    /// <summary>
-    /// Registers named options validated at start by <typeparamref name="TValidator"/>: the one way every
-    /// store and feature registers its options, for store packages too.
-    /// </summary>
-    /// <typeparam name="TOptions">The options type.</typeparam>
-    /// <typeparam name="TValidator">The validator, also used by the non-DI factory of the same feature.</typeparam>
-    /// <param name="services">The service collection.</param>
-    /// <param name="name">The options' name, usually the queue's name.</param>
-    /// <param name="configure">Configures the options.</param>
-    /// <returns>The options builder.</returns>
-    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions, TValidator>(
-        this IServiceCollection services, string name, Action<TOptions>? configure)
-        where TOptions : class
-        where TValidator : class, IValidateOptions<TOptions>
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<TOptions>(name);
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
-        return options.ValidateOnStart();
     }
 }

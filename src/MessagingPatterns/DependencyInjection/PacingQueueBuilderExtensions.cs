@@ -1,8 +1,9 @@
 using MessagingPatterns.Pacing;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Paces the consumers of a queue registered in DI.</summary>
 public static class PacingQueueBuilderExtensions

@@ -1,10 +1,10 @@
-using MessagingPatterns.Consumers;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Priority;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.DependencyInjection;
+namespace MessagingPatterns;
 
 /// <summary>Registers the in-memory priority stores and per-level consumer pools.</summary>
 public static class PriorityServiceCollectionExtensions

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns;
 
 /// <summary>
 /// A message a load-leveling buffer dropped because it was full and a drop <see cref="FullMode"/> was chosen. What the

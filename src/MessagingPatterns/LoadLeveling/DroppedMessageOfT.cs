@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns;
 
 /// <summary>A message a load-leveling buffer dropped, with its body.</summary>
 /// <typeparam name="TMessage">The body type.</typeparam>

@@ -1,4 +1,6 @@
-namespace MessagingPatterns.LoadLeveling;
+using MessagingPatterns.StoreAuthoring;
+
+namespace MessagingPatterns;
 
 /// <summary>What a load-leveling buffer does with a publish when it is full (and no overflow store takes the message).</summary>
 public enum FullMode

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns;
 
 /// <summary>
 /// A store decorated with a load-leveling buffer: bounded capacity with a full-mode, consumption paced by a rate

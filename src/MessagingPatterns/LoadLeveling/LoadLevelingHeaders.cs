@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns;
 
 /// <summary>Headers a load-leveling buffer adds to the messages it handles.</summary>
 public static class LoadLevelingHeaders

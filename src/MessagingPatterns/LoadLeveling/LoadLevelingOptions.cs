@@ -1,7 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
+using MessagingPatterns.LoadLeveling;
 
-namespace MessagingPatterns.LoadLeveling;
+namespace MessagingPatterns;
 
 /// <summary>
 /// Options of a load-leveling buffer: how much it holds, what a publish to a full buffer does, and how fast

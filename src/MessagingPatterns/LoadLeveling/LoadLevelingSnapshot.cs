@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns;
 
 /// <summary>A point-in-time view of a load-leveling buffer. Rates are measured over about the last second.</summary>
 public sealed record LoadLevelingSnapshot

@@ -1,6 +1,6 @@
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Pacing;
-using MessagingPatterns.Stores;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,7 +1,7 @@
 using MessagingPatterns.LoadLeveling;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.Stores;
+namespace MessagingPatterns;
 
 public static partial class MessageStore
 {

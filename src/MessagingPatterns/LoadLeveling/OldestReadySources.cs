@@ -1,4 +1,4 @@
-using MessagingPatterns.Priority;
+using MessagingPatterns.StoreAuthoring;
 using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.LoadLeveling;

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns;
 
 /// <summary>
 /// A publish to a full load-leveling buffer was refused: at once with <see cref="FullMode.Reject"/>, or after its

@@ -1,7 +1,7 @@
 using MessagingPatterns.Pacing;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.Stores;
+namespace MessagingPatterns;
 
 public static partial class MessageStore
 {

@@ -1,5 +1,5 @@
 using System.Threading.RateLimiting;
-using MessagingPatterns.Stores;
+using MessagingPatterns.StoreAuthoring;
 
 namespace MessagingPatterns.Pacing;
 

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
 
-namespace MessagingPatterns.Pacing;
+namespace MessagingPatterns;
 
 /// <summary>
 /// Options of the pacing decorator: the steady rate at which consumers may receive messages. Validated when the

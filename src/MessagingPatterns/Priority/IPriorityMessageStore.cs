@@ -1,4 +1,5 @@
-namespace MessagingPatterns.Priority;
+
+namespace MessagingPatterns;
 
 /// <summary>
 /// A store that keeps messages by priority level and can hand out a view that receives one level only,

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.Priority;
+
+namespace MessagingPatterns;
 
 /// <summary>How a multi-queue store (one queue per priority level) picks the level of the next receive.</summary>
 public enum LevelScheduling

@@ -1,7 +1,7 @@
 using MessagingPatterns.Priority;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.Stores;
+namespace MessagingPatterns;
 
 /// <summary>Creates the stores that ship with the core package.</summary>
 public static partial class MessageStore

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace MessagingPatterns.Priority;
+namespace MessagingPatterns;
 
 /// <summary>Options of the in-memory multi-queue store: one FIFO queue per priority level and a scheduler across them.</summary>
 public sealed class MultiQueueOptions : IValidatableObject

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace MessagingPatterns.Priority;
+namespace MessagingPatterns;
 
 /// <summary>Options of the in-memory priority store: one queue that hands out higher priorities first.</summary>
 public sealed class PriorityQueueOptions

@@ -1,4 +1,6 @@
-namespace MessagingPatterns.Producers;
+using MessagingPatterns.Producers;
+
+namespace MessagingPatterns;
 
 /// <summary>Creates producers without DI.</summary>
 public static class Producer

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace MessagingPatterns.Stores;
+namespace MessagingPatterns;
 
 /// <summary>Options of the in-memory FIFO store.</summary>
 public sealed class InMemoryQueueOptions

@@ -1,6 +1,7 @@
+using MessagingPatterns.Stores;
 using Microsoft.Extensions.Options;
 
-namespace MessagingPatterns.Stores;
+namespace MessagingPatterns;
 
 /// <summary>Creates the stores that ship with the core package.</summary>
 public static partial class MessageStore

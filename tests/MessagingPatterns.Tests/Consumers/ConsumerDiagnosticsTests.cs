@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.DependencyInjection;
 using MessagingPatterns.Diagnostics;
-using MessagingPatterns.Producers;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Polly;

@@ -1,7 +1,4 @@
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
-using MessagingPatterns.Consumers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Threading.Tasks.Sources;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

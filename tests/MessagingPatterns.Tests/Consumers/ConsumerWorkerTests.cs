@@ -1,5 +1,4 @@
 using MessagingPatterns.Consumers;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,6 +1,5 @@
 using MessagingPatterns.Consumers;
 using MessagingPatterns.Diagnostics;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;

@@ -1,5 +1,3 @@
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Xunit.Abstractions;
 

@@ -1,5 +1,4 @@
 using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,6 +1,3 @@
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;

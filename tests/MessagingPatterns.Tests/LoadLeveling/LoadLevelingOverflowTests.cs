@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 

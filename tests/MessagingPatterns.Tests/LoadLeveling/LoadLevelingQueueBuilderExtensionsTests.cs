@@ -1,6 +1,3 @@
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 

@@ -1,6 +1,4 @@
 using MessagingPatterns.Testing;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Tests.LoadLeveling;
 

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

@@ -1,6 +1,5 @@
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;

@@ -1,5 +1,3 @@
-using MessagingPatterns.Pacing;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Testing;
 
 namespace MessagingPatterns.Tests.Pacing;

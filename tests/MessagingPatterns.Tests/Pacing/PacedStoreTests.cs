@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using MessagingPatterns.LoadLeveling;
-using MessagingPatterns.Pacing;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;

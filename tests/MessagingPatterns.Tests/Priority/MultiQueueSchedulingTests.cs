@@ -1,7 +1,5 @@
 using System.Diagnostics.Metrics;
 using MessagingPatterns.Diagnostics;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using static MessagingPatterns.Tests.Priority.PriorityTestKit;
 

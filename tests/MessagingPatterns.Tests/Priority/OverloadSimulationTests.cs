@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using Xunit.Abstractions;
 using static MessagingPatterns.Tests.Priority.PriorityTestKit;
 

@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using MessagingPatterns.Consumers;
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Polly;

@@ -1,6 +1,3 @@
-using MessagingPatterns.DependencyInjection;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

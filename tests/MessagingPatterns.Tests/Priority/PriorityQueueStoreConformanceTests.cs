@@ -1,6 +1,4 @@
 using MessagingPatterns.Testing;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Tests.Priority;
 

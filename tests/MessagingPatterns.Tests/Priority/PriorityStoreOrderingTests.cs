@@ -1,6 +1,4 @@
 using CsCheck;
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using static MessagingPatterns.Tests.Priority.PriorityTestKit;
 
 namespace MessagingPatterns.Tests.Priority;

@@ -1,5 +1,3 @@
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MessagingPatterns.Tests.Priority;

@@ -1,5 +1,3 @@
-using MessagingPatterns.Producers;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 
 namespace MessagingPatterns.Tests.Producers;

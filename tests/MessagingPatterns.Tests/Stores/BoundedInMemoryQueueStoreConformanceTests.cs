@@ -1,4 +1,3 @@
-using MessagingPatterns.Stores;
 using MessagingPatterns.Testing;
 
 namespace MessagingPatterns.Tests.Stores;

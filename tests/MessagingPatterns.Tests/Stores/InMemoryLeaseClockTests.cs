@@ -1,5 +1,3 @@
-using MessagingPatterns.Priority;
-using MessagingPatterns.Stores;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 

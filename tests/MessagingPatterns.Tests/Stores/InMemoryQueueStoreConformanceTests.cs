@@ -1,5 +1,4 @@
 using MessagingPatterns.Testing;
-using MessagingPatterns.Stores;
 
 namespace MessagingPatterns.Tests.Stores;
 

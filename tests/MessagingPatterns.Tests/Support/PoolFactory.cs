@@ -1,4 +1,3 @@
-using MessagingPatterns.Consumers;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MessagingPatterns.Tests.Support;

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.Stores;
+
+namespace MessagingPatterns.StoreAuthoring;
 
 /// <summary>
 /// Argument checks shared by every <see cref="IMessageStore{TMessage}"/> implementation, so each store

@@ -1,4 +1,5 @@
-namespace MessagingPatterns.LoadLeveling;
+
+namespace MessagingPatterns.StoreAuthoring;
 
 /// <summary>
 /// A store that can lease, without waiting, its oldest ready message of the lowest priority level that has one: the
