@@ -78,6 +78,16 @@ public sealed class ConsumerOptions
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
     /// <summary>
+    /// Rewrites texts that may carry personal data or secrets (an exception's message often quotes the data it
+    /// failed on) before the runtime stores or logs them: every dead-letter reason the runtime writes (a failed
+    /// handler's exception message, or the reason a handler gave) and the message of every exception the runtime
+    /// logs, inner exceptions included. Logged exceptions keep their type name and stack trace. A hook that throws
+    /// hides the whole text. Default: <see langword="null"/>, texts as they are.
+    /// </summary>
+    /// <example><c>options.Redact = text => EmailPattern().Replace(text, "[email]");</c></example>
+    public Func<string, string>? Redact { get; set; }
+
+    /// <summary>
     /// How long a shutdown waits for running handlers before cancelling their tokens. A stop then waits at most
     /// <see cref="CancelledHandlerWait"/> more for the cancelled handlers, which
     /// release what they did not finish; a handler still running after that keeps its message until its lease

@@ -85,9 +85,15 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        var redaction = options.Redact is { } redact ? new Redaction(redact) : null;
+        if (redaction is not null)
+        {
+            _logger = new RedactingLogger(_logger, redaction);
+        }
+
         _attempts = new AttemptRunner<TMessage>(scopeFactory, scopeFree, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
         _telemetry = QueueTelemetry.For(store, instruments, _time);
-        _settler = new DeliverySettler<TMessage>(store, options, _logger, _telemetry, _cancelHandlers.Token);
+        _settler = new DeliverySettler<TMessage>(store, options, _logger, _telemetry, _cancelHandlers.Token, redaction);
         _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, _time, _logger, _telemetry);
     }
 

@@ -19,13 +19,16 @@ internal sealed class DeliverySettler<TMessage>
     private readonly ILogger _logger;
     private readonly QueueTelemetry _telemetry;
     private readonly CancellationToken _shutdown;
+    private readonly Redaction? _redaction;
 
     /// <param name="store">The store that leased the deliveries.</param>
     /// <param name="options">The pool's options: attempts allowed and the redelivery delay.</param>
     /// <param name="logger">Where failures, dead letters and lost leases are logged.</param>
     /// <param name="telemetry">Where settlements, dead letters and lost leases are counted and timed.</param>
     /// <param name="shutdown">Cancelled when a stop's drain period ends: a failure after that is the stop's doing.</param>
-    public DeliverySettler(IMessageStore<TMessage> store, ConsumerOptions options, ILogger logger, QueueTelemetry telemetry, CancellationToken shutdown)
+    /// <param name="redaction">Rewrites every dead-letter reason before it is stored, or <see langword="null"/>.</param>
+    public DeliverySettler(
+        IMessageStore<TMessage> store, ConsumerOptions options, ILogger logger, QueueTelemetry telemetry, CancellationToken shutdown, Redaction? redaction = null)
     {
         _store = store;
         _maxDeliveryAttempts = options.MaxDeliveryAttempts;
@@ -33,6 +36,7 @@ internal sealed class DeliverySettler<TMessage>
         _logger = logger;
         _telemetry = telemetry;
         _shutdown = shutdown;
+        _redaction = redaction;
     }
 
     private string QueueName => _store.Name;
@@ -244,6 +248,7 @@ internal sealed class DeliverySettler<TMessage>
 
     private async ValueTask DeadLetterAsync(Delivery<TMessage> delivery, string reason)
     {
+        reason = _redaction?.Text(reason) ?? reason;
         var startedAt = _telemetry.StartOperation();
         bool deadLettered;
         try
