@@ -127,6 +127,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
         }
 
+        LogLifecycle(static pool => ConsumerLog.PoolStarted(
+            pool._logger, pool.QueueName, pool._options.Concurrency, pool._options.PrefetchCount, pool._options.LeaseDuration, pool._options.MaxDeliveryAttempts));
         return Task.CompletedTask;
     }
 
@@ -210,6 +212,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             {
                 await watchdogTimer.DisposeAsync().ConfigureAwait(false);
             }
+
+            LogLifecycle(static pool => ConsumerLog.PoolStopped(pool._logger, pool.QueueName));
         }
     }
 
@@ -227,6 +231,19 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    /// <summary>Logs a start or a stop; a log sink that fails must fail neither.</summary>
+    private void LogLifecycle(Action<ConsumerWorkerPool<TMessage>> log)
+    {
+        try
+        {
+            log(this);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Nothing to tell it to: the logger is what failed.
         }
     }
 
