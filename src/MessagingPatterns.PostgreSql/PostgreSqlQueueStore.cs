@@ -608,6 +608,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             // Listed with its stored bytes, so an operator can see, purge or redrive what could not be read.
+            PostgreSqlLog.DeadLetterUnreadable(_logger, Name, id, exception);
             var enqueued = new DateTimeOffset(DateTime.SpecifyKind(enqueuedAt, DateTimeKind.Utc));
             return new DeadLetter<TMessage>(id, priority, enqueued, body, reason, deliveryCount, deadLetteredAt);
         }

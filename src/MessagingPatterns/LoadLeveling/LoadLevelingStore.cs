@@ -165,7 +165,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
             // Before the overflow tasks start: publishes take the slow path and the mover waits, both for the first
             // count, so what the store already holds counts from the first message in.
             _slowPath = 1;
-            _depthCounter = new DurableDepthCounter<TMessage>(inner, this, timeProvider);
+            _depthCounter = new DurableDepthCounter<TMessage>(inner, this, timeProvider, _logger);
             _firstStoreCount = _depthCounter.FirstCount;
         }
 
@@ -1111,6 +1111,7 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Not counted: leftovers then move only when later spills make room for them, and nothing is lost.
+            LoadLevelingLog.OverflowLeftoversCountFailed(_logger, ex, Name);
         }
 
         lock (_lock)
