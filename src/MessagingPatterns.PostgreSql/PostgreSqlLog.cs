@@ -22,4 +22,7 @@ internal static partial class PostgreSqlLog
 
     [LoggerMessage(6, LogLevel.Error, "PostgreSQL queue '{Queue}': an unreadable message could not be hidden or dead-lettered ({MessageId}); it returns when its lease ends")]
     public static partial void UnreadableSettleFailed(ILogger logger, string queue, string messageId, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "PostgreSQL queue '{Queue}': a dead letter's body could not be deserialized ({MessageId}); it is listed with its stored bytes")]
+    public static partial void DeadLetterUnreadable(ILogger logger, string queue, string messageId, Exception exception);
 }

@@ -64,6 +64,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     /// <inheritdoc/>
     public string Name { get; }
 
+    public string MessagingSystem => "postgresql";
+
     /// <summary>The publishes' writer, for tests and benchmarks that look at how operations were coalesced.</summary>
     internal GroupCommitWriter Writer => _writer;
 
@@ -708,6 +710,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             // Listed with its stored bytes, so an operator can see, purge or redrive what could not be read.
+            PostgreSqlLog.DeadLetterUnreadable(_logger, Name, id, exception);
             var enqueued = new DateTimeOffset(DateTime.SpecifyKind(enqueuedAt, DateTimeKind.Utc));
             return new DeadLetter<TMessage>(id, priority, enqueued, body, reason, deliveryCount, deadLetteredAt);
         }

@@ -72,6 +72,8 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     /// <inheritdoc/>
     public string Name { get; }
 
+    public string MessagingSystem => "rabbitmq";
+
     /// <summary>The consumer channel's incarnation: a delivery of an older one went back to the broker with its channel.</summary>
     private long Generation => _consumer.Incarnation;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace MessagingPatterns.Sqlite;
 
@@ -32,6 +33,8 @@ internal sealed class GroupCommitWriter
     private readonly NativeStatement _commit;
     private readonly NativeStatement _rollback;
     private readonly Thread _thread;
+    private readonly ILogger _logger;
+    private readonly string _name;
     private volatile bool _stopping;
     private volatile bool _hasExited;
     private int _cohortSize;
@@ -42,8 +45,11 @@ internal sealed class GroupCommitWriter
     /// <param name="maxOperationsPerTransaction">The most operations one transaction takes.</param>
     /// <param name="name">The queue's name, for the thread's name.</param>
     /// <param name="busyTimeout">How long an operation may wait for another connection's write lock.</param>
-    public GroupCommitWriter(SqliteConnection connection, IDisposable statements, int maxOperationsPerTransaction, string name, TimeSpan busyTimeout)
+    /// <param name="logger">Where failed transactions are logged.</param>
+    public GroupCommitWriter(SqliteConnection connection, IDisposable statements, int maxOperationsPerTransaction, string name, TimeSpan busyTimeout, ILogger logger)
     {
+        _logger = logger;
+        _name = name;
         _busyTimeoutTicks = (long)(busyTimeout.TotalSeconds * Stopwatch.Frequency);
         _connection = connection;
         _statements = statements;
@@ -184,10 +190,12 @@ internal sealed class GroupCommitWriter
             TryRollback();
             if (batch.Count == 1)
             {
+                SqliteLog.OperationFailed(_logger, _name, exception);
                 batch[0].Fail(exception);
                 return true;
             }
 
+            SqliteLog.TransactionFailed(_logger, _name, batch.Count, exception);
             foreach (var operation in batch)
             {
                 RunAlone(operation);
@@ -314,6 +322,7 @@ internal sealed class GroupCommitWriter
         catch (Exception exception)
         {
             TryRollback();
+            SqliteLog.OperationFailed(_logger, _name, exception);
             operation.Fail(exception);
             return;
         }
@@ -327,9 +336,10 @@ internal sealed class GroupCommitWriter
         {
             _rollback.Execute();
         }
-        catch (SqliteException)
+        catch (SqliteException exception)
         {
             // No transaction was open (BEGIN itself failed, or SQLite already rolled back): nothing to undo.
+            SqliteLog.RollbackFoundNoTransaction(_logger, _name, exception);
         }
     }
 

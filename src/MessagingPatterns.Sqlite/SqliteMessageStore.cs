@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using MessagingPatterns.Serialization;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns.Sqlite;
@@ -40,6 +41,7 @@ public static class SqliteMessageStore
     /// <param name="options">The options; <see cref="SqliteStoreOptions.DatabasePath"/> or <see cref="SqliteStoreOptions.ConnectionString"/> is required.</param>
     /// <param name="serializer">How bodies are stored; System.Text.Json (<see cref="JsonMessageSerializer{TMessage}"/>) when <see langword="null"/>.</param>
     /// <param name="timeProvider">The clock for enqueue times, leases and delays; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="logger">Where the store logs failed transactions and unreadable messages; none when <see langword="null"/>.</param>
     /// <returns>The store; dispose it to close the database.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
@@ -51,7 +53,8 @@ public static class SqliteMessageStore
         string name,
         SqliteStoreOptions options,
         IMessageSerializer<TMessage>? serializer = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        ILogger? logger = null)
     {
         QueueNames.ThrowIfInvalid(name);
         ArgumentNullException.ThrowIfNull(options);
@@ -65,6 +68,7 @@ public static class SqliteMessageStore
             name,
             options,
             serializer ?? new JsonMessageSerializer<TMessage>(),
-            timeProvider ?? TimeProvider.System);
+            timeProvider ?? TimeProvider.System,
+            logger);
     }
 }

@@ -3,6 +3,8 @@ using System.Text.Json;
 using MessagingPatterns.Serialization;
 using MessagingPatterns.StoreAuthoring;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MessagingPatterns.Sqlite;
 
@@ -38,10 +40,11 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     private readonly DeadLetterCommands _deadLetterCommands;
     private readonly GroupCommitWriter _writer;
     private readonly ReadyProbe _probe;
+    private readonly ILogger _logger;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
 
-    public SqliteQueueStore(string name, SqliteStoreOptions options, IMessageSerializer<TMessage> serializer, TimeProvider timeProvider)
+    public SqliteQueueStore(string name, SqliteStoreOptions options, IMessageSerializer<TMessage> serializer, TimeProvider timeProvider, ILogger? logger = null)
     {
         QueueNames.ThrowIfInvalid(name);
         ArgumentNullException.ThrowIfNull(options);
@@ -53,6 +56,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         _maxMessageBytes = options.MaxMessageBytes;
         _maxFailedReads = options.MaxFailedReads;
         _pollInterval = options.PollInterval;
+        _logger = logger ?? NullLogger.Instance;
 
         var connection = SqliteSchema.Open(options);
         try
@@ -60,6 +64,9 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             SqliteSchema.EnsureQueue(connection, name);
             _commands = new QueueCommands(connection, name);
             _deadLetterCommands = new DeadLetterCommands(connection, name);
+
+            // Before the writer's thread starts, so a probe that cannot open leaves nothing running.
+            _probe = new ReadyProbe(options, name);
         }
         catch
         {
@@ -67,12 +74,14 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
             throw;
         }
 
-        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name, options.BusyTimeout);
-        _probe = new ReadyProbe(options, name);
+        _writer = new GroupCommitWriter(connection, _commands, options.MaxOperationsPerTransaction, name, options.BusyTimeout, _logger);
+        SqliteLog.Opened(_logger, name, options.MaxOperationsPerTransaction);
     }
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    public string MessagingSystem => "sqlite";
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -407,6 +416,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             // Listed with its stored bytes, so an operator can see, purge or redrive what could not be read.
+            SqliteLog.DeadLetterUnreadable(_logger, Name, row.Id, exception);
             var enqueuedAt = new DateTimeOffset(row.EnqueuedTicks, TimeSpan.Zero);
             return new DeadLetter<TMessage>(row.Id, row.Priority, enqueuedAt, row.Body, row.Reason, row.DeliveryCount, deadLetteredAt);
         }
@@ -565,6 +575,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         private void Unreadable(QueueCommands commands, StoredRow row, Exception exception, long now, long expires)
         {
             var failedReads = row.ReadFailures + 1;
+            SqliteLog.Unreadable(store._logger, store.Name, row.Id, failedReads, store._maxFailedReads, exception);
             if (failedReads < store._maxFailedReads)
             {
                 commands.HideUnreadable.Parameters[0].Value = row.Seq;

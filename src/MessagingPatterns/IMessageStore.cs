@@ -20,6 +20,13 @@ public interface IMessageStore<TMessage> : IAsyncDisposable
     /// <summary>The queue's name, used in metrics and logs.</summary>
     string Name { get; }
 
+    /// <summary>
+    /// The messaging system this store runs on, as telemetry reports it in the <c>messaging.system</c> attribute
+    /// (<c>memory</c>, <c>sqlite</c>, <c>postgresql</c>, <c>rabbitmq</c> for the built-in stores). A decorator
+    /// reports the system of the store it decorates. Default: <c>messagingpatterns</c>.
+    /// </summary>
+    string MessagingSystem => "messagingpatterns";
+
     /// <summary>Accepts one message. Completes once the store has accepted it (for durable stores: committed).</summary>
     /// <param name="message">The message.</param>
     /// <param name="cancellationToken">Cancels the wait for room in a bounded store; a token already cancelled stores nothing.</param>

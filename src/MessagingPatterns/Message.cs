@@ -130,6 +130,9 @@ public sealed class Message<TMessage>
     /// <summary>A fresh copy with the same id, body, priority and headers, for publishing an already published message again.</summary>
     internal Message<TMessage> CopyForRepublish() => new(Body, Id, Priority, _headers);
 
+    /// <summary>A copy with the same id, body, priority and enqueue time and the given headers (a publish's trace context added).</summary>
+    internal Message<TMessage> WithHeaders(IReadOnlyDictionary<string, string> headers) => new(Body, Id, Priority, headers) { EnqueuedAt = EnqueuedAt };
+
     /// <summary>
     /// Claims a message never published for one publish and stamps its enqueue time; <see langword="false"/>
     /// if it was published before (or is being published concurrently), so the caller publishes a copy.

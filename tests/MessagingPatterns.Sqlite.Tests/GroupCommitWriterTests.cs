@@ -22,7 +22,8 @@ public sealed class GroupCommitWriterTests : IDisposable
         var insert = connection.CreateCommand();
         insert.CommandText = "INSERT INTO t (v) VALUES ($v)";
         insert.Parameters.Add("$v", SqliteType.Integer);
-        var writer = new GroupCommitWriter(connection, insert, maxOperationsPerTransaction: 512, "test", TimeSpan.FromSeconds(30));
+        var logger = new ListLogger();
+        var writer = new GroupCommitWriter(connection, insert, maxOperationsPerTransaction: 512, "test", TimeSpan.FromSeconds(30), logger);
 
         // The first operation holds the writer inside its transaction until the others are queued behind it.
         using var gate = new ManualResetEventSlim();
@@ -42,6 +43,7 @@ public sealed class GroupCommitWriterTests : IDisposable
         await writer.StopAsync().WaitAsync(s_patience);
 
         ReadValues().Should().Equal(1, 2, 3);
+        logger.Lines.Should().Contain(line => line.StartsWith("Warning: SQLite queue 'test': a transaction of", StringComparison.Ordinal) && line.Contains("bad operation", StringComparison.Ordinal));
     }
 
     public void Dispose() => _database.Dispose();

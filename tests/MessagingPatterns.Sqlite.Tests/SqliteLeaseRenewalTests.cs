@@ -72,7 +72,7 @@ public sealed class SqliteLeaseRenewalTests
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messaging.lease_lost")
+                if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messagingpatterns.lease_lost")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
@@ -81,7 +81,7 @@ public sealed class SqliteLeaseRenewalTests
             {
                 foreach (var tag in tags)
                 {
-                    if (tag.Key == "messaging.queue" && tag.Value as string == queue)
+                    if (tag.Key == "messaging.destination.name" && tag.Value as string == queue)
                     {
                         Interlocked.Add(ref _total, value);
                     }

@@ -73,6 +73,27 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Receive_UnreadableBody_IsLoggedAsAnError_WithTheQueueAndTheMessageId()
+    {
+        var writer = Open<string>(name: "logged");
+        await writer.EnqueueAsync(new Message<string>("not a ConformanceMessage", "unreadable-1"));
+        await writer.DisposeAsync();
+        var logger = new ListLogger();
+        var options = _database.Options();
+        options.MaxFailedReads = 1;
+        var reader = SqliteMessageStore.Create<ConformanceMessage>("logged", options, timeProvider: _time, logger: logger);
+        _stores.Add(reader);
+
+        var act = () => reader.ReceiveAsync(new Delivery<ConformanceMessage>[1], s_lease).AsTask().WaitAsync(TimeSpan.FromMilliseconds(1));
+        await act.Should().ThrowAsync<TimeoutException>();
+        (await reader.GetStatisticsAsync().AsTask().WaitAsync(s_patience)).DeadLettered.Should().Be(1, "the writer ran the receive before the statistics");
+
+        logger.Lines.Should().Contain(line => line.StartsWith("Information: SQLite queue 'logged' opened", StringComparison.Ordinal));
+        logger.Lines.Should().ContainSingle(line => line.StartsWith("Error: ", StringComparison.Ordinal))
+            .Which.Should().Contain("'logged'").And.Contain("unreadable-1").And.Contain(nameof(MessageSerializationException));
+    }
+
+    [Fact]
     public async Task Receive_UnreadableBody_IsDeadLetteredOnlyAfterTheConfiguredFailedReads_AndAReaderThatLearnsItDeliversIt()
     {
         var serializer = new SwitchableSerializer { FailReads = true };

@@ -2,6 +2,7 @@ using MessagingPatterns.Serialization;
 using MessagingPatterns.Sqlite;
 using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MessagingPatterns;
@@ -46,7 +47,8 @@ public static class SqliteServiceCollectionExtensions
             queue,
             provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().Get(queue),
             provider.GetKeyedService<IMessageSerializer<TMessage>>(queue) ?? provider.GetService<IMessageSerializer<TMessage>>(),
-            provider.GetService<TimeProvider>()));
+            provider.GetService<TimeProvider>(),
+            provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.Sqlite")));
         services.AddValidatedOptions<SqliteStoreOptions, SqliteStoreOptionsValidator>(name, configure);
         return builder;
     }
@@ -74,6 +76,7 @@ public static class SqliteServiceCollectionExtensions
             name,
             provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().Get(name),
             provider.GetKeyedService<IMessageSerializer<TMessage>>(queue) ?? provider.GetService<IMessageSerializer<TMessage>>(),
-            provider.GetService<TimeProvider>()));
+            provider.GetService<TimeProvider>(),
+            provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.Sqlite")));
     }
 }

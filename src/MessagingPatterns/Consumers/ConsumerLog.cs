@@ -41,6 +41,12 @@ internal static partial class ConsumerLog
     [LoggerMessage(12, LogLevel.Warning, "The handler of message {MessageId} of queue {Queue} returned normally after its handler timeout of {Timeout} cancelled its token; the attempt counts as failed and is retried, since the handler may have stopped half way.")]
     public static partial void ReturnedAfterTimeout(ILogger logger, string queue, string messageId, TimeSpan timeout);
 
+    [LoggerMessage(13, LogLevel.Information, "Consumer pool of queue {Queue} started: {Concurrency} workers, prefetch {Prefetch}, lease {Lease}, up to {MaxDeliveryAttempts} deliveries per message.")]
+    public static partial void PoolStarted(ILogger logger, string queue, int concurrency, int prefetch, TimeSpan lease, int maxDeliveryAttempts);
+
+    [LoggerMessage(14, LogLevel.Information, "Consumer pool of queue {Queue} stopped.")]
+    public static partial void PoolStopped(ILogger logger, string queue);
+
     [LoggerMessage(20, LogLevel.Debug, "A worker of queue {Queue} handed back {Count} prefetched messages it had not started (from priority {Priority}) to take a more urgent one first.")]
     public static partial void HandedBack(ILogger logger, string queue, int count, int priority);
 

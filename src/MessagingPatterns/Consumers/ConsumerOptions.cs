@@ -54,7 +54,7 @@ public sealed class ConsumerOptions
     /// How long an attempt may go on past <see cref="HandlerTimeout"/>, its token cancelled, before the pool
     /// abandons it: its lease is no longer renewed, so the message comes back when the lease ends (counting a
     /// delivery), its late settle is refused as stale, and a new worker takes its place. Logged and counted
-    /// (<c>messaging.handler.abandoned</c>). Default: 10 seconds.
+    /// (<c>messagingpatterns.handler.abandoned</c>). Default: 10 seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan HandlerGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
@@ -76,6 +76,16 @@ public sealed class ConsumerOptions
     /// Use <see cref="ResiliencePipeline.Empty"/> for none. Default: <see langword="null"/>.
     /// </summary>
     public ResiliencePipeline? ResiliencePipeline { get; set; }
+
+    /// <summary>
+    /// Rewrites texts that may carry personal data or secrets (an exception's message often quotes the data it
+    /// failed on) before the runtime stores or logs them: every dead-letter reason the runtime writes (a failed
+    /// handler's exception message, or the reason a handler gave) and the message of every exception the runtime
+    /// logs, inner exceptions included. Logged exceptions keep their type name and stack trace. A hook that throws
+    /// hides the whole text. Default: <see langword="null"/>, texts as they are.
+    /// </summary>
+    /// <example><c>options.Redact = text => EmailPattern().Replace(text, "[email]");</c></example>
+    public Func<string, string>? Redact { get; set; }
 
     /// <summary>
     /// How long a shutdown waits for running handlers before cancelling their tokens. A stop then waits at most

@@ -24,6 +24,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private readonly ConsumerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly QueueTelemetry _telemetry;
     private readonly AttemptRunner<TMessage> _attempts;
     private readonly DeliverySettler<TMessage> _settler;
     private readonly WorkerLoop<TMessage> _loop;
@@ -56,11 +57,14 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         ConsumerOptions options,
         TimeProvider? timeProvider = null,
         ILogger<ConsumerWorkerPool<TMessage>>? logger = null)
-        : this(store, scopeFactory, ScopeFreeServices.None, consumerFactory, options, timeProvider, logger)
+        : this(store, scopeFactory, ScopeFreeServices.None, consumerFactory, options, timeProvider, logger, instruments: null)
     {
     }
 
-    /// <summary>A pool whose attempts take <paramref name="scopeFree"/> services without creating a scope.</summary>
+    /// <summary>
+    /// A pool whose attempts take <paramref name="scopeFree"/> services without creating a scope, and that records on
+    /// <paramref name="instruments"/> (the process-wide ones when <see langword="null"/>).
+    /// </summary>
     internal ConsumerWorkerPool(
         IMessageStore<TMessage> store,
         IServiceScopeFactory scopeFactory,
@@ -68,7 +72,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         Func<IServiceProvider, IConsumer<TMessage>> consumerFactory,
         ConsumerOptions options,
         TimeProvider? timeProvider,
-        ILogger<ConsumerWorkerPool<TMessage>>? logger)
+        ILogger<ConsumerWorkerPool<TMessage>>? logger,
+        MessagingInstruments? instruments)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(scopeFactory);
@@ -80,10 +85,17 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        var redaction = options.Redact is { } redact ? new Redaction(redact) : null;
+        if (redaction is not null)
+        {
+            _logger = new RedactingLogger(_logger, redaction);
+        }
+
         _attempts = new AttemptRunner<TMessage>(scopeFactory, scopeFree, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
-        _settler = new DeliverySettler<TMessage>(store, options, _logger, _cancelHandlers.Token);
+        _telemetry = QueueTelemetry.For(store, instruments, _time);
+        _settler = new DeliverySettler<TMessage>(store, options, _logger, _telemetry, _cancelHandlers.Token, redaction);
         var preemption = PrefetchPreemption<TMessage>.For(store, options.PrefetchCount, _settler, _logger);
-        _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, preemption, _time, _logger);
+        _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, preemption, _time, _logger, _telemetry);
     }
 
     /// <summary>The queue this pool consumes.</summary>
@@ -121,6 +133,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             }
         }
 
+        LogLifecycle(static pool => ConsumerLog.PoolStarted(
+            pool._logger, pool.QueueName, pool._options.Concurrency, pool._options.PrefetchCount, pool._options.LeaseDuration, pool._options.MaxDeliveryAttempts));
         return Task.CompletedTask;
     }
 
@@ -204,6 +218,8 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             {
                 await watchdogTimer.DisposeAsync().ConfigureAwait(false);
             }
+
+            LogLifecycle(static pool => ConsumerLog.PoolStopped(pool._logger, pool.QueueName));
         }
     }
 
@@ -221,6 +237,19 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    /// <summary>Logs a start or a stop; a log sink that fails must fail neither.</summary>
+    private void LogLifecycle(Action<ConsumerWorkerPool<TMessage>> log)
+    {
+        try
+        {
+            log(this);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Nothing to tell it to: the logger is what failed.
         }
     }
 
@@ -278,7 +307,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
     private void Abandon(ConsumerWorker<TMessage> worker)
     {
         var messageId = worker.CurrentMessageId();
-        MessagingMetrics.HandlerAbandoned(QueueName);
+        _telemetry.HandlerAbandoned();
         ConsumerLog.HandlerAbandoned(_logger, QueueName, messageId ?? "(none)", _options.HandlerTimeout + _options.HandlerGracePeriod);
         lock (_lifecycle)
         {

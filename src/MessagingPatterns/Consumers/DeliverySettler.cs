@@ -17,19 +17,26 @@ internal sealed class DeliverySettler<TMessage>
     private readonly int _maxDeliveryAttempts;
     private readonly TimeSpan _redeliveryDelay;
     private readonly ILogger _logger;
+    private readonly QueueTelemetry _telemetry;
     private readonly CancellationToken _shutdown;
+    private readonly Redaction? _redaction;
 
     /// <param name="store">The store that leased the deliveries.</param>
     /// <param name="options">The pool's options: attempts allowed and the redelivery delay.</param>
     /// <param name="logger">Where failures, dead letters and lost leases are logged.</param>
+    /// <param name="telemetry">Where settlements, dead letters and lost leases are counted and timed.</param>
     /// <param name="shutdown">Cancelled when a stop's drain period ends: a failure after that is the stop's doing.</param>
-    public DeliverySettler(IMessageStore<TMessage> store, ConsumerOptions options, ILogger logger, CancellationToken shutdown)
+    /// <param name="redaction">Rewrites every dead-letter reason before it is stored, or <see langword="null"/>.</param>
+    public DeliverySettler(
+        IMessageStore<TMessage> store, ConsumerOptions options, ILogger logger, QueueTelemetry telemetry, CancellationToken shutdown, Redaction? redaction = null)
     {
         _store = store;
         _maxDeliveryAttempts = options.MaxDeliveryAttempts;
         _redeliveryDelay = options.RedeliveryDelay;
         _logger = logger;
+        _telemetry = telemetry;
         _shutdown = shutdown;
+        _redaction = redaction;
     }
 
     private string QueueName => _store.Name;
@@ -46,6 +53,7 @@ internal sealed class DeliverySettler<TMessage>
         }
 
         // The common case, an ack the store completes at once, without a state machine.
+        var startedAt = _telemetry.StartOperation();
         ValueTask<bool> acking;
         try
         {
@@ -53,17 +61,18 @@ internal sealed class DeliverySettler<TMessage>
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            _telemetry.Settled(MessagingAttributes.Ack, startedAt, MessagingAttributes.ErrorTypeOf(ex));
             ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
             return ValueTask.CompletedTask;
         }
 
         if (acking.IsCompletedSuccessfully)
         {
-            Acked(delivery, acking.Result);
+            Acked(delivery, acking.Result, startedAt);
             return ValueTask.CompletedTask;
         }
 
-        return AwaitAckAsync(acking, delivery);
+        return AwaitAckAsync(acking, delivery, startedAt);
     }
 
     /// <summary>
@@ -133,25 +142,27 @@ internal sealed class DeliverySettler<TMessage>
         }
     }
 
-    private async ValueTask AwaitAckAsync(ValueTask<bool> acking, Delivery<TMessage> delivery)
+    private async ValueTask AwaitAckAsync(ValueTask<bool> acking, Delivery<TMessage> delivery, long startedAt)
     {
+        bool acked;
         try
         {
-            Acked(delivery, await acking.ConfigureAwait(false));
+            acked = await acking.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            _telemetry.Settled(MessagingAttributes.Ack, startedAt, MessagingAttributes.ErrorTypeOf(ex));
             ConsumerLog.SettleFailed(_logger, ex, QueueName, delivery.Message.Id);
+            return;
         }
+
+        Acked(delivery, acked, startedAt);
     }
 
-    private void Acked(Delivery<TMessage> delivery, bool acked)
+    private void Acked(Delivery<TMessage> delivery, bool acked, long startedAt)
     {
-        if (acked)
-        {
-            MessagingMetrics.Consumed(QueueName, delivery.Message.Priority);
-        }
-        else
+        _telemetry.Settled(MessagingAttributes.Ack, startedAt, acked ? null : MessagingAttributes.LeaseLost);
+        if (!acked)
         {
             LeaseLost(delivery);
         }
@@ -177,7 +188,6 @@ internal sealed class DeliverySettler<TMessage>
                 return;
             }
 
-            MessagingMetrics.Failed(QueueName, delivery.Message.Priority);
             ConsumerLog.HandlerFailed(_logger, failure, QueueName, delivery.Message.Id, delivery.DeliveryCount);
             if (lastAttempt)
             {
@@ -210,14 +220,27 @@ internal sealed class DeliverySettler<TMessage>
                 await ReleaseAsync(delivery, context.RetryDelay).ConfigureAwait(false);
                 return;
             default:
-                Acked(delivery, await _store.AckAsync(delivery.Lease, CancellationToken.None).ConfigureAwait(false));
+                await AwaitAckAsync(_store.AckAsync(delivery.Lease, CancellationToken.None), delivery, _telemetry.StartOperation()).ConfigureAwait(false);
                 return;
         }
     }
 
     private async ValueTask ReleaseAsync(Delivery<TMessage> delivery, TimeSpan delay)
     {
-        if (!await _store.ReleaseAsync(delivery.Lease, delay, CancellationToken.None).ConfigureAwait(false))
+        var startedAt = _telemetry.StartOperation();
+        bool released;
+        try
+        {
+            released = await _store.ReleaseAsync(delivery.Lease, delay, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _telemetry.Settled(MessagingAttributes.Release, startedAt, MessagingAttributes.ErrorTypeOf(ex));
+            throw;
+        }
+
+        _telemetry.Settled(MessagingAttributes.Release, startedAt, released ? null : MessagingAttributes.LeaseLost);
+        if (!released)
         {
             LeaseLost(delivery);
         }
@@ -225,9 +248,23 @@ internal sealed class DeliverySettler<TMessage>
 
     private async ValueTask DeadLetterAsync(Delivery<TMessage> delivery, string reason)
     {
-        if (await _store.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
+        reason = _redaction?.Text(reason) ?? reason;
+        var startedAt = _telemetry.StartOperation();
+        bool deadLettered;
+        try
         {
-            MessagingMetrics.DeadLettered(QueueName, delivery.Message.Priority);
+            deadLettered = await _store.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _telemetry.Settled(MessagingAttributes.DeadLetter, startedAt, MessagingAttributes.ErrorTypeOf(ex));
+            throw;
+        }
+
+        _telemetry.Settled(MessagingAttributes.DeadLetter, startedAt, deadLettered ? null : MessagingAttributes.LeaseLost);
+        if (deadLettered)
+        {
+            _telemetry.DeadLettered(delivery.Message.Priority);
             ConsumerLog.DeadLettered(_logger, QueueName, delivery.Message.Id, delivery.DeliveryCount, reason);
         }
         else
@@ -238,7 +275,7 @@ internal sealed class DeliverySettler<TMessage>
 
     private void LeaseLost(Delivery<TMessage> delivery)
     {
-        MessagingMetrics.LeaseLost(QueueName);
+        _telemetry.LeaseLost();
         ConsumerLog.LeaseLost(_logger, QueueName, delivery.Message.Id, delivery.DeliveryCount);
     }
 }

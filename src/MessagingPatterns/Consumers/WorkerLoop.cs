@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MessagingPatterns.Diagnostics;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +20,7 @@ internal sealed class WorkerLoop<TMessage>
     private readonly PrefetchPreemption<TMessage>? _preemption;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly QueueTelemetry _telemetry;
 
     /// <param name="store">The store to receive from.</param>
     /// <param name="leaseDuration">The lease each receive asks for.</param>
@@ -29,6 +29,7 @@ internal sealed class WorkerLoop<TMessage>
     /// <param name="preemption">Hands back unstarted prefetched messages for a more urgent one; <see langword="null"/> for none.</param>
     /// <param name="time">The clock for handling time and the pause after a failed receive.</param>
     /// <param name="logger">Where a failed receive or a worker's end is logged.</param>
+    /// <param name="telemetry">Where deliveries and their handling are counted, timed and traced.</param>
     public WorkerLoop(
         IMessageStore<TMessage> store,
         TimeSpan leaseDuration,
@@ -36,7 +37,8 @@ internal sealed class WorkerLoop<TMessage>
         DeliverySettler<TMessage> settler,
         PrefetchPreemption<TMessage>? preemption,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        QueueTelemetry telemetry)
     {
         _store = store;
         _leaseDuration = leaseDuration;
@@ -45,6 +47,7 @@ internal sealed class WorkerLoop<TMessage>
         _preemption = preemption;
         _time = time;
         _logger = logger;
+        _telemetry = telemetry;
     }
 
     private string QueueName => _store.Name;
@@ -98,6 +101,7 @@ internal sealed class WorkerLoop<TMessage>
                 continue;
             }
 
+            _telemetry.Received(received);
             await HandleReceivedAsync(worker, received, stopping).ConfigureAwait(false);
         }
     }
@@ -160,8 +164,8 @@ internal sealed class WorkerLoop<TMessage>
     {
         var context = worker.Context;
         Exception? failure = null;
-        var startedAt = MessagingMetrics.IsLatencyEnabled ? _time.GetTimestamp() : 0;
-        using var activity = MessagingMetrics.StartConsumeActivity(QueueName, delivery.Message, delivery.DeliveryCount);
+        var startedAt = _telemetry.StartProcess();
+        using var activity = MessagingTracing.StartProcess(_telemetry, delivery.Message, delivery.DeliveryCount);
         context.Reset(delivery);
         try
         {
@@ -170,13 +174,10 @@ internal sealed class WorkerLoop<TMessage>
         catch (Exception ex)
         {
             failure = ex;
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            MessagingTracing.Failed(activity, ex);
         }
 
         await _settler.SettleAsync(context, delivery, failure).ConfigureAwait(false);
-        if (startedAt != 0)
-        {
-            MessagingMetrics.RecordHandled(QueueName, delivery.Message, _time.GetElapsedTime(startedAt), _time.GetUtcNow());
-        }
+        _telemetry.Processed(delivery.Message, startedAt, failure);
     }
 }

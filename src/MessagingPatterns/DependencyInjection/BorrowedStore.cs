@@ -9,6 +9,8 @@ internal sealed class BorrowedStore<TMessage>(IMessageStore<TMessage> inner) : I
 {
     public string Name => inner.Name;
 
+    public string MessagingSystem => inner.MessagingSystem;
+
     public ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, cancellationToken);
 
     public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default) => inner.EnqueueBatchAsync(messages, cancellationToken);

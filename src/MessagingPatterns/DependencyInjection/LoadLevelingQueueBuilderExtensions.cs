@@ -1,4 +1,5 @@
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
@@ -61,7 +62,8 @@ public static class LoadLevelingQueueBuilderExtensions
                     options,
                     overflow,
                     provider.GetService<TimeProvider>() ?? TimeProvider.System,
-                    provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.LoadLeveling"));
+                    provider.GetService<ILoggerFactory>()?.CreateLogger("MessagingPatterns.LoadLeveling"),
+                    provider.GetRequiredService<MessagingInstruments>());
             }
             catch when (overflow is not null)
             {

@@ -1,5 +1,6 @@
 using MessagingPatterns.Consumers;
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -149,7 +150,8 @@ public sealed class MessageQueueBuilder<TMessage>
                 ConsumerActivation.For<TMessage, TConsumer>(collection),
                 services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(optionsName),
                 services.GetService<TimeProvider>(),
-                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>()));
+                services.GetService<ILogger<ConsumerWorkerPool<TMessage>>>(),
+                services.GetRequiredService<MessagingInstruments>()));
         });
         return this;
     }

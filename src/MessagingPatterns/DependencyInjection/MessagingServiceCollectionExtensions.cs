@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Producers;
 using MessagingPatterns.StoreAuthoring;
 using MessagingPatterns.Stores;
@@ -37,8 +39,12 @@ public static class MessagingServiceCollectionExtensions
 
         var builder = new MessageQueueBuilder<TMessage>(services, name);
         services.TryAddSingleton(TimeProvider.System);
+
+        // The container's meter factory when it has one (a host's does), so instruments live and die with it.
+        services.TryAddSingleton(static provider => MessagingInstruments.From(provider.GetService<IMeterFactory>()));
         services.TryAddKeyedSingleton<IMessageStore<TMessage>>(name, (provider, _) => builder.Decorate(provider, storeFactory(provider, name)));
-        services.TryAddKeyedSingleton<IProducer<TMessage>>(name, (provider, _) => new StoreProducer<TMessage>(provider.GetRequiredKeyedService<IMessageStore<TMessage>>(name)));
+        services.TryAddKeyedSingleton<IProducer<TMessage>>(name, (provider, _) => new StoreProducer<TMessage>(
+            provider.GetRequiredKeyedService<IMessageStore<TMessage>>(name), provider.GetRequiredService<MessagingInstruments>()));
         services.TryAddSingleton(provider => provider.GetRequiredKeyedService<IMessageStore<TMessage>>(name));
         services.TryAddSingleton(provider => provider.GetRequiredKeyedService<IProducer<TMessage>>(name));
         return builder;

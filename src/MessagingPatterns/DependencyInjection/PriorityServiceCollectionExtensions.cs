@@ -1,3 +1,4 @@
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Priority;
 using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,7 +40,7 @@ public static class PriorityServiceCollectionExtensions
         var builder = services.AddPriorityStore<TMessage>(name, static (provider, queue) =>
         {
             var options = provider.GetRequiredService<IOptionsMonitor<PriorityQueueOptions>>().Get(queue);
-            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
+            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<MessagingInstruments>());
         });
         services.AddValidatedOptions<PriorityQueueOptions, PriorityQueueOptionsValidator>(name, configure);
         return builder;
@@ -76,7 +77,7 @@ public static class PriorityServiceCollectionExtensions
         var builder = services.AddPriorityStore<TMessage>(name, static (provider, queue) =>
         {
             var options = provider.GetRequiredService<IOptionsMonitor<MultiQueueOptions>>().Get(queue);
-            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>());
+            return new LevelQueueStore<TMessage>(queue, options.Levels, options.ToScheduler(), options.Capacity ?? int.MaxValue, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<MessagingInstruments>());
         });
         services.AddValidatedOptions<MultiQueueOptions, MultiQueueOptionsValidator>(name, configure);
         return builder;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MessagingPatterns.LoadLeveling;
 
@@ -24,6 +26,7 @@ internal sealed class DurableDepthCounter<TMessage> : IAsyncDisposable
     private readonly IDepthCountTarget _target;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ITimer _timer;
+    private readonly ILogger _logger;
     private long _stored;
     private long _settling;
     private int _counting;
@@ -31,14 +34,15 @@ internal sealed class DurableDepthCounter<TMessage> : IAsyncDisposable
     private volatile bool _countFailed;
     private Task _count = Task.CompletedTask;
 
-    /// <summary>Creates the counter and starts its first count.</summary>
-    public DurableDepthCounter(IMessageStore<TMessage> store, IDepthCountTarget target, TimeProvider timeProvider)
+    /// <summary>Creates the counter and starts its first count; a count that fails is logged to <paramref name="logger"/> once per run of failures.</summary>
+    public DurableDepthCounter(IMessageStore<TMessage> store, IDepthCountTarget target, TimeProvider timeProvider, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _store = store;
         _target = target;
+        _logger = logger ?? NullLogger.Instance;
         StartCount();
         FirstCount = _count;
         _timer = WeakTimer.Start(timeProvider, this, static s => s.OnTimer(), LoadLevelingDefaults.StoreCountInterval, LoadLevelingDefaults.StoreCountInterval);
@@ -116,7 +120,12 @@ internal sealed class DurableDepthCounter<TMessage> : IAsyncDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The store could not be counted (disposed, busy, a broker connection down): the last count stands, and
-            // the timer tries again at its next tick.
+            // the timer tries again at its next tick. Logged once per run of failures, not at every tick.
+            if (!_countFailed && !_stopping.IsCancellationRequested)
+            {
+                LoadLevelingLog.StoreCountFailed(_logger, ex, _store.Name);
+            }
+
             _countFailed = true;
         }
         finally

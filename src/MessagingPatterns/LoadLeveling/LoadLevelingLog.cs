@@ -16,4 +16,10 @@ internal static partial class LoadLevelingLog
 
     [LoggerMessage(104, LogLevel.Warning, "Counting the overflow store of queue {Queue} failed; the last count stands until the next try.")]
     public static partial void OverflowCountFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(105, LogLevel.Warning, "Counting the messages of queue {Queue} in its store failed; the buffer's depth keeps the last count until a count succeeds.")]
+    public static partial void StoreCountFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(106, LogLevel.Warning, "Counting what an earlier run left in the overflow store of queue {Queue} failed; those messages move back only as later spills make room.")]
+    public static partial void OverflowLeftoversCountFailed(ILogger logger, Exception exception, string queue);
 }

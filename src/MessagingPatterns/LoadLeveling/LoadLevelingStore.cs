@@ -30,6 +30,7 @@ internal sealed class LoadLevelingStore<TMessage>
 {
     private readonly IMessageStore<TMessage> _inner;
     private readonly TimeProvider _time;
+    private readonly LoadLevelingMetrics _metrics;
     private readonly CapacityGate _gate;
     private readonly MessageSizer<TMessage> _sizer;
     private readonly LeasedSizes<TMessage>? _leasedSizes;
@@ -46,7 +47,12 @@ internal sealed class LoadLevelingStore<TMessage>
     private int _disposed;
 
     public LoadLevelingStore(
-        IMessageStore<TMessage> inner, LoadLevelingOptions options, IMessageStore<TMessage>? overflow, TimeProvider timeProvider, ILogger? logger = null)
+        IMessageStore<TMessage> inner,
+        LoadLevelingOptions options,
+        IMessageStore<TMessage>? overflow,
+        TimeProvider timeProvider,
+        ILogger? logger = null,
+        MessagingInstruments? instruments = null)
     {
         LoadLevelingConfigurationCheck.ThrowIfInvalid(inner, options, overflow, timeProvider);
 
@@ -56,12 +62,13 @@ internal sealed class LoadLevelingStore<TMessage>
         _gate = new CapacityGate(options.Capacity, options.CapacityBytes);
         _sizer = new MessageSizer<TMessage>(inner.Name, options.CapacityBytes is null ? null : options.MessageSize, options.CapacityBytes);
         _leasedSizes = _sizer.IsCounting ? new LeasedSizes<TMessage>(_sizer) : null;
-        _totals = new LoadLevelingTotals(inner.Name);
+        _metrics = (instruments ?? MessagingInstruments.Shared).LoadLeveling;
+        _totals = new LoadLevelingTotals(inner.Name, _metrics);
         if (inner is IDurableMessageStore<TMessage>)
         {
             // Before publishes start: they take the slow path and wait for the first count, so what the store already
             // holds counts from the first message in.
-            _depthCounter = new DurableDepthCounter<TMessage>(inner, this, timeProvider);
+            _depthCounter = new DurableDepthCounter<TMessage>(inner, this, timeProvider, logger);
             _firstStoreCount = _depthCounter.FirstCount;
         }
 
@@ -89,10 +96,12 @@ internal sealed class LoadLevelingStore<TMessage>
         }
 
         _sampler = new RateSampler(timeProvider, () => _totals.Read(_gate));
-        LoadLevelingMetrics.Register(this);
+        _metrics.Register(this);
     }
 
     public string Name => _inner.Name;
+
+    public string MessagingSystem => _inner.MessagingSystem;
 
     long LoadLevelingMetrics.IDepthSource.Depth => _gate.Depth;
 
@@ -381,7 +390,7 @@ internal sealed class LoadLevelingStore<TMessage>
             return;
         }
 
-        LoadLevelingMetrics.Unregister(this);
+        _metrics.Unregister(this);
         await _disposing.CancelAsync().ConfigureAwait(false);
         _gate.Close(this);
         if (_spill is not null)
@@ -559,14 +568,14 @@ internal sealed class LoadLevelingStore<TMessage>
     private void Settled(LeaseToken lease)
     {
         _gate.Release(1, _leasedSizes?.Settled(lease) ?? 0);
-        LoadLevelingMetrics.Processed(Name);
+        _metrics.Processed(Name);
     }
 
     /// <summary>Counts messages the store now holds because this buffer enqueued them, and their arrival.</summary>
     private void Stored(int count)
     {
         _depthCounter?.Stored(count);
-        LoadLevelingMetrics.Arrived(Name, count);
+        _metrics.Arrived(Name, count);
     }
 
     /// <summary>Marks a settle under way in the store, not yet counted as released (over a durable store only).</summary>

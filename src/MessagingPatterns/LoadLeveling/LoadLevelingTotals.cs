@@ -6,8 +6,17 @@ namespace MessagingPatterns.LoadLeveling;
 /// A buffer's running totals for its snapshot and rates. Arrivals and processed messages are derived from the capacity
 /// gate's counters, so the hot path stays at one interlocked operation per publish and per settle.
 /// </summary>
-internal sealed class LoadLevelingTotals(string queueName)
+internal sealed class LoadLevelingTotals(string queueName, LoadLevelingMetrics metrics)
 {
+    /// <summary>Totals reported on the process-wide instruments.</summary>
+    public LoadLevelingTotals(string queueName)
+        : this(queueName, MessagingInstruments.Shared.LoadLeveling)
+    {
+    }
+
+    /// <summary>Gets the instruments the totals are also reported on.</summary>
+    public LoadLevelingMetrics Metrics => metrics;
+
     private long _moved;
     private long _redriven;
     private long _droppedRemoved;
@@ -36,7 +45,7 @@ internal sealed class LoadLevelingTotals(string queueName)
     public void CountDropped()
     {
         Interlocked.Increment(ref _dropped);
-        LoadLevelingMetrics.Dropped(queueName);
+        metrics.Dropped(queueName);
     }
 
     /// <summary>Counts a message removed from the buffer by a drop (released, but not processed).</summary>
@@ -46,15 +55,15 @@ internal sealed class LoadLevelingTotals(string queueName)
     public void CountRejected()
     {
         Interlocked.Increment(ref _rejected);
-        LoadLevelingMetrics.Rejected(queueName);
+        metrics.Rejected(queueName);
     }
 
     /// <summary>Counts messages spilled to the overflow store (arrivals too).</summary>
     public void Spilled(int count)
     {
         Interlocked.Add(ref _overflowed, count);
-        LoadLevelingMetrics.Overflowed(queueName, count);
-        LoadLevelingMetrics.Arrived(queueName, count);
+        metrics.Overflowed(queueName, count);
+        metrics.Arrived(queueName, count);
     }
 
     /// <summary>Records how long first deliveries waited since they were accepted.</summary>
@@ -62,7 +71,7 @@ internal sealed class LoadLevelingTotals(string queueName)
     {
         long waitTicks = 0;
         var waits = 0;
-        var record = LoadLevelingMetrics.IsWaitEnabled;
+        var record = metrics.IsWaitEnabled;
         foreach (var delivery in deliveries)
         {
             if (delivery.DeliveryCount == 1 && delivery.Message.EnqueuedAt != default)
@@ -72,7 +81,7 @@ internal sealed class LoadLevelingTotals(string queueName)
                 waits++;
                 if (record)
                 {
-                    LoadLevelingMetrics.Waited(queueName, wait);
+                    metrics.Waited(queueName, wait);
                 }
             }
         }

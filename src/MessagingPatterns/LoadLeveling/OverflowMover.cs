@@ -24,6 +24,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
     private readonly IOverflowMoveTarget<TMessage> _target;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly LoadLevelingMetrics _metrics;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Delivery<TMessage>[] _buffer = new Delivery<TMessage>[LoadLevelingDefaults.MoveBatch];
@@ -37,7 +38,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
 
     /// <summary>Creates a mover; it starts moving once <see cref="Start"/> is called.</summary>
     public OverflowMover(
-        IMessageStore<TMessage> overflow, IMessageStore<TMessage> queue, IOverflowMoveTarget<TMessage> target, TimeProvider timeProvider, ILogger logger)
+        IMessageStore<TMessage> overflow, IMessageStore<TMessage> queue, IOverflowMoveTarget<TMessage> target, TimeProvider timeProvider, ILogger logger, LoadLevelingMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(overflow);
         ArgumentNullException.ThrowIfNull(queue);
@@ -49,6 +50,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
         _target = target;
         _time = timeProvider;
         _logger = logger;
+        _metrics = metrics;
     }
 
     /// <summary>Starts the mover task, which first waits for <paramref name="ready"/> (the buffer's first counts).</summary>
@@ -282,7 +284,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
         if (await _overflow.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
         {
             _target.RemovedFromOverflow();
-            LoadLevelingMetrics.OverflowDeadLettered(_target.Name);
+            _metrics.OverflowDeadLettered(_target.Name);
             LoadLevelingLog.OverflowDeadLettered(_logger, _target.Name, delivery.Message.Id, reason);
         }
     }

@@ -34,6 +34,9 @@ internal class PacedStore<TMessage> : IMessageStore<TMessage>
 
     public string Name => _inner.Name;
 
+    /// <inheritdoc/>
+    public string MessagingSystem => _inner.MessagingSystem;
+
     /// <summary>Validates the options and wraps <paramref name="inner"/>, keeping it recognisable as durable if it is.</summary>
     public static PacedStore<TMessage> Create(IMessageStore<TMessage> inner, PacingOptions options, TimeProvider timeProvider)
     {

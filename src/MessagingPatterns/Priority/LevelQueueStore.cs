@@ -20,8 +20,9 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
     private readonly LevelStoreView<TMessage>?[] _views;
     private readonly LevelScheduler _scheduler;
     private readonly ReadyView _levels;
+    private readonly PriorityMetrics _metrics;
 
-    public LevelQueueStore(string name, int levels, LevelScheduler scheduler, int capacity, TimeProvider timeProvider)
+    public LevelQueueStore(string name, int levels, LevelScheduler scheduler, int capacity, TimeProvider timeProvider, MessagingInstruments? instruments = null)
         : base(name, capacity, timeProvider)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
@@ -32,7 +33,8 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         _scheduler = scheduler.ForStore(levels) ?? throw new InvalidOperationException($"{scheduler.GetType().Name}.{nameof(LevelScheduler.ForStore)} returned null.");
         _levels = new ReadyView(this);
 
-        PriorityMetrics.Register(this);
+        _metrics = (instruments ?? MessagingInstruments.Shared).Priority;
+        _metrics.Register(this);
     }
 
     /// <inheritdoc/>
@@ -142,7 +144,7 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
             _nonEmpty[level >> 6] &= ~(1UL << (level & 63));
         }
 
-        if (PriorityMetrics.ObservesStarts)
+        if (_metrics.ObservesStarts)
         {
             ObserveFirstStarts(ready.Head, run, level, nowTicks);
         }
@@ -165,10 +167,10 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
     /// <summary>Called when a message is leased for the first time, with its wait since enqueue, if its metrics are listened to.</summary>
     private void OnFirstStart(int level, long waitTicks)
     {
-        PriorityMetrics.Started(Name, level, waitTicks);
+        _metrics.Started(Name, level, waitTicks);
         if (_scheduler.IsLate(level, waitTicks))
         {
-            PriorityMetrics.TargetBreached(Name, level);
+            _metrics.TargetBreached(Name, level);
         }
     }
 

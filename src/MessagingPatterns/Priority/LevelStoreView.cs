@@ -8,6 +8,8 @@ internal sealed class LevelStoreView<TMessage>(LevelQueueStore<TMessage> store, 
 {
     public string Name => store.Name;
 
+    public string MessagingSystem => store.MessagingSystem;
+
     /// <summary>The level this view receives.</summary>
     public int Level => level;
 

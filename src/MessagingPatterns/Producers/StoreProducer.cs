@@ -1,23 +1,47 @@
+using System.Diagnostics;
 using MessagingPatterns.Diagnostics;
 
 namespace MessagingPatterns.Producers;
 
 /// <summary>The producer over a store: validates, publishes, counts.</summary>
-internal sealed class StoreProducer<TMessage>(IMessageStore<TMessage> store) : IProducer<TMessage>
+internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
 {
-    public string QueueName => store.Name;
+    private readonly IMessageStore<TMessage> _store;
+    private readonly QueueTelemetry _telemetry;
+
+    /// <param name="store">The store to publish to.</param>
+    /// <param name="instruments">The instruments publishes are counted on; the process-wide ones when <see langword="null"/>.</param>
+    public StoreProducer(IMessageStore<TMessage> store, MessagingInstruments? instruments = null)
+    {
+        _store = store;
+        _telemetry = QueueTelemetry.For(store, instruments);
+    }
+
+    public string QueueName => _store.Name;
 
     public ValueTask PublishAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var enqueue = store.EnqueueAsync(message, cancellationToken);
+        var startedAt = _telemetry.StartOperation();
+        var activity = MessagingTracing.StartSend(_telemetry, 1, message.Id);
+        ValueTask enqueue;
+        try
+        {
+            enqueue = _store.EnqueueAsync(MessagingTracing.Inject(message, activity), cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Sent(1, startedAt, activity, ex);
+            throw;
+        }
+
         if (enqueue.IsCompletedSuccessfully)
         {
-            MessagingMetrics.Published(store.Name, message.Priority);
+            Sent(1, startedAt, activity, null);
             return ValueTask.CompletedTask;
         }
 
-        return AwaitPublishAsync(enqueue, message.Priority, 1);
+        return AwaitPublishAsync(enqueue, 1, startedAt, activity);
     }
 
     public ValueTask PublishBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
@@ -28,28 +52,49 @@ internal sealed class StoreProducer<TMessage>(IMessageStore<TMessage> store) : I
             return ValueTask.CompletedTask;
         }
 
-        return AwaitPublishBatchAsync(store.EnqueueBatchAsync(messages, cancellationToken), messages);
-    }
-
-    private async ValueTask AwaitPublishBatchAsync(ValueTask enqueue, IReadOnlyList<Message<TMessage>> messages)
-    {
-        await enqueue.ConfigureAwait(false);
-
-        // Counted under each message's own priority, one call per run of equal priorities.
-        var start = 0;
-        for (var i = 1; i <= messages.Count; i++)
+        var startedAt = _telemetry.StartOperation();
+        var activity = MessagingTracing.StartSend(_telemetry, messages.Count, null);
+        ValueTask enqueue;
+        try
         {
-            if (i == messages.Count || messages[i].Priority != messages[start].Priority)
-            {
-                MessagingMetrics.Published(store.Name, messages[start].Priority, i - start);
-                start = i;
-            }
+            enqueue = _store.EnqueueBatchAsync(MessagingTracing.Inject(messages, activity), cancellationToken);
         }
+        catch (Exception ex)
+        {
+            Sent(messages.Count, startedAt, activity, ex);
+            throw;
+        }
+
+        return AwaitPublishAsync(enqueue, messages.Count, startedAt, activity);
     }
 
-    private async ValueTask AwaitPublishAsync(ValueTask enqueue, int priority, int count)
+    private async ValueTask AwaitPublishAsync(ValueTask enqueue, int count, long startedAt, Activity? activity)
     {
-        await enqueue.ConfigureAwait(false);
-        MessagingMetrics.Published(store.Name, priority, count);
+        try
+        {
+            await enqueue.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Sent(count, startedAt, activity, ex);
+            throw;
+        }
+
+        Sent(count, startedAt, activity, null);
+    }
+
+    /// <summary>Counts and times a publish that ended, and ends its span.</summary>
+    private void Sent(int count, long startedAt, Activity? activity, Exception? error)
+    {
+        _telemetry.Sent(count, startedAt, error);
+        if (activity is not null)
+        {
+            if (error is not null)
+            {
+                MessagingTracing.Failed(activity, error);
+            }
+
+            activity.Dispose();
+        }
     }
 }

@@ -68,6 +68,9 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <inheritdoc/>
     public string Name { get; }
 
+    /// <inheritdoc/>
+    public string MessagingSystem => "memory";
+
     /// <summary>Whether the store was disposed; read without the lock, so it may lag by one call.</summary>
     protected bool IsDisposed => Volatile.Read(ref _disposed);
 

@@ -14,7 +14,7 @@ public sealed class ConsumerLivenessTests
     public async Task HandlerThatNeverReturns_IsAbandonedPastItsTimeoutAndGrace_ItsMessageComesBack_AndThePoolKeepsItsConcurrency()
     {
         var queue = Unique("stuck");
-        using var abandoned = new CounterProbe("messaging.handler.abandoned", queue);
+        using var abandoned = new CounterProbe("messagingpatterns.handler.abandoned", queue);
         var logger = new ListLogger<ConsumerWorkerPool<string>>();
         var store = new SettlementProbe<string>(MessageStore.CreateInMemory<string>(queue, timeProvider: _time));
         await using var disposeStore = store;

@@ -1,4 +1,5 @@
 using MessagingPatterns.Consumers;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -98,7 +99,7 @@ public sealed class DeliverySettlerTests : IAsyncDisposable
     public async Task StaleLease_CountsALostLease_AndLeavesTheRedeliveredCopyAlone()
     {
         var (settler, context, delivery) = await DeliveredAsync(new ConsumerOptions { LeaseDuration = s_lease });
-        using var lost = new CounterProbe("messaging.lease_lost", _store.Name);
+        using var lost = new CounterProbe("messagingpatterns.lease_lost", _store.Name);
         _time.Advance(s_lease + TimeSpan.FromSeconds(1));
         var redelivered = new Delivery<int>[1];
         (await _store.ReceiveAsync(redelivered, s_lease).Within()).Should().Be(1, "the lease ended and another consumer took the message");
@@ -139,7 +140,7 @@ public sealed class DeliverySettlerTests : IAsyncDisposable
         (await _store.GetStatisticsAsync()).Should().Be(new StoreStatistics(2, 0, 0, 0));
     }
 
-    private DeliverySettler<int> Settler(ConsumerOptions options) => new(_store, options, NullLogger.Instance, _shutdown.Token);
+    private DeliverySettler<int> Settler(ConsumerOptions options) => new(_store, options, NullLogger.Instance, QueueTelemetry.For(_store), _shutdown.Token);
 
     private async Task<(DeliverySettler<int> Settler, MessageContext<int> Context, Delivery<int> Delivery)> DeliveredAsync(ConsumerOptions options)
     {

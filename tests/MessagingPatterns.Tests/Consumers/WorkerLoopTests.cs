@@ -1,4 +1,5 @@
 using MessagingPatterns.Consumers;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -106,8 +107,9 @@ public sealed class WorkerLoopTests
     {
         var consumer = new DelegateConsumer<int>((context, _) => handle(context));
         var attempts = new AttemptRunner<int>(PoolFactory.Scopes, ScopeFreeServices.None, _ => consumer, options, _time, _logger, store.Name, CancellationToken.None);
-        var settler = new DeliverySettler<int>(store, options, _logger, CancellationToken.None);
-        var loop = new WorkerLoop<int>(store, options.LeaseDuration, attempts, settler, null, _time, _logger);
+        var telemetry = QueueTelemetry.For(store, time: _time);
+        var settler = new DeliverySettler<int>(store, options, _logger, telemetry, CancellationToken.None);
+        var loop = new WorkerLoop<int>(store, options.LeaseDuration, attempts, settler, null, _time, _logger, telemetry);
         return (loop, new ConsumerWorker<int>(attempts, options.PrefetchCount, store.Name));
     }
 }

@@ -1,5 +1,6 @@
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Tests.Support;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MessagingPatterns.Tests.LoadLeveling;
@@ -89,6 +90,26 @@ public sealed class DurableDepthCounterTests : IAsyncLifetime
         _time.Advance(LoadLevelingDefaults.StoreCountInterval);
         await target.Counted.WaitAsync(s_patience);
         target.Counts.Should().Equal([2L], "a failed count is tried again even when none is due");
+    }
+
+    [Fact]
+    public async Task FailedCounts_AreLoggedOncePerRunOfFailures()
+    {
+        var store = new CountedStore(Store()) { Held = new StoreStatistics(2, 0, 0, 0), Fail = true };
+        var target = new Target { Due = true };
+        var logger = new ListLogger<DurableDepthCounter<int>>();
+        var counter = new DurableDepthCounter<int>(store, target, _time, logger);
+        _disposables.Add(counter);
+        await counter.FirstCount.WaitAsync(s_patience);
+
+        _time.Advance(LoadLevelingDefaults.StoreCountInterval);
+        _time.Advance(LoadLevelingDefaults.StoreCountInterval);
+        store.Fail = false;
+        _time.Advance(LoadLevelingDefaults.StoreCountInterval);
+        await target.Counted.WaitAsync(s_patience);
+
+        logger.Entries.Should().ContainSingle().Which.Should().Match<(LogLevel Level, string Message, Exception? Exception)>(
+            e => e.Level == LogLevel.Warning && e.Message.Contains("durable") && e.Exception is IOException);
     }
 
     private IMessageStore<int> Store()

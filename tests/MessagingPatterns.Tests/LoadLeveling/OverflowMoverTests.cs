@@ -1,3 +1,4 @@
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.LoadLeveling;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -180,7 +181,7 @@ public sealed class OverflowMoverTests : IAsyncLifetime
 
     private OverflowMover<int> Start(IMessageStore<int> overflow, IMessageStore<int> queue, Target target)
     {
-        var mover = new OverflowMover<int>(overflow, queue, target, _time, NullLogger.Instance);
+        var mover = new OverflowMover<int>(overflow, queue, target, _time, NullLogger.Instance, MessagingInstruments.Shared.LoadLeveling);
         _disposables.Add(mover);
         mover.Start(Task.CompletedTask);
         return mover;

@@ -121,36 +121,36 @@ public sealed class MultiQueueSchedulingTests
     public async Task Metrics_ReportWaitingPerLevel_StartLatency_AndDeadlineBreaches()
     {
         var queue = $"metrics-{Guid.NewGuid():N}"[..30];
-        var waits = new List<(double Ms, int Level)>();
+        var waits = new List<(double Seconds, int Level)>();
         var breaches = new List<int>();
         var waiting = new Dictionary<int, int>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name.StartsWith("messaging.priority.", StringComparison.Ordinal))
+            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name.StartsWith("messagingpatterns.priority.", StringComparison.Ordinal))
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
         listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
         {
-            if (Tag(tags, "messaging.queue") as string == queue && instrument.Name == "messaging.priority.wait")
+            if (Tag(tags, "messaging.destination.name") as string == queue && instrument.Name == "messagingpatterns.priority.wait")
             {
-                waits.Add((value, (int)Tag(tags, "messaging.priority")!));
+                waits.Add((value, (int)Tag(tags, "messagingpatterns.priority")!));
             }
         });
         listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
         {
-            if (Tag(tags, "messaging.queue") as string == queue)
+            if (Tag(tags, "messaging.destination.name") as string == queue)
             {
-                breaches.Add((int)Tag(tags, "messaging.priority")!);
+                breaches.Add((int)Tag(tags, "messagingpatterns.priority")!);
             }
         });
         listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
         {
-            if (Tag(tags, "messaging.queue") as string == queue)
+            if (Tag(tags, "messaging.destination.name") as string == queue)
             {
-                waiting[(int)Tag(tags, "messaging.priority")!] = value;
+                waiting[(int)Tag(tags, "messagingpatterns.priority")!] = value;
             }
         });
         listener.Start();
@@ -166,7 +166,7 @@ public sealed class MultiQueueSchedulingTests
         time.Advance(TimeSpan.FromMilliseconds(80));
         TakeAndAck(store).Priority.Should().Be(2);
 
-        waits.Should().Equal((80.0, 2));
+        waits.Should().Equal((0.08, 2));
         breaches.Should().Equal(2);
     }
 
@@ -174,20 +174,20 @@ public sealed class MultiQueueSchedulingTests
     public async Task Metrics_ABatchReceive_ReportsTheStartOfEachFirstDelivery_AndNoneForARedelivery()
     {
         var queue = $"starts-{Guid.NewGuid():N}"[..30];
-        var waits = new List<(double Ms, int Level)>();
+        var waits = new List<(double Seconds, int Level)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messaging.priority.wait")
+            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messagingpatterns.priority.wait")
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
         listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
         {
-            if (Tag(tags, "messaging.queue") as string == queue)
+            if (Tag(tags, "messaging.destination.name") as string == queue)
             {
-                waits.Add((value, (int)Tag(tags, "messaging.priority")!));
+                waits.Add((value, (int)Tag(tags, "messagingpatterns.priority")!));
             }
         });
         listener.Start();
@@ -206,7 +206,7 @@ public sealed class MultiQueueSchedulingTests
         Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(3);
 
         buffer[..3].Select(d => d.Message.Body).Should().Equal([0, 1, 2], "the released message goes ahead of the level's fresh ones");
-        waits.Should().Equal([(10.0, 1), (15.0, 1), (5.0, 1)], "the redelivery of message 0 is not a start");
+        waits.Should().Equal([(0.01, 1), (0.015, 1), (0.005, 1)], "the redelivery of message 0 is not a start");
     }
 
     /// <summary>A weighted store with <paramref name="perLevel"/> messages on each of the lowest <paramref name="backloggedLevels"/> levels.</summary>

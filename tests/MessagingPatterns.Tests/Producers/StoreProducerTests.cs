@@ -1,51 +1,45 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
-using MessagingPatterns.Diagnostics;
+using MessagingPatterns.Tests.Support;
 
 namespace MessagingPatterns.Tests.Producers;
 
 public sealed class StoreProducerTests
 {
     [Fact]
-    public async Task PublishBatch_WithMixedPriorities_CountsEachMessageUnderItsOwnPriority()
+    public async Task Publish_CountsSentMessages_UnderTheConventionalNameAndAttributes()
     {
-        var queue = $"mixed-{Guid.NewGuid():N}"[..20];
-        var published = new ConcurrentDictionary<int, long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, meters) =>
-        {
-            if (instrument.Meter.Name == MessagingMetrics.Name && instrument.Name == "messaging.published")
-            {
-                meters.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            string? tagQueue = null;
-            int? priority = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "messaging.queue")
-                {
-                    tagQueue = tag.Value as string;
-                }
-                else if (tag.Key == "messaging.priority")
-                {
-                    priority = Convert.ToInt32(tag.Value, System.Globalization.CultureInfo.InvariantCulture);
-                }
-            }
-
-            if (tagQueue == queue && priority is { } level)
-            {
-                published.AddOrUpdate(level, value, (_, sum) => sum + value);
-            }
-        });
-        listener.Start();
-
+        var queue = $"sent-{Guid.NewGuid():N}"[..20];
+        using var metrics = new MetricsRecorder(queue);
         await using var store = MessageStore.CreateInMemory<int>(queue);
         var producer = Producer.Create(store);
-        await producer.PublishBatchAsync([new(1, priority: 0), new(2, priority: 2), new(3, priority: 2), new(4, priority: 0)]);
 
-        published.Should().BeEquivalentTo(new Dictionary<int, long> { [0] = 2, [2] = 2 });
+        await producer.PublishAsync(new Message<int>(0));
+        await producer.PublishBatchAsync([new(1, priority: 0), new(2, priority: 2), new(3, priority: 2)]);
+
+        var sent = metrics.Of("messaging.client.sent.messages");
+        sent.Sum(m => m.Value).Should().Be(4);
+        sent.Should().AllSatisfy(m =>
+        {
+            m.Instrument.Unit.Should().Be("{message}");
+            m.Tags.Should().Contain("messaging.system", "memory")
+                .And.Contain("messaging.operation.name", "send")
+                .And.Contain("messaging.operation.type", "send")
+                .And.NotContainKey("error.type");
+        });
+    }
+
+    [Fact]
+    public async Task Publish_ThatFails_CountsTheAttempt_WithItsErrorType()
+    {
+        var queue = $"unsent-{Guid.NewGuid():N}"[..20];
+        using var metrics = new MetricsRecorder(queue);
+        await using var store = MessageStore.CreateInMemory<int>(queue);
+        var producer = Producer.Create(store);
+        await store.DisposeAsync();
+
+        await FluentActions.Awaiting(() => producer.PublishAsync(new Message<int>(0)).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+
+        metrics.Sum("messaging.client.sent.messages", ("error.type", typeof(ObjectDisposedException).FullName)).Should().Be(1);
+        metrics.Of("messaging.client.operation.duration", ("messaging.operation.name", "send"), ("error.type", typeof(ObjectDisposedException).FullName))
+            .Should().ContainSingle().Which.Instrument.Unit.Should().Be("s");
     }
 }

@@ -22,7 +22,7 @@ public sealed class CounterProbe : IDisposable
         {
             foreach (var tag in tags)
             {
-                if (tag.Key == "messaging.queue" && tag.Value as string == queue)
+                if (tag.Key == "messaging.destination.name" && tag.Value as string == queue)
                 {
                     Interlocked.Add(ref _total, value);
                 }

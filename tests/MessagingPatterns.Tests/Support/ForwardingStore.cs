@@ -5,6 +5,8 @@ internal class ForwardingStore<TMessage>(IMessageStore<TMessage> inner) : IMessa
 {
     public string Name => inner.Name;
 
+    public string MessagingSystem => inner.MessagingSystem;
+
     public virtual ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, cancellationToken);
 
     public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default) => inner.EnqueueBatchAsync(messages, cancellationToken);

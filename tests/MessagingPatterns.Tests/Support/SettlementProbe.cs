@@ -13,6 +13,8 @@ public sealed class SettlementProbe<TMessage>(IMessageStore<TMessage> inner) : I
 
     public string Name => inner.Name;
 
+    public string MessagingSystem => inner.MessagingSystem;
+
     /// <summary>Waits for the next settlement and returns its kind ("ack", "release", "dead-letter") and result.</summary>
     public async Task<(string Kind, bool Result)> NextSettlementAsync()
     {

@@ -54,7 +54,7 @@ internal sealed class SpillFullMode<TMessage> : FullModePolicy<TMessage>, IOverf
         _time = timeProvider;
         _logger = logger;
         Name = queue.Name;
-        _mover = new OverflowMover<TMessage>(overflow, queue, this, timeProvider, logger);
+        _mover = new OverflowMover<TMessage>(overflow, queue, this, timeProvider, logger, totals.Metrics);
     }
 
     /// <inheritdoc/>
@@ -199,6 +199,7 @@ internal sealed class SpillFullMode<TMessage> : FullModePolicy<TMessage>, IOverf
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Not counted: leftovers then move only when later spills make room for them, and nothing is lost.
+            LoadLevelingLog.OverflowLeftoversCountFailed(_logger, ex, Name);
         }
 
         lock (_gate.SyncRoot)
