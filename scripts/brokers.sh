@@ -40,6 +40,9 @@ wait_for_port() {
   return 1
 }
 
+# True when something already listens on 127.0.0.1:$1.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 # True when the process named in PID file $1 is alive.
 pid_alive() { [ -s "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
 

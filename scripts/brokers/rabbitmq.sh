@@ -64,6 +64,20 @@ listeners.tcp.default = 127.0.0.1:$RABBITMQ_NODE_PORT
 loopback_users.guest = true
 EOF
   echo "[]." >"$RABBITMQ_ADVANCED_CONFIG_FILE"
+  # The derived ports must be free (another instance's epmd sits at its AMQP port + 1000): fail with the
+  # port's name rather than with the node's "nodistribution".
+  local name taken
+  for name in RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT; do
+    taken="${!name}"
+    if port_taken "$taken"; then
+      echo "rabbitmq cannot start: 127.0.0.1:$taken ($name) is already in use; choose another MESSAGING_RABBITMQ_PORT" >&2
+      return 1
+    fi
+  done
+  if ! pid_alive "$dir/epmd.pid" && port_taken "$ERL_EPMD_PORT"; then
+    echo "rabbitmq cannot start: 127.0.0.1:$ERL_EPMD_PORT (ERL_EPMD_PORT) is already in use; choose another MESSAGING_RABBITMQ_PORT" >&2
+    return 1
+  fi
   rabbitmq_epmd_start
   rabbitmq-server -detached
   if ! timeout 60 rabbitmqctl wait "$RABBITMQ_PID_FILE" >/dev/null 2>&1; then
