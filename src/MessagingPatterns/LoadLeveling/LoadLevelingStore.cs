@@ -444,8 +444,20 @@ internal sealed class LoadLevelingStore<TMessage> : ILoadLevelingStore<TMessage>
         ThrowIfDisposed();
         var statistics = await _inner.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
 
-        // Messages waiting in the overflow store are accepted and not yet delivered: ready, from the caller's view.
-        return statistics with { Ready = statistics.Ready + Volatile.Read(ref _overflowCount) };
+        // Messages waiting in the overflow store are accepted and not yet delivered: ready, from the caller's view,
+        // and the oldest of them may have waited longer than any in memory.
+        var overflowed = Volatile.Read(ref _overflowCount);
+        var oldest = statistics.OldestReadyAge;
+        if (overflowed > 0 && _overflow is not null)
+        {
+            var spilled = await _overflow.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
+            if (spilled.OldestReadyAge is { } age && (oldest is null || age > oldest))
+            {
+                oldest = age;
+            }
+        }
+
+        return statistics with { Ready = statistics.Ready + overflowed, OldestReadyAge = oldest };
     }
 
     public LoadLevelingSnapshot GetSnapshot()

@@ -47,6 +47,23 @@ internal abstract class PriorityStoreBase<TMessage> : InMemoryStoreBase<TMessage
         }
     }
 
+    protected override DateTimeOffset? OldestReadyEnqueuedAt
+    {
+        get
+        {
+            DateTimeOffset? oldest = null;
+            foreach (var level in _ready)
+            {
+                if (level.OldestEnqueuedAt is { } at && (oldest is null || at < oldest))
+                {
+                    oldest = at;
+                }
+            }
+
+            return oldest;
+        }
+    }
+
     /// <inheritdoc/>
     public IMessageStore<TMessage> ForLevel(int level)
     {
