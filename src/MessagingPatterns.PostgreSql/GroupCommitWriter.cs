@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -13,16 +14,25 @@ namespace MessagingPatterns.PostgreSql;
 /// <remarks>
 /// <para>
 /// A batch without an explicit transaction runs in PostgreSQL's implicit transaction: all of it commits, or
-/// none. If the server rejects it (a <see cref="PostgresException"/>), or the client refuses a value before
-/// sending, each operation runs again alone, so one bad operation fails only its caller. A transaction gathers at
-/// most <see cref="MaxBatchBytes"/> of rows from several callers. Any other failure (a broken connection) leaves the outcome unknown, so
-/// nothing is re-run: every caller hears the error, and a publisher may retry with the same message id.
+/// none. If the server rejects a statement (an error that leaves the connection open), or the client refuses a
+/// value before sending, each operation runs again alone, so one bad operation fails only its caller. A
+/// transaction gathers at most <see cref="MaxBatchBytes"/> of rows from several callers. A broken connection
+/// leaves the outcome unknown, so nothing is re-run: every caller hears the error, and a publisher may retry with
+/// the same message id. When no connection can be had (the server is unreachable, full or refuses the login),
+/// nothing was sent: the cohort and everything queued behind it fail at once, rather than each waiting out its
+/// own connect timeout.
+/// </para>
+/// <para>
+/// <see cref="StopAsync"/> lets what is queued commit for at most its drain time; then the connect or statement
+/// in progress is abandoned and the rest fail with <see cref="ObjectDisposedException"/>, so a dispose ends in
+/// bounded time even when the server does not answer.
 /// </para>
 /// <para>
 /// Settles are matched to results by row, so two settles of one row never share a transaction: the second
 /// waits for the next one, and sees the first's outcome.
 /// </para>
 /// </remarks>
+[SuppressMessage("Design", "CA1001", Justification = "StopAsync is the disposal; the abort source has no timer, so leaving it to the GC holds nothing.")]
 internal sealed class GroupCommitWriter
 {
     /// <summary>
@@ -42,6 +52,7 @@ internal sealed class GroupCommitWriter
     private readonly TimeProvider _time;
     private readonly int _maxOperations;
     private readonly ILogger _logger;
+    private readonly CancellationTokenSource _abort = new();
     private readonly Task _loop;
     private long _transactions;
 
@@ -76,11 +87,22 @@ internal sealed class GroupCommitWriter
         }
     }
 
-    /// <summary>Runs what is queued, then stops.</summary>
-    public Task StopAsync()
+    /// <summary>Runs what is queued for at most <paramref name="drain"/>, fails the rest, then stops.</summary>
+    public async Task StopAsync(TimeSpan drain)
     {
         _pending.Writer.TryComplete();
-        return _loop;
+        try
+        {
+            await _loop.WaitAsync(drain).ConfigureAwait(false);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            // The server is slow or gone: give up on it rather than wait for every queued cohort's timeouts.
+        }
+
+        await _abort.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
     }
 
     private async Task RunAsync()
@@ -144,48 +166,111 @@ internal sealed class GroupCommitWriter
 
     private async Task RunCohortAsync(List<WriteOperation> cohort)
     {
+        NpgsqlConnection connection;
         try
         {
-            await ExecuteAsync(cohort).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (cohort.Count > 1 && NothingCommitted(exception))
-        {
-            // Rejected by the server (rolled back) or by the client before sending: find the culprit by running each alone.
-            foreach (var operation in cohort)
-            {
-                await RunAloneAsync(operation).ConfigureAwait(false);
-            }
-
-            return;
+            connection = await ConnectAsync().ConfigureAwait(false);
         }
         catch (Exception exception)
         {
-            // Any failure, not only the database's: the loop must outlive it, or later callers would wait forever.
-            PostgreSqlLog.TransactionFailed(_logger, _queue, cohort.Count, exception);
+            // Nothing was sent, so nothing was accepted; whatever is queued behind would wait for the same server.
+            var failure = _abort.IsCancellationRequested ? new ObjectDisposedException(nameof(PostgreSqlMessageStore)) : exception;
+            PostgreSqlLog.TransactionFailed(_logger, _queue, cohort.Count, failure);
             foreach (var operation in cohort)
             {
-                operation.Fail(exception);
+                operation.Fail(failure);
+            }
+
+            while (_pending.Reader.TryRead(out var queued))
+            {
+                if (queued.TryStart())
+                {
+                    queued.Fail(failure);
+                }
             }
 
             return;
+        }
+
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                await ExecuteAsync(connection, cohort).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (cohort.Count > 1 && NothingCommitted(exception, connection))
+            {
+                // Rejected by the server (rolled back) or by the client before sending: find the culprit by running each alone.
+                foreach (var operation in cohort)
+                {
+                    await RunAloneAsync(connection, operation).ConfigureAwait(false);
+                }
+
+                return;
+            }
+            catch (Exception exception)
+            {
+                // Any failure, not only the database's: the loop must outlive it, or later callers would wait forever.
+                PostgreSqlLog.TransactionFailed(_logger, _queue, cohort.Count, exception);
+                foreach (var operation in cohort)
+                {
+                    operation.Fail(exception);
+                }
+
+                return;
+            }
         }
 
         Finish(cohort);
     }
 
-    /// <summary>
-    /// Whether the failure leaves nothing committed and the connection sound: the server rejected a statement, or
-    /// the client refused a value while binding (nothing was sent). A broken connection leaves the outcome unknown.
-    /// </summary>
-    private static bool NothingCommitted(Exception exception) =>
-        exception is PostgresException or ArgumentException or InvalidCastException or FormatException or OverflowException;
+    /// <summary>The schema checked and a connection opened, or the reason none can be had; given up when stopping.</summary>
+    private async Task<NpgsqlConnection> ConnectAsync()
+    {
+        await _schema.EnsureAsync().WaitAsync(_abort.Token).ConfigureAwait(false);
+        var opening = _dataSource.OpenConnectionAsync(_abort.Token).AsTask();
+        try
+        {
+            return await opening.WaitAsync(_abort.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // A connect waiting for a server that accepted the socket but never answers does not notice the
+            // cancellation: it is left to its own timeout, and closed should it ever open.
+            _ = opening.ContinueWith(
+                static task =>
+                {
+                    if (task.IsCompletedSuccessfully)
+                    {
+                        task.Result.Dispose();
+                    }
+                    else
+                    {
+                        _ = task.Exception;
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            throw;
+        }
+    }
 
-    private async Task RunAloneAsync(WriteOperation operation)
+    /// <summary>
+    /// Whether the failure leaves nothing committed and the connection sound: the server rejected a statement and
+    /// the session goes on, or the client refused a value while binding (nothing was sent). A broken connection, or
+    /// a server error that ends the session, leaves the outcome unknown.
+    /// </summary>
+    private static bool NothingCommitted(Exception exception, NpgsqlConnection connection) =>
+        connection.FullState == System.Data.ConnectionState.Open
+        && exception is PostgresException { Severity: "ERROR" } or ArgumentException or InvalidCastException or FormatException or OverflowException;
+
+    private async Task RunAloneAsync(NpgsqlConnection connection, WriteOperation operation)
     {
         List<WriteOperation> single = [operation];
         try
         {
-            await ExecuteAsync(single).ConfigureAwait(false);
+            await ExecuteAsync(connection, single).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
@@ -215,9 +300,8 @@ internal sealed class GroupCommitWriter
         }
     }
 
-    private async Task ExecuteAsync(List<WriteOperation> cohort)
+    private async Task ExecuteAsync(NpgsqlConnection connection, List<WriteOperation> cohort)
     {
-        await _schema.EnsureAsync().ConfigureAwait(false);
         var now = _clock.Now(_time);
         var batch = new NpgsqlBatch();
         await using (batch.ConfigureAwait(false))
@@ -232,41 +316,39 @@ internal sealed class GroupCommitWriter
                 batch.BatchCommands.Add(Command(_sql.Notify, Text(_channel), Text(_queue)));
             }
 
-            var connection = await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
+            batch.Connection = connection;
+            Interlocked.Increment(ref _transactions);
+            var settled = new HashSet<long>();
+
+            // Abandoned only when stopping past the drain time: the outcome is then unknown, as for a broken connection.
+            var reader = await batch.ExecuteReaderAsync(_abort.Token).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
             {
-                batch.Connection = connection;
-                Interlocked.Increment(ref _transactions);
-                var settled = new HashSet<long>();
-                var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
+                // Every settle statement returns the rows it changed, "seq" first; rows are unique in a cohort.
+                do
                 {
-                    // Every settle statement returns the rows it changed as "seq"; rows are unique in a cohort.
-                    do
+                    var isSeq = reader.FieldCount >= 1 && reader.GetName(0) == "seq";
+                    while (await reader.ReadAsync(_abort.Token).ConfigureAwait(false))
                     {
-                        var isSeq = reader.FieldCount == 1 && reader.GetName(0) == "seq";
-                        while (await reader.ReadAsync().ConfigureAwait(false))
+                        if (isSeq)
                         {
-                            if (isSeq)
-                            {
-                                settled.Add(reader.GetInt64(0));
-                            }
+                            settled.Add(reader.GetInt64(0));
                         }
                     }
-                    while (await reader.NextResultAsync().ConfigureAwait(false));
                 }
+                while (await reader.NextResultAsync(_abort.Token).ConfigureAwait(false));
+            }
 
-                foreach (var operation in cohort)
+            foreach (var operation in cohort)
+            {
+                switch (operation)
                 {
-                    switch (operation)
-                    {
-                        case EnqueueOperation enqueue:
-                            enqueue.Result = true;
-                            break;
-                        case SettleOperation settle:
-                            settle.Result = settled.Contains(settle.Seq);
-                            break;
-                    }
+                    case EnqueueOperation enqueue:
+                        enqueue.Result = true;
+                        break;
+                    case SettleOperation settle:
+                        settle.Result = settled.Contains(settle.Seq);
+                        break;
                 }
             }
         }
@@ -274,7 +356,9 @@ internal sealed class GroupCommitWriter
 
     private bool AddInsert(NpgsqlBatch batch, List<WriteOperation> cohort, DateTimeOffset? now)
     {
-        var rows = cohort.OfType<EnqueueOperation>().SelectMany(enqueue => enqueue.Rows);
+        IReadOnlyList<PendingRow> rows = cohort is [EnqueueOperation single]
+            ? single.Rows
+            : cohort.OfType<EnqueueOperation>().SelectMany(enqueue => enqueue.Rows).ToList();
         var any = false;
         foreach (var command in InsertCommands(_sql, _queue, rows, now))
         {
@@ -315,39 +399,38 @@ internal sealed class GroupCommitWriter
     /// The INSERTs of <paramref name="rows"/> in order: statements of at most <see cref="MaxBatchBytes"/> each, so
     /// no protocol message nears the server's limit; in one transaction they commit all or none.
     /// </summary>
-    public static IEnumerable<NpgsqlBatchCommand> InsertCommands(QueueSql sql, string queue, IEnumerable<PendingRow> rows, DateTimeOffset? now)
+    public static IEnumerable<NpgsqlBatchCommand> InsertCommands(QueueSql sql, string queue, IReadOnlyList<PendingRow> rows, DateTimeOffset? now)
     {
-        var chunk = new List<PendingRow>();
+        var start = 0;
         long bytes = 0;
-        foreach (var row in rows)
+        for (var i = 0; i < rows.Count; i++)
         {
-            if (chunk.Count > 0 && bytes + row.Bytes > MaxBatchBytes)
+            if (i > start && bytes + rows[i].Bytes > MaxBatchBytes)
             {
-                yield return InsertCommand(sql, queue, chunk, now);
-                chunk = [];
+                yield return InsertCommand(sql, queue, rows, start, i - start, now);
+                start = i;
                 bytes = 0;
             }
 
-            chunk.Add(row);
-            bytes += row.Bytes;
+            bytes += rows[i].Bytes;
         }
 
-        if (chunk.Count > 0)
+        if (rows.Count > start)
         {
-            yield return InsertCommand(sql, queue, chunk, now);
+            yield return InsertCommand(sql, queue, rows, start, rows.Count - start, now);
         }
     }
 
-    /// <summary>The INSERT of <paramref name="rows"/> in order, as one statement.</summary>
-    private static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, List<PendingRow> rows, DateTimeOffset? now)
+    /// <summary>The INSERT of <paramref name="count"/> rows from <paramref name="start"/>, in order, as one statement.</summary>
+    private static NpgsqlBatchCommand InsertCommand(QueueSql sql, string queue, IReadOnlyList<PendingRow> rows, int start, int count, DateTimeOffset? now)
     {
-        var ids = new string[rows.Count];
-        var priorities = new short[rows.Count];
-        var headers = new string?[rows.Count];
-        var bodies = new byte[rows.Count][];
-        for (var i = 0; i < rows.Count; i++)
+        var ids = new string[count];
+        var priorities = new short[count];
+        var headers = new string?[count];
+        var bodies = new byte[count][];
+        for (var i = 0; i < count; i++)
         {
-            (ids[i], priorities[i], headers[i], bodies[i]) = rows[i];
+            (ids[i], priorities[i], headers[i], bodies[i]) = rows[start + i];
         }
 
         return Command(

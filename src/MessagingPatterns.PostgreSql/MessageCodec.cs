@@ -15,7 +15,11 @@ internal sealed class MessageCodec<TMessage>(IMessageSerializer<TMessage> serial
     /// <exception cref="ArgumentException">The message is over <see cref="PostgreSqlStoreOptions.MaxMessageBytes"/>, or its id contains NUL or a lone surrogate.</exception>
     public PendingRow ToRow(Message<TMessage> message, string paramName)
     {
-        StoredText.ThrowIfNotStorable(message.Id, $"The id of message '{message.Id}'", paramName);
+        if (!StoredText.IsStorable(message.Id))
+        {
+            throw new ArgumentException($"The id of message '{message.Id}' contains a NUL character or a lone UTF-16 surrogate, which PostgreSQL text cannot store.", paramName);
+        }
+
         var buffer = s_threadBuffer ??= new ArrayBufferWriter<byte>(256);
         buffer.ResetWrittenCount();
         serializer.Serialize(message.Body, buffer);

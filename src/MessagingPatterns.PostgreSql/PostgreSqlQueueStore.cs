@@ -30,8 +30,10 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly PostgreSqlClock _clock;
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
+    private readonly TimeSpan _disposeTimeout;
     private readonly int _maxFailedReads;
     private readonly string _channel;
+    private readonly ChangeSignal _waitingChanged = new();
     private readonly ILogger _logger;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
@@ -43,6 +45,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _time = timeProvider;
         _clock = options.Clock;
         _pollInterval = options.PollInterval;
+        _disposeTimeout = options.DisposeTimeout;
         _maxFailedReads = options.MaxFailedReads;
         _logger = logger;
         _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
@@ -72,6 +75,15 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     /// <summary>Whether the wake-up listener holds a live LISTEN (for tests).</summary>
     internal bool IsListening => _listener.IsListening;
+
+    /// <summary>How many times the wake-up listener put a LISTEN in place, one more after each reconnect (for tests).</summary>
+    internal int ListenerListens => _listener.Listens;
+
+    /// <summary>
+    /// Completes when <see cref="WaitingReceivers"/>, <see cref="IsListening"/> or <see cref="ListenerListens"/> next changes, so a test waits for
+    /// the state it needs rather than polling; take it before looking at the state.
+    /// </summary>
+    internal Task ObservedStateChanged => Task.WhenAny(_waitingChanged.Next(), _listener.ListeningChanged);
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -119,6 +131,20 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     /// <inheritdoc/>
     public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default) =>
         Settle(SettleKind.Ack, lease, TimeSpan.Zero, null, cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>One DELETE for the whole batch, on a connection of its own, committed before it returns.</remarks>
+    public ValueTask<IReadOnlyList<bool>> AckBatchAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<IReadOnlyList<bool>>(cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        return AckBatchCoreAsync(leases, cancellationToken);
+    }
 
     /// <inheritdoc/>
     public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default)
@@ -199,7 +225,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
     /// <summary>
     /// Disposes the store: waiting receivers fail with <see cref="ObjectDisposedException"/>, publishes and
-    /// settles already queued still commit, then the connections close. Messages stay in the database.
+    /// settles already queued still commit (for at most <see cref="PostgreSqlStoreOptions.DisposeTimeout"/>; the rest
+    /// fail), then the connections close. Messages stay in the database.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -208,7 +235,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             SignalReady();
         }
 
-        await Task.WhenAll(_writer.StopAsync(), _settles.StopAsync()).ConfigureAwait(false);
+        await Task.WhenAll(_writer.StopAsync(_disposeTimeout), _settles.StopAsync(_disposeTimeout)).ConfigureAwait(false);
         await _listener.StopAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
@@ -247,7 +274,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         ThrowIfDisposed();
 
         // A token another store issued can never match a row of this queue; answering at once spares a round trip.
-        if (lease.Owner is not null && !ReferenceEquals(lease.Owner, this))
+        if (!IsOwn(lease))
         {
             return new ValueTask<bool>(false);
         }
@@ -308,6 +335,77 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         }
     }
 
+    private async ValueTask<IReadOnlyList<bool>> AckBatchCoreAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken)
+    {
+        var acked = new bool[leases.Count];
+
+        // A token another store issued can never match a row of this queue: answered false without being sent.
+        var count = 0;
+        foreach (var lease in leases)
+        {
+            count += IsOwn(lease) ? 1 : 0;
+        }
+
+        if (count == 0)
+        {
+            return acked;
+        }
+
+        var seqs = new long[count];
+        var tokens = new long[count];
+        count = 0;
+        foreach (var lease in leases)
+        {
+            if (IsOwn(lease))
+            {
+                (seqs[count], tokens[count]) = (lease.Id, lease.Version);
+                count++;
+            }
+        }
+
+        // Sorted by row, as the settle writer's statements are, so two batches naming the same rows lock them in one order.
+        Array.Sort(seqs, tokens);
+        await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var removed = new HashSet<(long Seq, long Token)>(count);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Ack, connection)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<long[]> { TypedValue = seqs },
+                    new NpgsqlParameter<long[]> { TypedValue = tokens },
+                    GroupCommitWriter.Now(_clock.Now(_time)),
+                },
+            };
+            await using (command.ConfigureAwait(false))
+            {
+                // Not cancellable once sent: the delete may commit, and the caller must hear what it removed.
+                var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        removed.Add((reader.GetInt64(0), reader.GetInt64(1)));
+                    }
+                }
+            }
+        }
+
+        // A lease named twice is acked once: the first mention answers true, a repeat false, as a second AckAsync would.
+        for (var i = 0; i < acked.Length; i++)
+        {
+            var lease = leases[i];
+            acked[i] = IsOwn(lease) && removed.Remove((lease.Id, lease.Version));
+        }
+
+        return acked;
+    }
+
+    /// <summary>Whether the token may name a row of this store: issued by it, or by no store (an unknown token matches nothing).</summary>
+    private bool IsOwn(LeaseToken lease) => lease.Owner is null || ReferenceEquals(lease.Owner, this);
+
     private async ValueTask<int> ReceiveLoopAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         _listener.EnsureStarted();
@@ -325,6 +423,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
 
             contended = secondsUntilVisible is <= 0 ? contended + 1 : 0;
             Interlocked.Increment(ref _waitingReceivers);
+            _waitingChanged.Raise();
             try
             {
                 await WaitForWorkAsync(ready, secondsUntilVisible, lookedAt, contended, cancellationToken).ConfigureAwait(false);
@@ -332,6 +431,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
             finally
             {
                 Interlocked.Decrement(ref _waitingReceivers);
+                _waitingChanged.Raise();
             }
 
             ThrowIfDisposed();
@@ -391,7 +491,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration },
             },
         };
-        var rows = new List<LeasedRow>();
+        // Sized for a full buffer up front: the rows are large, and growing the list copies them several times.
+        var rows = new List<LeasedRow>(limit);
         await using (command.ConfigureAwait(false))
         {
             // Not cancellable: once sent, the statement may commit, and what it leased must reach the caller.

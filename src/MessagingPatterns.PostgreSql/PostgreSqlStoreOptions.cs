@@ -71,6 +71,15 @@ public sealed class PostgreSqlStoreOptions : IValidatableObject
     public int MaxOperationsPerTransaction { get; set; } = 512;
 
     /// <summary>
+    /// How long disposing the store waits for publishes and settles already queued to commit (0 to 1 hour). Past it,
+    /// the connect or transaction in progress is abandoned (its outcome unknown, as for a lost connection) and what
+    /// is still queued fails with <see cref="ObjectDisposedException"/>, so a dispose ends in bounded time even when
+    /// the server does not answer. Default: 30 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// How many times a stored body may fail to deserialize before the message is dead-lettered (with its raw
     /// bytes listable), from 1 to 1000. Between failed reads the message is hidden for the receive's lease, as
     /// if a reader had failed it, so a rolling deploy that briefly runs an old reader beside a new writer does

@@ -75,8 +75,8 @@ internal sealed class QueueSql
 
         const string Held = "m.seq = u.seq AND m.lease_token = u.token AND m.visible_at > coalesce($3::timestamptz, now())";
 
-        // $1 seqs, $2 tokens, $3 now.
-        Ack = $"DELETE FROM {s}.messages AS m USING unnest($1::bigint[], $2::bigint[]) AS u(seq, token) WHERE {Held} RETURNING m.seq";
+        // $1 seqs, $2 tokens, $3 now. Returns the token with the row: a batch may name one row with a stale token and a held one.
+        Ack = $"DELETE FROM {s}.messages AS m USING unnest($1::bigint[], $2::bigint[]) AS u(seq, token) WHERE {Held} RETURNING m.seq, m.lease_token";
 
         // $1 seqs, $2 tokens, $3 now, $4 delays. A delayed row keeps a token (Delayed, never issued) until it is due.
         Release = $"""

@@ -14,6 +14,8 @@ namespace MessagingPatterns.PostgreSql;
 [SuppressMessage("Design", "CA1001", Justification = "StopAsync is the disposal; the source has no timer, so leaving it to the GC holds nothing, and a late EnsureStarted cannot hit a disposed source.")]
 internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel, string queue, Action wake, TimeSpan maxRetryDelay, TimeSpan pingInterval, ILogger logger)
 {
+    private readonly ChangeSignal _listeningChanged = new();
+
     private static readonly TimeSpan s_firstRetryDelay = TimeSpan.FromMilliseconds(100);
 
     // A ping unanswered this long means the connection is gone (Npgsql then breaks it after its cancel timeout).
@@ -22,9 +24,16 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private volatile bool _listening;
+    private int _listens;
 
     /// <summary>Whether a LISTEN is in place now.</summary>
     public bool IsListening => _listening;
+
+    /// <summary>How many times a LISTEN was put in place: one more after each reconnect (for tests).</summary>
+    public int Listens => Volatile.Read(ref _listens);
+
+    /// <summary>Completes when <see cref="IsListening"/> next changes (for tests, which wait for it rather than poll).</summary>
+    public Task ListeningChanged => _listeningChanged.Next();
 
     /// <summary>Starts listening, once.</summary>
     public void EnsureStarted()
@@ -47,6 +56,17 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
         {
             await loop.ConfigureAwait(false);
         }
+    }
+
+    private void SetListening(bool listening)
+    {
+        if (listening)
+        {
+            Interlocked.Increment(ref _listens);
+        }
+
+        _listening = listening;
+        _listeningChanged.Raise();
     }
 
     private async Task RunAsync()
@@ -74,7 +94,7 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
                     }
 
                     retryDelay = s_firstRetryDelay;
-                    _listening = true;
+                    SetListening(true);
                     wake();
                     while (true)
                     {
@@ -87,12 +107,12 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
-                _listening = false;
+                SetListening(false);
                 return;
             }
             catch (Exception exception)
             {
-                _listening = false;
+                SetListening(false);
                 lost = true;
                 PostgreSqlLog.ListenerLost(logger, queue, retryDelay, exception);
                 try

@@ -14,16 +14,6 @@ internal static class StoredText
     /// <summary>Whether <paramref name="value"/> has no NUL and no lone surrogate.</summary>
     public static bool IsStorable(string value) => !value.Contains('\0', StringComparison.Ordinal) && IsWellFormed(value);
 
-    /// <summary>Throws unless <paramref name="value"/> can be stored.</summary>
-    /// <exception cref="ArgumentException">It contains NUL or a lone surrogate.</exception>
-    public static void ThrowIfNotStorable(string value, string what, string paramName)
-    {
-        if (!IsStorable(value))
-        {
-            throw new ArgumentException($"{what} contains a NUL character or a lone UTF-16 surrogate, which PostgreSQL text cannot store.", paramName);
-        }
-    }
-
     /// <summary>A reason as stored: NUL removed, lone surrogates replaced with U+FFFD, cut to <see cref="MaxReasonLength"/>.</summary>
     public static string Reason(string reason)
     {

@@ -28,6 +28,36 @@ public abstract partial class MessageStoreConformanceTests
         await StatisticsShouldBeAsync(store, new StoreStatistics(0, 0, 0, 0));
     }
 
+    /// <summary>
+    /// Checks <c>AckBatch</c>: removes the messages whose leases are held, and answers false, in the order given, for
+    /// a stale lease, a lease given twice and a lease no receive issued; a cancelled batch acks nothing.
+    /// </summary>
+    /// <returns>The test's completion.</returns>
+    [SkippableFact]
+    public async Task AckBatch_RemovesHeldLeases_AndAnswersFalseForStaleRepeatedAndUnknownOnes()
+    {
+        var store = CreateStore();
+        await store.EnqueueBatchAsync([Numbered(1), Numbered(2), Numbered(3)]);
+        var stale = await ReceiveOneAsync(store);
+        (await store.ReleaseAsync(stale.Lease)).Should().BeTrue();
+        var first = await ReceiveOneAsync(store);
+        var second = await ReceiveOneAsync(store);
+        var kept = await ReceiveOneAsync(store);
+
+        var acked = await store.AckBatchAsync([stale.Lease, first.Lease, second.Lease, first.Lease, default]).AsTask().WaitAsync(Patience);
+
+        acked.Should().Equal(false, true, true, false, false);
+        await StatisticsShouldBeAsync(store, new StoreStatistics(0, 0, 1, 0));
+        (await store.AckAsync(second.Lease)).Should().BeFalse("the batch removed it");
+
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await FluentActions.Awaiting(() => store.AckBatchAsync([kept.Lease], cancelled.Token).AsTask()).Should().ThrowAsync<OperationCanceledException>();
+        (await store.AckBatchAsync([]).AsTask().WaitAsync(Patience)).Should().BeEmpty();
+        (await store.AckBatchAsync([kept.Lease]).AsTask().WaitAsync(Patience)).Should().Equal(true);
+        await StatisticsShouldBeAsync(store, new StoreStatistics(0, 0, 0, 0));
+    }
+
     /// <summary>Checks <c>Receive</c>: cancelled while a publish races it, loses nothing.</summary>
     /// <returns>The test's completion.</returns>
     [SkippableFact]

@@ -57,6 +57,36 @@ public interface IMessageStore<TMessage> : IAsyncDisposable
     /// <returns><see langword="true"/> if removed; <see langword="false"/> if the lease had ended (nothing changed).</returns>
     ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Acknowledges several handled messages in one call: each is removed for good if its lease is still held, as
+    /// <see cref="AckAsync(LeaseToken, CancellationToken)"/> would do for it alone. A store that can remove them in
+    /// one statement or round trip does so; by default they are acked one after another.
+    /// </summary>
+    /// <param name="leases">The leases' tokens; a lease that appears twice is acked once (the second answers <see langword="false"/>).</param>
+    /// <param name="cancellationToken">
+    /// Cancels the call; a token already cancelled acks nothing. Once the acks were sent, some may have been made
+    /// (an ack is never undone), and a message whose ack did not happen is delivered again when its lease ends.
+    /// </param>
+    /// <returns>
+    /// One result per lease, in the order given: <see langword="true"/> if removed; <see langword="false"/> if the
+    /// lease had ended (nothing changed for it).
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="leases"/> is <see langword="null"/>.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before the acks were known to be made.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    async ValueTask<IReadOnlyList<bool>> AckBatchAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        cancellationToken.ThrowIfCancellationRequested();
+        var acked = new bool[leases.Count];
+        for (var i = 0; i < acked.Length; i++)
+        {
+            acked[i] = await AckAsync(leases[i], cancellationToken).ConfigureAwait(false);
+        }
+
+        return acked;
+    }
+
     /// <summary>Ends a lease without handling the message: it becomes ready again, now or after <paramref name="delay"/>.</summary>
     /// <param name="lease">The lease's token.</param>
     /// <param name="delay">How long to keep the message invisible first; <see cref="TimeSpan.Zero"/> for at once.</param>

@@ -47,7 +47,9 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
                 {
                     if (next - HandledSoFar() >= 200)
                     {
-                        await Task.Delay(10);
+                        // Until a process reports another handling; at most one is down at a time, so one goes on.
+                        var current = hosts.ToArray();
+                        await Task.WhenAny(current.Select(host => host.WaitForLinesAsync(host.Lines + 1))).WaitAsync(s_patience);
                         continue;
                     }
 
@@ -77,7 +79,8 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
             await stopPublishing.CancelAsync();
             await publishing.WaitAsync(s_patience);
 
-            // What the killed processes held comes back when its lease ends, and the survivors handle it.
+            // What the killed processes held comes back when its lease ends, and the survivors handle it. Polled: the
+            // leases end on the server's clock, and nothing in this process is told when.
             output.WriteLine($"published {accepted.Count}; statistics {await store.GetStatisticsAsync()}");
             await Eventually(async () => (await store.GetStatisticsAsync()) is { Ready: 0, Delayed: 0, InFlight: 0 });
             foreach (var host in hosts)
@@ -127,6 +130,8 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(handled);
+        var handledChanged = new ChangeSignal();
+        builder.Services.AddSingleton(handledChanged);
         builder.Services.AddPostgreSqlQueue<CrashMessage>("restart", options =>
             {
                 options.ConnectionString = server.ConnectionString;
@@ -164,7 +169,8 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
                     }
                     catch (Exception exception) when (exception is not OutOfMemoryException)
                     {
-                        // Failed or unknown outcome: publish the same message (same id) again, as a user would.
+                        // Failed or unknown outcome: publish the same message (same id) again after a short backoff,
+                        // as a user would (a retry policy, not a wait for the test's sake).
                         uncertain.AddOrUpdate(message.Id, 1, (_, count) => count + 1);
                         await Task.Delay(50);
                     }
@@ -172,14 +178,16 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
             }
         });
 
-        await Eventually(() => Task.FromResult(handled.Count >= Total / 4));
+        await WhenHandledAsync(handledChanged, () => handled.Count >= Total / 4, s_patience);
         await server.StopAsync();
         output.WriteLine($"server stopped after {handled.Count} handlings, {accepted.Count} accepted");
         await server.StartAgainAsync();
         output.WriteLine($"server started again; {uncertain.Count} publishes failed meanwhile");
 
         await publishing.WaitAsync(s_patience);
-        await Eventually(() => Task.FromResult(accepted.All(handled.Select(h => h.Id).ToHashSet(StringComparer.Ordinal).Contains)), TimeSpan.FromMinutes(2));
+        await WhenHandledAsync(handledChanged, () => accepted.All(handled.Select(h => h.Id).ToHashSet(StringComparer.Ordinal).Contains), TimeSpan.FromMinutes(2));
+
+        // Polled: a message whose ack was lost in the restart comes back when its lease ends on the server's clock.
         await Eventually(async () => (await store.GetStatisticsAsync()) is { Ready: 0, Delayed: 0, InFlight: 0 }, TimeSpan.FromMinutes(2));
         await host.StopAsync().WaitAsync(s_patience);
 
@@ -213,11 +221,29 @@ public sealed class PostgreSqlCrashTests(ITestOutputHelper output) : IAsyncLifet
         }
     }
 
-    private sealed class RecordingConsumer(ConcurrentQueue<(string Id, int DeliveryCount)> handled) : IConsumer<CrashMessage>
+    /// <summary>Waits until a condition on the handlings holds, woken by each handling, within the given patience.</summary>
+    private static async Task WhenHandledAsync(ChangeSignal handledChanged, Func<bool> condition, TimeSpan patience)
+    {
+        using var timeout = new CancellationTokenSource(patience);
+        while (true)
+        {
+            // Taken before the look, so a handling right after it still wakes this wait.
+            var changed = handledChanged.Next();
+            if (condition())
+            {
+                return;
+            }
+
+            await changed.WaitAsync(timeout.Token);
+        }
+    }
+
+    private sealed class RecordingConsumer(ConcurrentQueue<(string Id, int DeliveryCount)> handled, ChangeSignal handledChanged) : IConsumer<CrashMessage>
     {
         public Task ConsumeAsync(MessageContext<CrashMessage> context, CancellationToken cancellationToken)
         {
             handled.Enqueue((context.MessageId, context.DeliveryCount));
+            handledChanged.Raise();
             return Task.CompletedTask;
         }
     }

@@ -179,6 +179,7 @@ public sealed class PostgreSqlFailureIsolationTests : IAsyncLifetime
         {
             Parameters = { new NpgsqlParameter<string> { TypedValue = $"\"{schema}\".messages" }, new NpgsqlParameter<string> { TypedValue = statement } },
         };
+        // Polled: the server reports a statement waiting on a lock only through pg_stat_activity, with no notification.
         using var timeout = new CancellationTokenSource(s_patience);
         while ((long)(await command.ExecuteScalarAsync(timeout.Token))! == 0)
         {

@@ -52,7 +52,8 @@ public sealed class PostgreSqlQueueStoreTests : IAsyncLifetime
 
         var buffer = new Delivery<int>[1];
         var receiving = consumer.ReceiveAsync(buffer, TimeSpan.FromMinutes(1)).AsTask();
-        await Eventually(() => ((PostgreSqlQueueStore<int>)consumer).WaitingReceivers == 1 && ((PostgreSqlQueueStore<int>)consumer).IsListening);
+        var waiting = (PostgreSqlQueueStore<int>)consumer;
+        await Eventually(waiting, () => waiting.WaitingReceivers == 1 && waiting.IsListening);
         await producer.EnqueueAsync(new Message<int>(1, "from-elsewhere"));
 
         (await receiving.WaitAsync(s_patience)).Should().Be(1, "a poll of an hour cannot be what woke it");
@@ -200,13 +201,20 @@ public sealed class PostgreSqlQueueStoreTests : IAsyncLifetime
         return store;
     }
 
-    /// <summary>Waits for a condition the store reports, checking every few milliseconds, within the patience.</summary>
-    private static async Task Eventually(Func<bool> condition)
+    /// <summary>Waits, within the patience, until a condition on the store's observed state holds, woken by each change of it.</summary>
+    private static async Task Eventually<T>(PostgreSqlQueueStore<T> store, Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(s_patience);
-        while (!condition())
+        while (true)
         {
-            await Task.Delay(10, timeout.Token);
+            // Taken before the look, so a change right after it still wakes this wait.
+            var changed = store.ObservedStateChanged;
+            if (condition())
+            {
+                return;
+            }
+
+            await changed.WaitAsync(timeout.Token);
         }
     }
 

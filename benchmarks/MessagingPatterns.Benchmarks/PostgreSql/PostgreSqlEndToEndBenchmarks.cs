@@ -10,8 +10,9 @@ namespace MessagingPatterns.Benchmarks.PostgreSql;
 /// 1 producer × 2 competing consumers, 100,000 messages end to end, through the store beside a direct Npgsql
 /// baseline doing the same at-least-once work: batched insert (100 per statement), a <c>FOR UPDATE SKIP LOCKED</c>
 /// batch lease (100) with a token and an end on the database clock, then a delete by id and token. The store also
-/// serializes bodies (System.Text.Json) and acks one message per call (coalesced by its group commit); the
-/// baseline deletes its batch in one statement. One operation is one message: msgs/s = 1e9 / Mean(ns).
+/// serializes bodies (System.Text.Json); its consumers ack what one receive returned with one
+/// <see cref="IMessageStore{TMessage}.AckBatchAsync"/> (one DELETE), as the baseline deletes its batch in one
+/// statement. One operation is one message: msgs/s = 1e9 / Mean(ns).
 /// </summary>
 [InvocationCount(1, 1)]
 public class PostgreSqlEndToEndBenchmarks
@@ -144,7 +145,7 @@ public class PostgreSqlEndToEndBenchmarks
         var consuming = Enumerable.Range(0, Consumers).Select(consumer => Task.Run(async () =>
         {
             var buffer = new Delivery<BenchMessage>[Batch];
-            var acks = new Task<bool>[Batch];
+            var leases = new LeaseToken[Batch];
             while (true)
             {
                 int received;
@@ -159,10 +160,10 @@ public class PostgreSqlEndToEndBenchmarks
 
                 for (var i = 0; i < received; i++)
                 {
-                    acks[i] = store.AckAsync(buffer[i].Lease).AsTask();
+                    leases[i] = buffer[i].Lease;
                 }
 
-                await Task.WhenAll(new ArraySegment<Task<bool>>(acks, 0, received));
+                await store.AckBatchAsync(new ArraySegment<LeaseToken>(leases, 0, received));
                 if (Interlocked.Add(ref consumed, received) >= Messages)
                 {
                     await done.CancelAsync();

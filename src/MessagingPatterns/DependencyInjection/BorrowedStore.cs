@@ -18,6 +18,8 @@ internal sealed class BorrowedStore<TMessage>(IMessageStore<TMessage> inner) : I
 
     public ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default) => inner.AckAsync(lease, cancellationToken);
 
+    public ValueTask<IReadOnlyList<bool>> AckBatchAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default) => inner.AckBatchAsync(leases, cancellationToken);
+
     public ValueTask<bool> ReleaseAsync(LeaseToken lease, TimeSpan delay = default, CancellationToken cancellationToken = default) =>
         inner.ReleaseAsync(lease, delay, cancellationToken);
 
