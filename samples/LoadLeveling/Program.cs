@@ -1,6 +1,6 @@
 // Queue-Based Load Leveling: a spike of events meets a consumer paced at a steady rate. The buffer absorbs the spike
 // (its depth rises), and the consumer works it off at its own pace, so whatever the consumer calls downstream sees a
-// steady 500 messages per second instead of the spike. The same series is drawn in the terminal and as an SVG chart.
+// steady 500 messages per second instead of the spike. The same series is shown in the terminal and written as a PNG chart.
 using MessagingPatterns;
 using MessagingPatterns.Samples;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 const double PacedRate = 500;   // messages per second the consumer may take
 const int Burst = 20;           // taken at once after a quiet spell
 var shortRun = args.Contains("--short");
-var chartPath = Path.GetFullPath(ValueOf("--out") ?? Path.Combine(Path.GetTempPath(), "load-leveling.svg"));
+var chartPath = Path.GetFullPath(ValueOf("--out") ?? Path.Combine(Path.GetTempPath(), "load-leveling.png"));
 
 // A trickle all along, and a spike several times what the consumer may take.
 var traffic = shortRun
@@ -43,7 +43,7 @@ Console.WriteLine(
 Console.WriteLine();
 
 var interval = TimeSpan.FromMilliseconds(shortRun ? 250 : 500);
-var terminal = new TerminalChart(rateScale: traffic.PeakPerSecond, depthScale: traffic.SpikeSize);
+var terminal = new TimelineView(rateScale: traffic.PeakPerSecond, depthScale: traffic.SpikeSize);
 var timeline = new Timeline(buffer, interval, terminal.PrintRow);
 terminal.PrintHeader();
 using (var stopSampling = new CancellationTokenSource())
@@ -69,7 +69,7 @@ Console.WriteLine();
 Console.WriteLine(
     $"peak depth {summary.PeakDepth:N0} at {summary.PeakAt.TotalSeconds:0.0} s; processed {summary.BacklogRate:N0}/s while a backlog waited " +
     $"(paced at {PacedRate:N0}/s); peak arrivals {summary.PeakArrivals:N0}/s; empty again at {summary.DrainedAt.TotalSeconds:0.0} s");
-SvgChart.Write(chartPath, timeline.Points, PacedRate, $"Load leveling: a spike of {traffic.SpikeSize:N0} events against a consumer paced at {PacedRate:N0}/s");
+PngChart.Write(chartPath, timeline.Points, PacedRate, $"Load leveling: a spike of {traffic.SpikeSize:N0} events against a consumer paced at {PacedRate:N0}/s");
 Console.WriteLine($"chart: {chartPath}");
 Console.WriteLine(
     $"published {ledger.Published}, handled {ledger.Handled}, dead-lettered {deadLetterIds.Count}, " +

@@ -1,6 +1,6 @@
 // Priority Queue: free, standard and premium requests (priorities 0, 1, 2) arrive at 1.5× what the service
 // can handle. The same traffic runs three times, once per scheduler of the multi-queue store, each in a host
-// of its own wired with the DI extensions as a service would be; the table shows what each class waited.
+// of its own wired with the DI extensions as a service would be; a table and a PNG chart show what each class waited.
 using MessagingPatterns;
 using MessagingPatterns.Samples;
 
@@ -81,6 +81,9 @@ foreach (var scenario in scenarios)
 
 Console.WriteLine();
 LatencyTable.Print(results, targets);
+var chartPath = Path.GetFullPath(ValueOf("--out") ?? Path.Combine(Path.GetTempPath(), "priority-latency.png"));
+LatencyChart.Write(chartPath, results, targets, $"Latency per class at {LoadFactor}× capacity: p50 / p95 / p99 (light to dark) per scheduler");
+Console.WriteLine($"chart: {chartPath}");
 Console.WriteLine();
 
 var lost = results.Sum(r => r.Lost);
@@ -97,3 +100,9 @@ static Action<ConsumerOptions> Pool(int workers) => options =>
     options.Concurrency = workers;
     options.PrefetchCount = 1;
 };
+
+string? ValueOf(string option)
+{
+    var index = Array.IndexOf(args, option);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}

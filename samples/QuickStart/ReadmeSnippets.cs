@@ -2,6 +2,7 @@
 using MessagingPatterns;
 using MessagingPatterns.PostgreSql;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
@@ -135,5 +136,23 @@ internal static class ReadmeSnippets
         long purged = await store.PurgeDeadLettersAsync(new DeadLetterFilter { MessageIds = ["order-17"] }, cancellationToken);
         #endregion
         _ = (redriven, purged);
+    }
+
+    public static async Task HealthChecksAsync(HostApplicationBuilder builder, IHost host)
+    {
+        #region health-checks
+        builder.Services.AddHealthChecks().AddMessagingHealthChecks(options =>
+        {
+            options.ReadyThreshold = 10_000;                            // degraded past 10,000 waiting messages...
+            options.OldestReadyAgeThreshold = TimeSpan.FromMinutes(5);  // ...or when the oldest has waited 5 minutes
+            options.StoreTimeout = TimeSpan.FromSeconds(5);             // unhealthy when the store takes longer to answer
+        });
+        builder.Services.Configure<MessagingHealthCheckOptions>("orders", options => options.ReadyThreshold = 100);   // one queue's own
+
+        // ASP.NET Core: app.MapHealthChecks("/health"); or ask directly:
+        var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        var orders = report.Entries["messaging:orders"];   // Status, Description, Data["ready"], Data["oldestReadyAgeSeconds"]
+        #endregion
+        _ = orders;
     }
 }

@@ -789,7 +789,12 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 await using (reader.ConfigureAwait(false))
                 {
                     await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                    return new StoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+                    return new StoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
+                    {
+                        OldestReadyAge = await reader.IsDBNullAsync(4, cancellationToken).ConfigureAwait(false)
+                            ? null
+                            : TimeSpan.FromTicks(Math.Max(0, reader.GetFieldValue<TimeSpan>(4).Ticks)),
+                    };
                 }
             }
         }

@@ -126,9 +126,11 @@ internal sealed class QueueSql
             SELECT count(m.seq) FILTER (WHERE m.visible_at <= t.now),
                    count(m.seq) FILTER (WHERE coalesce(m.lease_token, {Delayed}) = {Delayed} AND m.visible_at > t.now),
                    count(m.seq) FILTER (WHERE m.lease_token <> {Delayed} AND m.visible_at > t.now),
-                   (SELECT count(*) FROM {s}.dead_letters WHERE queue = $1)
+                   (SELECT count(*) FROM {s}.dead_letters WHERE queue = $1),
+                   t.now - min(m.enqueued_at) FILTER (WHERE m.visible_at <= t.now)
             FROM (SELECT coalesce($2::timestamptz, now()) AS now) AS t
             LEFT JOIN {s}.messages AS m ON m.queue = $1
+            GROUP BY t.now
             """;
     }
 

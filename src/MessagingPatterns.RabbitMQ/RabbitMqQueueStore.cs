@@ -293,6 +293,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
                 return (queue.MessageCount, deadLetters.MessageCount);
             },
             cancellationToken).ConfigureAwait(false);
+        // The broker does not tell how old its oldest message is without handing it over: OldestReadyAge stays unknown.
         return new StoreStatistics(ready + _buffer.Count, _delayed.Count, _leases.Count, deadLettered);
     }
 

@@ -56,7 +56,8 @@ internal sealed class QueueCommands : IDisposable
             $"SELECT COALESCE(SUM(visible_at <= $now), 0), " +
             $"COALESCE(SUM(lease_token IS NULL AND visible_at > $now), 0), " +
             $"COALESCE(SUM(lease_token IS NOT NULL AND visible_at > $now), 0), " +
-            $"(SELECT COUNT(*) FROM {d}) FROM {q}",
+            $"(SELECT COUNT(*) FROM {d}), " +
+            $"MIN(CASE WHEN visible_at <= $now THEN enqueued_at END) FROM {q}",
             ("$now", SqliteType.Integer));
     }
 

@@ -766,10 +766,14 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         public override void Execute()
         {
             var commands = store._commands;
-            commands.Statistics.Parameters[0].Value = store.NowTicks();
+            var now = store.NowTicks();
+            commands.Statistics.Parameters[0].Value = now;
             using var reader = commands.Statistics.ExecuteReader();
             reader.Read();
-            Result = new StoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+            Result = new StoreStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
+            {
+                OldestReadyAge = reader.IsDBNull(4) ? null : TimeSpan.FromTicks(Math.Max(0, now - reader.GetInt64(4))),
+            };
         }
     }
 }

@@ -1,4 +1,3 @@
-
 namespace MessagingPatterns;
 
 /// <summary>How hard SQLite flushes a commit to disk (its <c>PRAGMA synchronous</c> setting, in WAL mode).</summary>

@@ -31,6 +31,13 @@ public sealed record StoreCapabilities
     public bool ExactStatistics { get; init; } = true;
 
     /// <summary>
+    /// <see cref="StoreStatistics.OldestReadyAge"/> says how long the oldest ready message has waited.
+    /// <see langword="false"/> for a store that cannot tell (a broker that does not say without handing the
+    /// message over). Default <see langword="true"/>.
+    /// </summary>
+    public bool ReportsOldestReadyAge { get; init; } = true;
+
+    /// <summary>
     /// A receive returns every ready message at once, up to its buffer. <see langword="false"/> for a store fed
     /// by a broker that pushes messages ahead asynchronously (an AMQP prefetch): such a receive still waits
     /// for a ready message and returns at least one, but may return fewer than are ready, because the others

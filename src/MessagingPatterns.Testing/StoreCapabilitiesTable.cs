@@ -12,8 +12,8 @@ public static class StoreCapabilitiesTable
     /// <summary>The table's header and separator lines.</summary>
     public static IReadOnlyList<string> Header { get; } =
     [
-        "| store | durable across reopen | FIFO under redelivery | exact statistics | a receive takes every ready message | delay precision | priority order | bounded |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| store | durable across reopen | FIFO under redelivery | exact statistics | a receive takes every ready message | delay precision | priority order | bounded | oldest ready age |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ];
 
     /// <summary>The table row that states <paramref name="capabilities"/> for the store named <paramref name="store"/>.</summary>
@@ -41,6 +41,7 @@ public static class StoreCapabilitiesTable
             Precision(capabilities.DelayPrecision),
             capabilities.PriorityLevels > 1 ? "yes" : "no",
             YesNo(capabilities.Capacity is not null),
+            YesNo(capabilities.ReportsOldestReadyAge),
         ];
         return "| " + string.Join(" | ", cells) + " |";
     }

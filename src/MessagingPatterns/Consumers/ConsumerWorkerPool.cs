@@ -18,7 +18,7 @@ namespace MessagingPatterns;
 /// Several pools, in one process or many, may consume one shared store: they compete for its messages.
 /// With DI, <c>AddConsumer</c> registers the pool as a hosted service.
 /// </remarks>
-public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposable
+public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposable, IConsumerPoolStatus
 {
     private readonly IMessageStore<TMessage> _store;
     private readonly ConsumerOptions _options;
@@ -100,6 +100,32 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     /// <summary>The queue this pool consumes.</summary>
     public string QueueName => _store.Name;
+
+    /// <summary>
+    /// Where the pool is in its life: <see cref="ConsumerPoolState.Faulted"/> once a worker ended without a stop
+    /// (its store was disposed), even if others still run.
+    /// </summary>
+    public ConsumerPoolState State
+    {
+        get
+        {
+            lock (_lifecycle)
+            {
+                if (_stopped)
+                {
+                    return ConsumerPoolState.Stopped;
+                }
+
+                if (!_started)
+                {
+                    return ConsumerPoolState.NotStarted;
+                }
+
+                // A worker ends by itself only when its store is gone; an abandoned worker has left _workers.
+                return Array.Exists(_workers, static w => w.Completion.IsCompleted) ? ConsumerPoolState.Faulted : ConsumerPoolState.Running;
+            }
+        }
+    }
 
     /// <summary>Starts the workers. Returns at once; consuming goes on in the background until <see cref="StopAsync"/>.</summary>
     /// <param name="cancellationToken">Not used: starting does not wait.</param>

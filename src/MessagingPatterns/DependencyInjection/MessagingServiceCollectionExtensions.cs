@@ -35,7 +35,7 @@ public static class MessagingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(storeFactory);
         QueueNames.ThrowIfInvalid(name);
-        QueueNameRegistry.Add(services, name);
+        QueueNameRegistry.Add<TMessage>(services, name);
 
         var builder = new MessageQueueBuilder<TMessage>(services, name);
         services.TryAddSingleton(TimeProvider.System);

@@ -10,10 +10,14 @@ namespace MessagingPatterns.DependencyInjection;
 internal sealed class QueueNameRegistry
 {
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly List<RegisteredQueue> _queues = [];
 
-    /// <summary>Records <paramref name="name"/> as registered in <paramref name="services"/>.</summary>
+    /// <summary>The queues registered so far, in registration order.</summary>
+    public IReadOnlyList<RegisteredQueue> Queues => _queues;
+
+    /// <summary>Records the queue <paramref name="name"/> of <typeparamref name="TMessage"/> as registered in <paramref name="services"/>.</summary>
     /// <exception cref="ArgumentException">A queue of that name is already registered in <paramref name="services"/>.</exception>
-    public static void Add(IServiceCollection services, string name)
+    public static void Add<TMessage>(IServiceCollection services, string name)
     {
         var registry = Find(services);
         if (registry is null)
@@ -27,6 +31,9 @@ internal sealed class QueueNameRegistry
             throw new ArgumentException(
                 $"A queue named '{name}' is already registered in this service collection: each queue needs a name of its own.", nameof(name));
         }
+
+        registry._queues.Add(new RegisteredQueue(name, (provider, cancellationToken) =>
+            provider.GetRequiredKeyedService<IMessageStore<TMessage>>(name).GetStatisticsAsync(cancellationToken)));
     }
 
     private static QueueNameRegistry? Find(IServiceCollection services)

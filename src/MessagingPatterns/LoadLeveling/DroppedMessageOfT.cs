@@ -1,4 +1,3 @@
-
 namespace MessagingPatterns;
 
 /// <summary>A message a load-leveling buffer dropped, with its body.</summary>

@@ -1,4 +1,3 @@
-
 namespace MessagingPatterns;
 
 /// <summary>Headers a load-leveling buffer adds to the messages it handles.</summary>

@@ -1,4 +1,3 @@
-
 namespace MessagingPatterns;
 
 /// <summary>A point-in-time view of a load-leveling buffer. Rates are measured over about the last second.</summary>

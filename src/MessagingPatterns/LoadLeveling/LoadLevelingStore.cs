@@ -339,8 +339,20 @@ internal sealed class LoadLevelingStore<TMessage>
         ThrowIfDisposed();
         var statistics = await _inner.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
 
-        // Messages waiting in the overflow store are accepted and not yet delivered: ready, from the caller's view.
-        return statistics with { Ready = statistics.Ready + (_spill?.Count ?? 0) };
+        // Messages waiting in the overflow store are accepted and not yet delivered: ready, from the caller's view,
+        // and the oldest of them may have waited longer than any in memory.
+        var spilled = _spill?.Count ?? 0;
+        var oldest = statistics.OldestReadyAge;
+        if (spilled > 0)
+        {
+            var overflow = await _spill!.Overflow.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
+            if (overflow.OldestReadyAge is { } age && (oldest is null || age > oldest))
+            {
+                oldest = age;
+            }
+        }
+
+        return statistics with { Ready = statistics.Ready + spilled, OldestReadyAge = oldest };
     }
 
     public LoadLevelingSnapshot GetSnapshot()

@@ -56,6 +56,23 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         }
     }
 
+    protected override DateTimeOffset? OldestReadyEnqueuedAt
+    {
+        get
+        {
+            DateTimeOffset? oldest = null;
+            foreach (var level in _ready)
+            {
+                if (level.OldestEnqueuedAt is { } at && (oldest is null || at < oldest))
+                {
+                    oldest = at;
+                }
+            }
+
+            return oldest;
+        }
+    }
+
     /// <inheritdoc/>
     public IMessageStore<TMessage> ForLevel(int level)
     {

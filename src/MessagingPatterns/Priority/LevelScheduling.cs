@@ -1,4 +1,3 @@
-
 namespace MessagingPatterns;
 
 /// <summary>How a multi-queue store (one queue per priority level) picks the level of the next receive.</summary>

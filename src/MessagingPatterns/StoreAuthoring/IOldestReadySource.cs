@@ -1,4 +1,3 @@
-
 namespace MessagingPatterns.StoreAuthoring;
 
 /// <summary>

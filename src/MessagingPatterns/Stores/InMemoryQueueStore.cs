@@ -15,6 +15,8 @@ internal sealed class InMemoryQueueStore<TMessage> : InMemoryStoreBase<TMessage>
 
     protected override int ReadyCount => _ready.Count;
 
+    protected override DateTimeOffset? OldestReadyEnqueuedAt => _ready.OldestEnqueuedAt;
+
     protected override void AddReady(Message<TMessage> message, bool redelivered) => _ready.Add(message, redelivered);
 
     protected override ref MessageList<TMessage> NextRun(long nowTicks, int level, int max, out int run)

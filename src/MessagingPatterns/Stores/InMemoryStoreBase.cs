@@ -80,6 +80,9 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Ready messages (under the lock).</summary>
     protected abstract int ReadyCount { get; }
 
+    /// <summary>When the oldest ready message was published; <see langword="null"/> when none is ready.</summary>
+    protected abstract DateTimeOffset? OldestReadyEnqueuedAt { get; }
+
     /// <summary>Adds a ready message (under the lock). <paramref name="redelivered"/> is true for released and expired ones.</summary>
     protected abstract void AddReady(Message<TMessage> message, bool redelivered);
 
@@ -433,7 +436,10 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         {
             ThrowIfDisposed();
             MoveArrivalsIntoOrder();
-            return new ValueTask<StoreStatistics>(new StoreStatistics(ReadyCount, _delayed.Count, _leases.Count, _deadLetters.Count));
+            return new ValueTask<StoreStatistics>(new StoreStatistics(ReadyCount, _delayed.Count, _leases.Count, _deadLetters.Count)
+            {
+                OldestReadyAge = StoreStatistics.AgeOf(OldestReadyEnqueuedAt, _time.GetUtcNow()),
+            });
         }
     }
 

@@ -14,6 +14,12 @@ internal struct ReadyQueue<TMessage>
 
     public readonly int Count => _redelivered.Count + _fresh.Count;
 
+    /// <summary>When the oldest of these messages was published; <see langword="null"/> when there is none.</summary>
+    public readonly DateTimeOffset? OldestEnqueuedAt =>
+        _redelivered.Count == 0 ? (_fresh.Count == 0 ? null : _fresh.Head.EnqueuedAt)
+        : _fresh.Count == 0 || _redelivered.Head.EnqueuedAt <= _fresh.Head.EnqueuedAt ? _redelivered.Head.EnqueuedAt
+        : _fresh.Head.EnqueuedAt;
+
     /// <summary>The list the next messages come from: the released and expired ones first. A run never spans both.</summary>
     [UnscopedRef]
     public ref MessageList<TMessage> Next => ref _redelivered.Count != 0 ? ref _redelivered : ref _fresh;

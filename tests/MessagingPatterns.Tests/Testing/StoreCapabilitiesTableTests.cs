@@ -16,11 +16,12 @@ public sealed class StoreCapabilitiesTableTests
             DelayPrecision = TimeSpan.FromSeconds(2),
             PriorityLevels = 10,
             Capacity = 100,
+            ReportsOldestReadyAge = false,
         };
 
-        StoreCapabilitiesTable.Row("a broker", capabilities).Should().Be("| a broker | yes | no | no | no | within 2 s | yes | yes |");
+        StoreCapabilitiesTable.Row("a broker", capabilities).Should().Be("| a broker | yes | no | no | no | within 2 s | yes | yes | no |");
         StoreCapabilitiesTable.Row("memory", new StoreCapabilities { DelayPrecision = TimeSpan.FromMilliseconds(250) })
-            .Should().Be("| memory | no | yes | yes | yes | within 250 ms | no | no |");
+            .Should().Be("| memory | no | yes | yes | yes | within 250 ms | no | no | yes |");
         StoreCapabilitiesTable.Header[0].Split('|').Length.Should().Be(StoreCapabilitiesTable.Row("x", new()).Split('|').Length);
     }
 

@@ -63,6 +63,9 @@ internal sealed class SpillFullMode<TMessage> : FullModePolicy<TMessage>, IOverf
     /// <summary>Gets how many messages the overflow store holds, as far as this buffer knows.</summary>
     public long Count => Volatile.Read(ref _count);
 
+    /// <summary>The durable store the buffer spills into.</summary>
+    public IMessageStore<TMessage> Overflow => _overflow;
+
     /// <summary>Gets whether publishes and settles must take the slow path (under the gate's lock).</summary>
     public bool KeepsSlowPath => _count > 0 || _pending > 0;
 
