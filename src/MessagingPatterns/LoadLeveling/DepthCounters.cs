@@ -14,6 +14,13 @@ internal struct DepthCounters
     [FieldOffset(64)]
     public long Admitted;
 
+    /// <summary>
+    /// A copy of <see cref="Released"/> as publishers last read it, on their own line: released only grows, so an old
+    /// copy overstates the depth, which is safe to admit on, and a publish need not read the consumers' line.
+    /// </summary>
+    [FieldOffset(72)]
+    public long ReleasedSeen;
+
     /// <summary>Messages acknowledged, dead-lettered or dropped through the buffer.</summary>
     [FieldOffset(128)]
     public long Released;
