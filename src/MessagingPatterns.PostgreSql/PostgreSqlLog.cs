@@ -8,11 +8,11 @@ internal static partial class PostgreSqlLog
     [LoggerMessage(1, LogLevel.Warning, "PostgreSQL queue '{Queue}': a transaction of {Count} operations failed; its callers get the error")]
     public static partial void TransactionFailed(ILogger logger, string queue, int count, Exception exception);
 
-    [LoggerMessage(2, LogLevel.Warning, "PostgreSQL queue '{Queue}': the wake-up listener lost its connection; receivers poll until it is back (retry in {Delay})")]
-    public static partial void ListenerLost(ILogger logger, string queue, TimeSpan delay, Exception exception);
+    [LoggerMessage(2, LogLevel.Warning, "PostgreSQL channel '{Channel}': the wake-up listener lost its connection; receivers poll until it is back (retry in {Delay})")]
+    public static partial void ListenerLost(ILogger logger, string channel, TimeSpan delay, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Information, "PostgreSQL queue '{Queue}': the wake-up listener is connected again")]
-    public static partial void ListenerRestored(ILogger logger, string queue);
+    [LoggerMessage(3, LogLevel.Information, "PostgreSQL channel '{Channel}': the wake-up listener is connected again")]
+    public static partial void ListenerRestored(ILogger logger, string channel);
 
     [LoggerMessage(4, LogLevel.Error, "PostgreSQL queue '{Queue}': a stored message could not be deserialized ({MessageId}, failed read {FailedReads} of {MaxFailedReads}); hidden for its lease, dead-lettered at the last")]
     public static partial void Unreadable(ILogger logger, string queue, string messageId, int failedReads, int maxFailedReads, Exception exception);

@@ -27,6 +27,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly GroupCommitWriter _writer;
     private readonly GroupCommitWriter _settles;
     private readonly ReadyListener _listener;
+    private readonly SchemaConnection _shared;
+    private readonly Action _wake;
     private readonly PostgreSqlClock _clock;
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
@@ -52,13 +54,16 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _sql = new QueueSql(options.Schema);
         _deadLetterSql = new DeadLetterSql(options.Schema);
         _channel = PostgreSqlSchema.Channel(options.Schema);
-        _dataSource = NpgsqlDataSource.Create(SessionSettings.Apply(options.ConnectionString!));
-        _schema = new SchemaGate(_dataSource, options.Schema, options.CreateSchema);
+        _shared = SchemaConnection.Acquire(options, logger);
+        _dataSource = _shared.DataSource;
+        _schema = _shared.Schema;
         _writer = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
         _writer.Committed += SignalReady;
         _settles = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);
         _settles.Committed += SignalReady;
-        _listener = new ReadyListener(_dataSource, _channel, name, SignalReady, options.PollInterval, options.ListenerPingInterval, logger);
+        _listener = _shared.Listener;
+        _wake = SignalReady;
+        _shared.Subscribe(name, _wake);
     }
 
     /// <inheritdoc/>
@@ -69,7 +74,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     /// <summary>The publishes' writer, for tests and benchmarks that look at how operations were coalesced.</summary>
     internal GroupCommitWriter Writer => _writer;
 
-    /// <summary>The store's own connections (for tests that look at their session settings).</summary>
+    /// <summary>The store's connections, shared with the process's other stores on its database and schema (for tests).</summary>
     internal NpgsqlDataSource DataSource => _dataSource;
 
     /// <summary>How many receivers are waiting for work (for tests that must act while one waits).</summary>
@@ -228,18 +233,24 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     /// <summary>
     /// Disposes the store: waiting receivers fail with <see cref="ObjectDisposedException"/>, publishes and
     /// settles already queued still commit (for at most <see cref="PostgreSqlStoreOptions.DisposeTimeout"/>; the rest
-    /// fail), then the connections close. Messages stay in the database.
+    /// fail), then its share of the pool and the wake-up listener is let go (closed with the last store of the
+    /// process on the same database and schema). Messages stay in the database.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        var first = Interlocked.Exchange(ref _disposed, 1) == 0;
+        if (first)
         {
             SignalReady();
         }
 
         await Task.WhenAll(_writer.StopAsync(_disposeTimeout), _settles.StopAsync(_disposeTimeout)).ConfigureAwait(false);
-        await _listener.StopAsync().ConfigureAwait(false);
-        await _dataSource.DisposeAsync().ConfigureAwait(false);
+        if (first)
+        {
+            // The pool and the listener close with the last store of the process that shares them.
+            _shared.Unsubscribe(Name, _wake);
+            await _shared.ReleaseAsync().ConfigureAwait(false);
+        }
     }
 
     private PendingRow[] ToRows(IReadOnlyList<Message<TMessage>> messages)

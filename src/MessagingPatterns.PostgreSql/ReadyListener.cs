@@ -5,14 +5,14 @@ using Npgsql;
 namespace MessagingPatterns.PostgreSql;
 
 /// <summary>
-/// Holds one connection that LISTENs on the schema's channel and wakes the store's receivers when a publish to
-/// its queue commits anywhere (any process, or the caller's own transaction). Started by the first receive. If
-/// the connection drops, it reconnects with a growing delay, and wakes the receivers after reconnecting, since
-/// notifications sent meanwhile are lost; until then the receivers' poll bounds their wait. A connection silent
+/// Holds one connection that LISTENs on the schema's channel and reports each notification's queue, so the stores of
+/// that queue wake their receivers when a publish to it commits anywhere (any process, or the caller's own
+/// transaction). Started by the first receive. If the connection drops, it reconnects with a growing delay, and
+/// reports the reconnect, since notifications sent meanwhile are lost; until then the receivers' poll bounds their wait. A connection silent
 /// for the ping interval is pinged, so one left half-open (no reset ever arrives) is found and replaced.
 /// </summary>
 [SuppressMessage("Design", "CA1001", Justification = "StopAsync is the disposal; the source has no timer, so leaving it to the GC holds nothing, and a late EnsureStarted cannot hit a disposed source.")]
-internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel, string queue, Action wake, TimeSpan maxRetryDelay, TimeSpan pingInterval, ILogger logger)
+internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel, Action<string> notified, Action reconnected, TimeSpan maxRetryDelay, TimeSpan pingInterval, ILogger logger)
 {
     private readonly ChangeSignal _listeningChanged = new();
 
@@ -89,13 +89,13 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
 
                     if (lost)
                     {
-                        PostgreSqlLog.ListenerRestored(logger, queue);
+                        PostgreSqlLog.ListenerRestored(logger, channel);
                         lost = false;
                     }
 
                     retryDelay = s_firstRetryDelay;
                     SetListening(true);
-                    wake();
+                    reconnected();
                     while (true)
                     {
                         if (!await connection.WaitAsync(pingInterval, _stop.Token).ConfigureAwait(false))
@@ -114,7 +114,7 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
             {
                 SetListening(false);
                 lost = true;
-                PostgreSqlLog.ListenerLost(logger, queue, retryDelay, exception);
+                PostgreSqlLog.ListenerLost(logger, channel, retryDelay, exception);
                 try
                 {
                     await Task.Delay(retryDelay, _stop.Token).ConfigureAwait(false);
@@ -147,11 +147,5 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
         }
     }
 
-    private void OnNotification(object sender, NpgsqlNotificationEventArgs notification)
-    {
-        if (notification.Payload == queue)
-        {
-            wake();
-        }
-    }
+    private void OnNotification(object sender, NpgsqlNotificationEventArgs notification) => notified(notification.Payload);
 }

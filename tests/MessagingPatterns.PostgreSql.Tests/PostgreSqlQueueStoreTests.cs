@@ -61,6 +61,36 @@ public sealed class PostgreSqlQueueStoreTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task StoresOfOneProcess_OnOneDatabaseAndSchema_ShareOnePoolAndOneListener_AndEachQueueWakesOnlyItsReceivers()
+    {
+        var options = Schema.Options();
+        options.PollInterval = TimeSpan.FromHours(1);
+        var orders = (PostgreSqlQueueStore<int>)Track(PostgreSqlMessageStore.Create<int>("orders", options));
+        var invoices = (PostgreSqlQueueStore<int>)Track(PostgreSqlMessageStore.Create<int>("invoices", options));
+        var producer = Create<int>("invoices");
+        await orders.GetStatisticsAsync();
+
+        orders.DataSource.Should().BeSameAs(invoices.DataSource, "one pool per database and schema in a process");
+        var ordersBuffer = new Delivery<int>[1];
+        var invoicesBuffer = new Delivery<int>[1];
+        var ordersReceiving = orders.ReceiveAsync(ordersBuffer, TimeSpan.FromMinutes(1)).AsTask();
+        var invoicesReceiving = invoices.ReceiveAsync(invoicesBuffer, TimeSpan.FromMinutes(1)).AsTask();
+        await Eventually(orders, () => orders.WaitingReceivers == 1 && orders.IsListening);
+        await Eventually(invoices, () => invoices.WaitingReceivers == 1);
+        (await CountListenersAsync(PostgreSqlSchema.Channel(Schema.Name))).Should().Be(1, "one LISTEN connection serves both queues");
+
+        await producer.EnqueueAsync(new Message<int>(1, "invoice-1"));
+        (await invoicesReceiving.WaitAsync(s_patience)).Should().Be(1, "a poll of an hour cannot be what woke it");
+        ordersReceiving.IsCompleted.Should().BeFalse("a notification for another queue wakes none of this queue's receivers");
+
+        // The last store of the two keeps the shared connections working.
+        await invoices.DisposeAsync();
+        await Create<int>("orders").EnqueueAsync(new Message<int>(3, "order-2"));
+        (await ordersReceiving.WaitAsync(s_patience)).Should().Be(1);
+        ordersBuffer[0].Message.Id.Should().Be("order-2");
+    }
+
+    [SkippableFact]
     public async Task PublishInCallersTransaction_Commit_MakesTheMessageVisible_AndRollback_LeavesNothing()
     {
         var store = Create<int>("outbox");
@@ -190,6 +220,17 @@ public sealed class PostgreSqlQueueStoreTests : IAsyncLifetime
         {
             await _schema.DisposeAsync();
         }
+    }
+
+    private static async Task<long> CountListenersAsync(string channel)
+    {
+        await using var connection = new NpgsqlConnection(PostgresServer.ConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE query = $1", connection)
+        {
+            Parameters = { new NpgsqlParameter<string> { TypedValue = $"LISTEN \"{channel}\"" } },
+        };
+        return (long)(await count.ExecuteScalarAsync())!;
     }
 
     private IPostgreSqlMessageStore<T> Create<T>(string name) => Track(PostgreSqlMessageStore.Create<T>(name, Schema.Options()));

@@ -90,7 +90,10 @@ public sealed class SchemaOnFirstUseTests : IAsyncLifetime
             await write.ExecuteNonQueryAsync();
         }
 
-        var second = Create("orders", Schema.Options());
+        // Another process, in effect: stores of one process on one connection string share their schema check.
+        var options = Schema.Options();
+        options.ConnectionString = new NpgsqlConnectionStringBuilder(options.ConnectionString) { ApplicationName = "second-process" }.ConnectionString;
+        var second = Create("orders", options);
         var act = () => second.GetStatisticsAsync().AsTask().WaitAsync(s_patience);
 
         (await act.Should().ThrowAsync<InvalidOperationException>()).WithMessage("*messages_ready*schema.sql*");
