@@ -263,7 +263,7 @@ internal sealed class GroupCommitWriter
     /// </summary>
     private static bool NothingCommitted(Exception exception, NpgsqlConnection connection) =>
         connection.FullState == System.Data.ConnectionState.Open
-        && exception is PostgresException { Severity: "ERROR" } or ArgumentException or InvalidCastException or FormatException or OverflowException;
+        && exception is PostgresException { InvariantSeverity: "ERROR" } or ArgumentException or InvalidCastException or FormatException or OverflowException;
 
     private async Task RunAloneAsync(NpgsqlConnection connection, WriteOperation operation)
     {

@@ -12,8 +12,12 @@ internal static class MessagingTracing
 {
     private static ActivitySource Source => MessagingMetrics.ActivitySource;
 
-    /// <summary>Starts the span of one publish of <paramref name="count"/> messages, or returns <see langword="null"/> when nobody listens.</summary>
-    public static Activity? StartSend(QueueTelemetry queue, int count, string? messageId)
+    /// <summary>
+    /// Starts the span of one publish of <paramref name="count"/> messages (<paramref name="single"/> when it is one), or
+    /// returns <see langword="null"/> when nobody listens. The message's id is read only for a span: a generated id is
+    /// made on first read, which a publish nobody traces should not pay for.
+    /// </summary>
+    public static Activity? StartSend<TMessage>(QueueTelemetry queue, int count, Message<TMessage>? single)
     {
         if (!Source.HasListeners())
         {
@@ -31,7 +35,7 @@ internal static class MessagingTracing
             SetCommonTags(activity, queue, MessagingAttributes.Send);
             if (count == 1)
             {
-                activity.SetTag(MessagingAttributes.MessageId, messageId);
+                activity.SetTag(MessagingAttributes.MessageId, single?.Id);
             }
             else
             {

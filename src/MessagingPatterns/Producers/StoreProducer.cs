@@ -23,7 +23,7 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
     {
         ArgumentNullException.ThrowIfNull(message);
         var startedAt = _telemetry.StartOperation();
-        var activity = MessagingTracing.StartSend(_telemetry, 1, message.Id);
+        var activity = MessagingTracing.StartSend(_telemetry, 1, message);
         ValueTask enqueue;
         try
         {
@@ -53,7 +53,7 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
         }
 
         var startedAt = _telemetry.StartOperation();
-        var activity = MessagingTracing.StartSend(_telemetry, messages.Count, null);
+        var activity = MessagingTracing.StartSend<TMessage>(_telemetry, messages.Count, null);
         ValueTask enqueue;
         try
         {
