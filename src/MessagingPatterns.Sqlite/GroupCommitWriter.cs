@@ -45,10 +45,10 @@ internal sealed class GroupCommitWriter
     /// <param name="maxOperationsPerTransaction">The most operations one transaction takes.</param>
     /// <param name="name">The queue's name, for the thread's name.</param>
     /// <param name="busyTimeout">How long an operation may wait for another connection's write lock.</param>
-    /// <param name="logger">Where failed transactions are logged.</param>
+    /// <param name="logger">Where failed transactions are logged; a sink that throws loses the line, never the writer's thread.</param>
     public GroupCommitWriter(SqliteConnection connection, IDisposable statements, int maxOperationsPerTransaction, string name, TimeSpan busyTimeout, ILogger logger)
     {
-        _logger = logger;
+        _logger = new SinkSafeLogger(logger);
         _name = name;
         _busyTimeoutTicks = (long)(busyTimeout.TotalSeconds * Stopwatch.Frequency);
         _connection = connection;

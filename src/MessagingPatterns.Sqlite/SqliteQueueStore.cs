@@ -56,7 +56,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         _maxMessageBytes = options.MaxMessageBytes;
         _maxFailedReads = options.MaxFailedReads;
         _pollInterval = options.PollInterval;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = new SinkSafeLogger(logger ?? NullLogger.Instance);
 
         var connection = SqliteSchema.Open(options);
         try

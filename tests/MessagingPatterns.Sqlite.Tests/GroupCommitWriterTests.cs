@@ -46,6 +46,34 @@ public sealed class GroupCommitWriterTests : IDisposable
         logger.Lines.Should().Contain(line => line.StartsWith("Warning: SQLite queue 'test': a transaction of", StringComparison.Ordinal) && line.Contains("bad operation", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task ALoggerThatThrows_LosesItsLine_NotTheWriter()
+    {
+        var connection = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        connection.Open();
+        using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE t (v INTEGER NOT NULL)";
+            create.ExecuteNonQuery();
+        }
+
+        var insert = connection.CreateCommand();
+        insert.CommandText = "INSERT INTO t (v) VALUES ($v)";
+        insert.Parameters.Add("$v", SqliteType.Integer);
+        var writer = new GroupCommitWriter(connection, insert, maxOperationsPerTransaction: 512, "test", TimeSpan.FromSeconds(30), new ThrowingLogger());
+
+        // A failing operation alone in its transaction is logged, and the log sink throws.
+        var failing = new FailingOperation();
+        writer.Submit(failing);
+        await FluentActions.Awaiting(() => failing.Task.WaitAsync(s_patience)).Should().ThrowAsync<InvalidOperationException>().WithMessage("bad operation");
+
+        var after = new InsertOperation(insert, 1);
+        writer.Submit(after);
+        (await after.Task.WaitAsync(s_patience)).Should().BeTrue("the writer's thread goes on after a sink failed");
+        await writer.StopAsync().WaitAsync(s_patience);
+        ReadValues().Should().Equal(1);
+    }
+
     public void Dispose() => _database.Dispose();
 
     private List<long> ReadValues()
@@ -76,6 +104,17 @@ public sealed class GroupCommitWriterTests : IDisposable
             insert.ExecuteNonQuery();
             Result = true;
         }
+    }
+
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => throw new InvalidOperationException("sink down");
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("sink down");
     }
 
     private sealed class FailingOperation : WriteOperation<bool>
