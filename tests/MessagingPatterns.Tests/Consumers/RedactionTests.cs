@@ -21,6 +21,7 @@ public sealed partial class RedactionTests
         failure.Message.Should().Be("No customer [email]; see inner.");
         failure.InnerException!.Message.Should().Be("lookup of [email] timed out");
         failure.ToString().Should().StartWith("System.InvalidOperationException: No customer [email]").And.Contain(nameof(ThrowWithSecret), "the stack trace is kept");
+        logger.Properties.Should().Contain(p => Equals(p.GetValueOrDefault("OriginalExceptionType"), "System.InvalidOperationException"), "a structured sink reports the stand-in's type, so the original's is in the entry");
     }
 
     [Fact]
