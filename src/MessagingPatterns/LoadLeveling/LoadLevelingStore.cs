@@ -58,6 +58,7 @@ internal sealed class LoadLevelingStore<TMessage>
 
         // Options are copied once, so changing the options object later does not change a running buffer.
         _inner = inner;
+        Name = inner.Name;
         _time = timeProvider;
         _gate = new CapacityGate(options.Capacity, options.CapacityBytes);
         _sizer = new MessageSizer<TMessage>(inner.Name, options.CapacityBytes is null ? null : options.MessageSize, options.CapacityBytes);
@@ -99,7 +100,8 @@ internal sealed class LoadLevelingStore<TMessage>
         _metrics.Register(this);
     }
 
-    public string Name => _inner.Name;
+    // Kept, rather than asked of the inner store on every publish and settle for the metrics' tag.
+    public string Name { get; }
 
     public string MessagingSystem => _inner.MessagingSystem;
 
@@ -553,9 +555,11 @@ internal sealed class LoadLevelingStore<TMessage>
 
     private void OnReceived(ReadOnlySpan<Delivery<TMessage>> deliveries)
     {
-        var now = _time.GetUtcNow();
-        _totals.Received(deliveries, now);
-        _leasedSizes?.Leased(deliveries, now.UtcTicks, _gate.Depth);
+        _totals.Received(deliveries, _time);
+        if (_leasedSizes is not null && deliveries.Length > 0)
+        {
+            _leasedSizes.Leased(deliveries, LoadLevelingTotals.GrantedAt(deliveries[0], _time).UtcTicks, _gate.Depth);
+        }
     }
 
     /// <summary>Awaits a settle started after <see cref="BeginSettle"/>, and counts it if it ended a lease.</summary>
