@@ -100,4 +100,9 @@ public sealed class LoadLevelingOptions
     /// With DI the host refuses to start; without, building the buffer throws. Default: <see langword="false"/>.
     /// </summary>
     public bool RequireNoDataLoss { get; set; }
+
+    /// <summary>The pacing these options ask for, as the pacing decorator's options; <see langword="null"/> for none.</summary>
+    internal PacingOptions? ToPacingOptions() => MessagesPerSecond is null && RateLimiter is null
+        ? null
+        : new PacingOptions { MessagesPerSecond = MessagesPerSecond, Burst = Burst, RateLimiter = RateLimiter };
 }
