@@ -43,7 +43,7 @@ internal sealed class PrefetchPreemption<TMessage>
     {
         try
         {
-            return await _store.HasReadyAboveAsync(next.Message.Priority, cancellationToken).ConfigureAwait(false);
+            return await _store.HasReadyAheadOfAsync(next.Message, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

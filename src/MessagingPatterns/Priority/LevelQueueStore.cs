@@ -97,15 +97,16 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
     }
 
     /// <inheritdoc/>
-    public ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default)
+    public ValueTask<bool> HasReadyAheadOfAsync(Message<TMessage> held, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(held);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
 
         // Arrivals are ordered (and their level marked) by whoever next holds the lock; with none pending, as
         // when workers drain a backlog, this is a read of the bitmap and takes no lock. A busy lock is not waited
         // for: its holder orders them, and the next check sees them.
         TryIncludeArrivals();
-        return new ValueTask<bool>(priority < Levels - 1 && _scheduler.Preempts(_levels, priority));
+        return new ValueTask<bool>(_scheduler.Preempts(_levels, held.Priority, held.EnqueuedAt));
     }
 
     /// <inheritdoc/>

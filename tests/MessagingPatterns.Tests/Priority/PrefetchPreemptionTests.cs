@@ -20,10 +20,10 @@ public sealed class PrefetchPreemptionTests
         var buffer = new Delivery<int>[3];
         Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(3);
 
-        Sync(preemptible.HasReadyAboveAsync(0)).Should().BeFalse();
+        Sync(preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeFalse();
         Publish(store, new Message<int>(9, priority: 2));
-        Sync(preemptible.HasReadyAboveAsync(0)).Should().BeTrue("a publish not yet ordered into its level counts");
-        Sync(preemptible.HasReadyAboveAsync(2)).Should().BeFalse("nothing is above the top level");
+        Sync(preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeTrue("a publish not yet ordered into its level counts");
+        Sync(preemptible.HasReadyAheadOfAsync(new Message<int>(0, priority: 2))).Should().BeFalse("nothing is above the top level");
 
         Sync(preemptible.HandBackAsync([buffer[1].Lease, buffer[2].Lease])).Should().Be(2);
         Sync(preemptible.HandBackAsync([buffer[1].Lease])).Should().Be(0, "a lease handed back has ended");
@@ -45,9 +45,86 @@ public sealed class PrefetchPreemptionTests
             Weights = [1, 1],
         });
         await store.EnqueueBatchAsync([new Message<int>(1, priority: 0), new Message<int>(2, priority: 1)]);
+        var buffer = new Delivery<int>[1];
+        Sync(store.ForLevel(0).ReceiveAsync(buffer, Lease)).Should().Be(1);
 
         // The weights give level 0 its share on purpose; handing it back would take that share away.
-        Sync(((IPreemptibleStore<int>)store).HasReadyAboveAsync(0)).Should().BeFalse();
+        Sync(((IPreemptibleStore<int>)store).HasReadyAheadOfAsync(buffer[0].Message)).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Deadline_KeepsALowerLevelItChoseForItsNearerDeadline_AndYieldsToAMoreUrgentOne()
+    {
+        var time = NewTime();
+        await using var store = CreateDeadline(time);
+        await store.EnqueueBatchAsync([new Message<int>(1, priority: 0), new Message<int>(2, priority: 0)]);
+        time.Advance(TimeSpan.FromMilliseconds(4900));
+        await store.EnqueueAsync(new Message<int>(3, priority: 1));
+
+        // Level 0 has 100 ms left of its 5 s, level 1 all of its 500 ms: the scheduler chose level 0 on purpose.
+        var buffer = new Delivery<int>[2];
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(2);
+        buffer.Select(d => d.Message.Body).Should().Equal(1, 2);
+        var preemptible = (IPreemptibleStore<int>)store;
+        Sync(preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeFalse("the scheduler would choose level 0 again");
+
+        Publish(store, new Message<int>(4, priority: 2));
+        Sync(preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeTrue("the top level's 50 ms target is nearer than level 0's 100 ms");
+    }
+
+    [Fact]
+    public async Task Aging_KeepsAnAgedMessageItChoseOverFreshUrgentOnes_AndYieldsToAnOlderOne()
+    {
+        var time = NewTime();
+        await using var store = Create("priority", 3, time, aging: TimeSpan.FromSeconds(2));
+        await store.EnqueueBatchAsync([new Message<int>(1, priority: 0), new Message<int>(2, priority: 0)]);
+        time.Advance(TimeSpan.FromSeconds(2));
+        await store.EnqueueAsync(new Message<int>(3, priority: 2));
+
+        // Aged to the top level's rank, and older than the fresh top-level message: the scheduler chose level 0.
+        var buffer = new Delivery<int>[2];
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(2);
+        buffer.Select(d => d.Message.Body).Should().Equal(1, 2);
+        var preemptible = (IPreemptibleStore<int>)store;
+        Sync(preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeFalse("the aged message outranks the fresh one");
+        Sync(preemptible.HasReadyAheadOfAsync(new Message<int>(0, priority: 1) { EnqueuedAt = time.GetUtcNow() })).Should()
+            .BeTrue("a fresh level-1 message ranks below the top level's");
+    }
+
+    [Theory]
+    [InlineData("deadline")]
+    [InlineData("aging")]
+    public async Task ConsumerPool_EveryLevelBacklogged_DoesNotHandBackWhatTheSchedulerChose(string kind)
+    {
+        // The store's clock stands still, so its choices do not change while the pool drains it: no hand-back is
+        // needed, and each one would cost a receive of 64 and a hand-back of 63 for every message handled.
+        const int PerLevel = 200;
+        var time = NewTime();
+        await using var store = kind == "deadline" ? CreateDeadline(time) : Create("priority", 3, time, aging: TimeSpan.FromSeconds(2));
+        await store.EnqueueBatchAsync(Enumerable.Range(0, PerLevel).Select(i => new Message<int>(i, priority: 0)).ToArray());
+        time.Advance(kind == "deadline" ? TimeSpan.FromMilliseconds(4900) : TimeSpan.FromSeconds(2));
+        await store.EnqueueBatchAsync(Enumerable.Range(0, PerLevel).Select(i => new Message<int>(1000 + i, priority: 1)).ToArray());
+        await store.EnqueueBatchAsync(Enumerable.Range(0, PerLevel).Select(i => new Message<int>(2000 + i, priority: 2)).ToArray());
+
+        var handled = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var logger = new ListLogger<ConsumerWorkerPool<int>>();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 64, ResiliencePipeline = ResiliencePipeline.Empty };
+        var consumer = new DelegateConsumer<int>((_, _) =>
+        {
+            if (Interlocked.Increment(ref handled) == 3 * PerLevel)
+            {
+                done.TrySetResult();
+            }
+
+            return Task.CompletedTask;
+        });
+        await using var pool = new ConsumerWorkerPool<int>(store, PoolFactory.Scopes, _ => consumer, options, logger: logger);
+        await pool.StartAsync(CancellationToken.None);
+        await done.Task.WaitAsync(Patience);
+        await pool.StopAsync(CancellationToken.None).WaitAsync(Patience);
+
+        logger.Entries.Count(e => e.Message.Contains("handed back", StringComparison.Ordinal)).Should().Be(0);
     }
 
     [Fact]
@@ -113,4 +190,11 @@ public sealed class PrefetchPreemptionTests
         logger.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.Contains("priority inversion", StringComparison.Ordinal))
             .Should().Be(warns);
     }
+
+    private static IPriorityMessageStore<int> CreateDeadline(TimeProvider time) =>
+        MessageStore.CreateMultiQueue<int>("deadline", new MultiQueueOptions
+        {
+            Levels = 3,
+            Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
+        }, time);
 }
