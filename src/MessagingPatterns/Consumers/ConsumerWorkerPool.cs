@@ -251,16 +251,16 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
 
     private async Task<bool> FinishesWithinAsync(Task running, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        // A timer of our own, disposed before this returns: Task.WaitAsync(timeout) disposes its timer only after the
+        // continuations it resumes have run, so the pool's stop could return with that timer still armed.
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
         try
         {
-            await running.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            await running.WaitAsync(either.Token).ConfigureAwait(false);
             return true;
         }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (either.IsCancellationRequested)
         {
             return false;
         }
