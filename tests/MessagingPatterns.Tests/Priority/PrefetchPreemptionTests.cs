@@ -91,6 +91,22 @@ public sealed class PrefetchPreemptionTests
             .BeTrue("a fresh level-1 message ranks below the top level's");
     }
 
+    [Fact]
+    public async Task Preempts_SeesTheClockOfTheCheck_NotOfTheLastReceive()
+    {
+        var time = NewTime();
+        var scheduler = new ClockRecordingScheduler();
+        await using var store = MessageStore.CreateMultiQueue<int>("clock", new MultiQueueOptions { Levels = 2, Scheduler = scheduler }, time);
+        await store.EnqueueBatchAsync([new Message<int>(1), new Message<int>(2), new Message<int>(3, priority: 1)]);
+        var buffer = new Delivery<int>[1];
+        Sync(store.ForLevel(0).ReceiveAsync(buffer, Lease)).Should().Be(1);
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        // A scheduler that compares waits must not decide on the clock of a receive that may be long past.
+        Sync(((IPreemptibleStore<int>)store).HasReadyAheadOfAsync(buffer[0].Message)).Should().BeTrue();
+        scheduler.SeenAt.Should().Be(time.GetUtcNow());
+    }
+
     [Theory]
     [InlineData("deadline")]
     [InlineData("aging")]
@@ -197,4 +213,18 @@ public sealed class PrefetchPreemptionTests
             Levels = 3,
             Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
         }, time);
+
+    /// <summary>Strict, remembering the clock its preemption check was given.</summary>
+    private sealed class ClockRecordingScheduler : LevelScheduler
+    {
+        public DateTimeOffset SeenAt { get; private set; }
+
+        public override int SelectLevel(ReadyLevels ready, int max, out int run) => Strict.SelectLevel(ready, max, out run);
+
+        public override bool Preempts(ReadyLevels ready, int level, DateTimeOffset enqueuedAt)
+        {
+            SeenAt = ready.Now;
+            return base.Preempts(ready, level, enqueuedAt);
+        }
+    }
 }
