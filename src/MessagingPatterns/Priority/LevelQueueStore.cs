@@ -185,13 +185,17 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         return _scheduler.Preempts(_levels, held.Priority, held.EnqueuedAt);
     }
 
-    /// <summary>Reports the first start of each never-delivered message among the <paramref name="count"/> from <paramref name="first"/>.</summary>
+    /// <summary>
+    /// Reports the first start of each never-delivered message among the <paramref name="count"/> from
+    /// <paramref name="first"/>, once: a message handed back unstarted has a delivery count of 0 again.
+    /// </summary>
     private void ObserveFirstStarts(Message<TMessage> first, int count, int level, long nowTicks)
     {
         for (var message = first; count-- > 0; message = message.Next!)
         {
-            if (message.DeliveryCount == 0)
+            if (message.DeliveryCount == 0 && !message.StartObserved)
             {
+                message.StartObserved = true;
                 OnFirstStart(level, nowTicks - message.EnqueuedAtTicks);
             }
         }

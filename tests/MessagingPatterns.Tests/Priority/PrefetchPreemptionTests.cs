@@ -92,6 +92,30 @@ public sealed class PrefetchPreemptionTests
     }
 
     [Fact]
+    public async Task HandBack_DoesNotReportTheMessagesFirstStartAgain()
+    {
+        using var metrics = new MetricsRecorder("first-starts");
+        await using var store = MessageStore.CreateMultiQueue<int>("first-starts", new MultiQueueOptions
+        {
+            Levels = 3,
+            Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
+        }, NewTime());
+        await store.EnqueueBatchAsync([new Message<int>(1), new Message<int>(2), new Message<int>(3)]);
+        var preemptible = (IPreemptibleStore<int>)store;
+        var buffer = new Delivery<int>[3];
+        for (var round = 0; round < 3; round++)
+        {
+            Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(3);
+            Sync(preemptible.HandBackAsync([.. buffer.Select(d => d.Lease)])).Should().Be(3);
+        }
+
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(3);
+
+        // One wait sample per message, from its first lease: three hand-backs are not three more starts.
+        metrics.Of("messagingpatterns.priority.wait").Should().HaveCount(3);
+    }
+
+    [Fact]
     public async Task Preempts_SeesTheClockOfTheCheck_NotOfTheLastReceive()
     {
         var time = NewTime();
