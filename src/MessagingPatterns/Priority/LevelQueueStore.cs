@@ -118,8 +118,11 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
     }
 
     /// <inheritdoc/>
-    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default) =>
-        new(HandBack(leases));
+    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        return cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken) : new(HandBack(leases));
+    }
 
     /// <summary>Receives from one level only; the per-level views call this.</summary>
     internal ValueTask<int> ReceiveLevelAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken) =>

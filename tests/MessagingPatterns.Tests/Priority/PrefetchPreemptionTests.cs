@@ -92,6 +92,54 @@ public sealed class PrefetchPreemptionTests
     }
 
     [Fact]
+    public async Task PreemptionCalls_WithAnAlreadyCancelledToken_ThrowAndHandNothingBack()
+    {
+        await using var store = Create("strict", 3, NewTime());
+        var preemptible = (IPreemptibleStore<int>)store;
+        await store.EnqueueBatchAsync([new Message<int>(1), new Message<int>(2, priority: 1)]);
+        var buffer = new Delivery<int>[1];
+        Sync(store.ForLevel(0).ReceiveAsync(buffer, Lease)).Should().Be(1);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await FluentActions.Awaiting(() => preemptible.HasReadyAheadOfAsync(buffer[0].Message, cancelled.Token).AsTask()).Should().ThrowAsync<OperationCanceledException>();
+        await FluentActions.Awaiting(() => preemptible.HandBackAsync([buffer[0].Lease], cancelled.Token).AsTask()).Should().ThrowAsync<OperationCanceledException>();
+        Sync(store.AckAsync(buffer[0].Lease)).Should().BeTrue("a cancelled hand-back leaves the lease as it was");
+    }
+
+    [Fact]
+    public async Task ConsumerPool_APreemptionCheckThatThrows_IsLoggedOnce_AndTheMessagesGoOnInTheOrderReceived()
+    {
+        await using var store = MessageStore.CreateMultiQueue<int>("failing-check", new MultiQueueOptions { Levels = 2, Scheduler = new ThrowingPreemptsScheduler() });
+        await store.EnqueueBatchAsync(Enumerable.Range(0, 8).Select(i => new Message<int>(i)).ToArray());
+        var started = Channel.CreateUnbounded<int>();
+        var gate = new SemaphoreSlim(0);
+        var logger = new ListLogger<ConsumerWorkerPool<int>>();
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 8, ResiliencePipeline = ResiliencePipeline.Empty };
+        var consumer = new DelegateConsumer<int>(async (context, ct) =>
+        {
+            started.Writer.TryWrite(context.Body);
+            await gate.WaitAsync(ct);
+        });
+        await using var pool = new ConsumerWorkerPool<int>(store, PoolFactory.Scopes, _ => consumer, options, logger: logger);
+        await pool.StartAsync(CancellationToken.None);
+
+        (await started.Reader.ReadAsync().AsTask().WaitAsync(Patience)).Should().Be(0);
+        await store.EnqueueAsync(new Message<int>(-1, "urgent", priority: 1));
+        gate.Release(100);
+        var order = new List<int>();
+        while (order.Count < 8)
+        {
+            order.Add(await started.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        }
+
+        await pool.StopAsync(CancellationToken.None).WaitAsync(Patience);
+        order.Should().Equal([1, 2, 3, 4, 5, 6, 7, -1], "a check that fails hands nothing back");
+        logger.Entries.Where(e => e.Level == LogLevel.Warning && e.Message.Contains("could not ask the store", StringComparison.Ordinal))
+            .Should().ContainSingle("the failure is told once, not on each of the 7 checks").Which.Exception.Should().BeOfType<InvalidOperationException>();
+    }
+
+    [Fact]
     public async Task HandBack_DoesNotReportTheMessagesFirstStartAgain()
     {
         using var metrics = new MetricsRecorder("first-starts");
@@ -250,5 +298,13 @@ public sealed class PrefetchPreemptionTests
             SeenAt = ready.Now;
             return base.Preempts(ready, level, enqueuedAt);
         }
+    }
+
+    /// <summary>Strict, with a preemption check that fails, as a user's scheduler with a bug might.</summary>
+    private sealed class ThrowingPreemptsScheduler : LevelScheduler
+    {
+        public override int SelectLevel(ReadyLevels ready, int max, out int run) => Strict.SelectLevel(ready, max, out run);
+
+        public override bool Preempts(ReadyLevels ready, int level, DateTimeOffset enqueuedAt) => throw new InvalidOperationException("broken");
     }
 }
