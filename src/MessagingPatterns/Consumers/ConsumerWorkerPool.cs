@@ -142,7 +142,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             _started = true;
             if (_options.PrefetchCount > 1 && PrefetchPreemption<TMessage>.CanInvert(_store))
             {
-                ConsumerLog.PrefetchCanInvert(_logger, QueueName, _options.PrefetchCount);
+                ConsumerLog.PrefetchCanInvert(_logger, QueueName, _options.PrefetchCount, PrefetchPreemption<TMessage>.Describe(_store));
             }
 
             if (_options.RenewLeases)

@@ -41,6 +41,14 @@ internal sealed class PrefetchPreemption<TMessage>
     public static bool CanInvert(IMessageStore<TMessage> store) =>
         store is not (IPreemptibleStore<TMessage> or InMemoryQueueStore<TMessage> or LevelStoreView<TMessage>);
 
+    /// <summary>The store's type as a warning names it: a decorator's name tells the operator what hides the hand-back.</summary>
+    public static string Describe(IMessageStore<TMessage> store)
+    {
+        var name = store.GetType().Name;
+        var arity = name.IndexOf('`', StringComparison.Ordinal);
+        return arity < 0 ? name : name[..arity];
+    }
+
     /// <summary>
     /// Whether the prefetched <paramref name="next"/> should wait for a more urgent message. A store that cannot
     /// answer is not asked to hand back: the worker goes on in the order it received, and the failure is logged
