@@ -228,32 +228,7 @@ internal sealed class GroupCommitWriter
     private async Task<NpgsqlConnection> ConnectAsync()
     {
         await _schema.EnsureAsync().WaitAsync(_abort.Token).ConfigureAwait(false);
-        var opening = _dataSource.OpenConnectionAsync(_abort.Token).AsTask();
-        try
-        {
-            return await opening.WaitAsync(_abort.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
-        {
-            // A connect waiting for a server that accepted the socket but never answers does not notice the
-            // cancellation: it is left to its own timeout, and closed should it ever open.
-            _ = opening.ContinueWith(
-                static task =>
-                {
-                    if (task.IsCompletedSuccessfully)
-                    {
-                        task.Result.Dispose();
-                    }
-                    else
-                    {
-                        _ = task.Exception;
-                    }
-                },
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
-            throw;
-        }
+        return await ConnectionOpener.OpenAsync(_dataSource, _abort.Token).ConfigureAwait(false);
     }
 
     /// <summary>

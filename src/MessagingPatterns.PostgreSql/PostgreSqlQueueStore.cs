@@ -380,7 +380,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         Array.Sort(seqs, tokens);
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         var removed = new HashSet<(long Seq, long Token)>(count);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = new NpgsqlCommand(_sql.Ack, connection)
@@ -455,7 +455,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             // Disposed meanwhile: lease nothing, since the caller could no longer settle it.
@@ -673,7 +673,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         var items = new List<DeadLetter<TMessage>>(Math.Min(pageSize, 1024));
         long last = 0;
         var more = false;
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = new NpgsqlCommand(_deadLetterSql.Browse, connection);
@@ -730,7 +730,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private async ValueTask<long> PurgeCoreAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
     {
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = new NpgsqlCommand(_deadLetterSql.Purge, connection);
@@ -745,7 +745,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private async ValueTask<long> RedriveCoreAsync(DeadLetterFilter filter, int batchSize, CancellationToken cancellationToken)
     {
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             // Entries dead-lettered after this point are left for a later call: a message that fails again is not redriven twice.
@@ -787,7 +787,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private async ValueTask<StoreStatistics> StatisticsCoreAsync(CancellationToken cancellationToken)
     {
         await _schema.EnsureAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(_dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = new NpgsqlCommand(_sql.Statistics, connection)

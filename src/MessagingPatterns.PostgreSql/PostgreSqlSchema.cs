@@ -53,7 +53,7 @@ internal static partial class PostgreSqlSchema
     public static async Task EnsureAsync(NpgsqlDataSource dataSource, string schema, CancellationToken cancellationToken)
     {
         var objects = Objects(schema);
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionOpener.OpenAsync(dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             if (!await AnyMissingAsync(connection, null, objects, cancellationToken).ConfigureAwait(false))

@@ -77,7 +77,7 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
         {
             try
             {
-                var connection = await dataSource.OpenConnectionAsync(_stop.Token).ConfigureAwait(false);
+                var connection = await ConnectionOpener.OpenAsync(dataSource, _stop.Token).ConfigureAwait(false);
                 await using (connection.ConfigureAwait(false))
                 {
                     connection.Notification += OnNotification;

@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace MessagingPatterns;
 
 /// <summary>
@@ -67,7 +69,9 @@ public interface IMessageStore<TMessage> : IAsyncDisposable
     /// <summary>
     /// Acknowledges several handled messages in one call: each is removed for good if its lease is still held, as
     /// <see cref="AckAsync(LeaseToken, CancellationToken)"/> would do for it alone. A store that can remove them in
-    /// one statement or round trip does so; by default they are acked one after another.
+    /// one statement or round trip does so. By default every ack is started before any is awaited, so a store that
+    /// commits settles in groups commits the batch together; if some fail, the others still finish, then the first
+    /// failure (in the order given) is thrown.
     /// </summary>
     /// <param name="leases">The leases' tokens; a lease that appears twice is acked once (the second answers <see langword="false"/>).</param>
     /// <param name="cancellationToken">
@@ -81,16 +85,56 @@ public interface IMessageStore<TMessage> : IAsyncDisposable
     /// <exception cref="ArgumentNullException"><paramref name="leases"/> is <see langword="null"/>.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before the acks were known to be made.</exception>
     /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    /// <remarks>
+    /// When an exception is thrown, some acks may have been made; a message whose ack did not happen is delivered
+    /// again when its lease ends, so nothing is lost.
+    /// </remarks>
     async ValueTask<IReadOnlyList<bool>> AckBatchAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leases);
         cancellationToken.ThrowIfCancellationRequested();
         var acked = new bool[leases.Count];
-        for (var i = 0; i < acked.Length; i++)
+        var pending = new Task<bool>?[leases.Count];
+        var started = 0;
+        ExceptionDispatchInfo? refused = null;
+        try
         {
-            acked[i] = await AckAsync(leases[i], cancellationToken).ConfigureAwait(false);
+            for (; started < acked.Length; started++)
+            {
+                var ack = AckAsync(leases[started], cancellationToken);
+                if (ack.IsCompletedSuccessfully)
+                {
+                    acked[started] = ack.Result;
+                }
+                else
+                {
+                    pending[started] = ack.AsTask();
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // The store refused one at once (disposed, for example): those already started still finish.
+            refused = ExceptionDispatchInfo.Capture(ex);
         }
 
+        ExceptionDispatchInfo? failure = null;
+        for (var i = 0; i < started; i++)
+        {
+            try
+            {
+                if (pending[i] is { } ack)
+                {
+                    acked[i] = await ack.ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex)
+            {
+                failure ??= ExceptionDispatchInfo.Capture(ex);
+            }
+        }
+
+        (failure ?? refused)?.Throw();
         return acked;
     }
 

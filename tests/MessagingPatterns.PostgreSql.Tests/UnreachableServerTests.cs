@@ -36,6 +36,26 @@ public sealed class UnreachableServerTests
     }
 
     [Fact]
+    public async Task Dispose_AfterAReceiveStartedTheListener_WhileTheServerNeverAnswers_EndsWithinDisposeTimeout()
+    {
+        await using var server = new SilentServer();
+        var options = Options(server, connectTimeoutSeconds: 120);
+        options.DisposeTimeout = TimeSpan.FromSeconds(1);
+        var store = PostgreSqlMessageStore.Create<string>("unanswered", options);
+        using var giveUp = new CancellationTokenSource();
+
+        // The receive starts the wake-up listener: both connect, and neither hears back.
+        var receive = store.ReceiveAsync(new Delivery<string>[1], TimeSpan.FromSeconds(30), giveUp.Token).AsTask();
+        await server.ConnectionsReached(2).WaitAsync(s_patience);
+        await giveUp.CancelAsync();
+
+        // Before the fix the dispose waited for the listener's 120-second connect timeout.
+        await store.DisposeAsync().AsTask().WaitAsync(s_patience);
+
+        await receive.Invoking(task => task.WaitAsync(s_patience)).Should().ThrowAsync<OperationCanceledException>("its caller gave up, and the connect it waited for ignores that");
+    }
+
+    [Fact]
     public async Task ConnectFailure_FailsEveryQueuedOperationAtOnce_WithoutAConnectAttemptEach()
     {
         await using var server = new SilentServer();
@@ -72,6 +92,7 @@ public sealed class UnreachableServerTests
     {
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly List<Socket> _accepted = [];
+        private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
         private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Task _accepting;
         private int _connections;
@@ -87,6 +108,25 @@ public sealed class UnreachableServerTests
         public int Connections => Volatile.Read(ref _connections);
 
         public Task FirstConnection => _first.Task;
+
+        /// <summary>Completes once this many connections were accepted.</summary>
+        public Task ConnectionsReached(int count)
+        {
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_accepted)
+            {
+                if (_connections >= count)
+                {
+                    reached.TrySetResult();
+                }
+                else
+                {
+                    _waiters.Add((count, reached));
+                }
+            }
+
+            return reached.Task;
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -108,9 +148,10 @@ public sealed class UnreachableServerTests
                     lock (_accepted)
                     {
                         _accepted.Add(socket);
+                        var connections = Interlocked.Increment(ref _connections);
+                        _waiters.RemoveAll(waiter => waiter.Count <= connections && waiter.Reached.TrySetResult());
                     }
 
-                    Interlocked.Increment(ref _connections);
                     _first.TrySetResult();
                 }
             }
