@@ -52,8 +52,7 @@ public sealed class PrefetchInversionTests(ITestOutputHelper output)
         _ => MessageStore.CreateMultiQueue<int>("inversion", new MultiQueueOptions
         {
             Levels = 3,
-            Scheduling = LevelScheduling.Deadline,
-            LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+            Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
         }),
     };
 }

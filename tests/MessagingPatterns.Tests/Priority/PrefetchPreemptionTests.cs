@@ -41,8 +41,7 @@ public sealed class PrefetchPreemptionTests
         await using var store = MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions
         {
             Levels = 2,
-            Scheduling = LevelScheduling.Weighted,
-            Weights = [1, 1],
+            Scheduler = LevelScheduler.Weighted(1, 1),
         });
         await store.EnqueueBatchAsync([new Message<int>(1, priority: 0), new Message<int>(2, priority: 1)]);
         var buffer = new Delivery<int>[1];
