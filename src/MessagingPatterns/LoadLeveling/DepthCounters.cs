@@ -5,9 +5,11 @@ namespace MessagingPatterns.LoadLeveling;
 /// <summary>
 /// A buffer's two depth counters, each on its own cache line: publishers write one and consumers the other, and on a
 /// shared line every publish and every settle would wait for the other side's core. (Not nested in the generic
-/// buffer: generic types cannot have an explicit layout.)
+/// buffer: generic types cannot have an explicit layout.) An object is only 8-byte aligned, so the lines fall anywhere:
+/// 64 bytes of padding before <see cref="Admitted"/> and 120 between <see cref="ReleasedSeen"/> and
+/// <see cref="Released"/> keep the two sides apart whatever the alignment.
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 192)]
+[StructLayout(LayoutKind.Explicit, Size = 256)]
 internal struct DepthCounters
 {
     /// <summary>Messages admitted (publishes, moves from overflow, redrives), taken back when a publish fails.</summary>
@@ -22,6 +24,6 @@ internal struct DepthCounters
     public long ReleasedSeen;
 
     /// <summary>Messages acknowledged, dead-lettered or dropped through the buffer.</summary>
-    [FieldOffset(128)]
+    [FieldOffset(192)]
     public long Released;
 }

@@ -47,9 +47,10 @@ public sealed class LoadLevelingOptions
     public TimeSpan? PublishTimeout { get; set; }
 
     /// <summary>
-    /// The steady rate at which consumers may receive messages, in messages per second, enforced with a token bucket
-    /// driven by the buffer's <see cref="TimeProvider"/>. Positive and finite, or <see langword="null"/> for no pacing
-    /// (unless <see cref="RateLimiter"/> is set). Default: <see langword="null"/>.
+    /// The steady rate at which consumers may receive messages, in messages per second: a shortcut for the pacing
+    /// decorator (<c>MessageStore.WithPacing</c>), which the buffer then receives through, driven by the buffer's
+    /// <see cref="TimeProvider"/>. Positive and finite, or <see langword="null"/> for no pacing (unless
+    /// <see cref="RateLimiter"/> is set). Default: <see langword="null"/>.
     /// </summary>
     public double? MessagesPerSecond { get; set; }
 
@@ -100,4 +101,9 @@ public sealed class LoadLevelingOptions
     /// With DI the host refuses to start; without, building the buffer throws. Default: <see langword="false"/>.
     /// </summary>
     public bool RequireNoDataLoss { get; set; }
+
+    /// <summary>The pacing these options ask for, as the pacing decorator's options; <see langword="null"/> for none.</summary>
+    internal PacingOptions? ToPacingOptions() => MessagesPerSecond is null && RateLimiter is null
+        ? null
+        : new PacingOptions { MessagesPerSecond = MessagesPerSecond, Burst = Burst, RateLimiter = RateLimiter };
 }

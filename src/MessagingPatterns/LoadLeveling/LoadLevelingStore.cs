@@ -10,8 +10,8 @@ namespace MessagingPatterns.LoadLeveling;
 /// <summary>
 /// The load-leveling buffer: a decorator over any store that bounds what the store holds with a
 /// <see cref="CapacityGate"/>, hands a publish that finds it full to a <see cref="FullModePolicy{TMessage}"/> (one per
-/// <see cref="FullMode"/>, or spilling to an overflow store), and paces receives with a
-/// <see cref="System.Threading.RateLimiting.RateLimiter"/>. This type only composes those parts.
+/// <see cref="FullMode"/>, or spilling to an overflow store), and, when the options set a rate, receives through the
+/// pacing decorator (<see cref="PacedStore{TMessage}"/>) over the same store. This type only composes those parts.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -29,6 +29,10 @@ internal sealed class LoadLevelingStore<TMessage>
     : ILoadLevelingStore<TMessage>, LoadLevelingMetrics.IDepthSource, IDepthCountTarget, ICapacityGateListener, IDroppedMessageRemover<TMessage>
 {
     private readonly IMessageStore<TMessage> _inner;
+
+    // The store receives come from: the pacing decorator over the inner store when the options set a rate, else the
+    // inner store itself. Disposing it disposes the inner store.
+    private readonly IMessageStore<TMessage> _receiveFrom;
     private readonly TimeProvider _time;
     private readonly LoadLevelingMetrics _metrics;
     private readonly CapacityGate _gate;
@@ -40,10 +44,7 @@ internal sealed class LoadLevelingStore<TMessage>
     private readonly DurableDepthCounter<TMessage>? _depthCounter;
     private readonly Task _firstStoreCount = Task.CompletedTask;
     private readonly DeadLetterRedrive<TMessage> _redrive;
-    private readonly PacedReceiver<TMessage>? _paced;
-    private readonly PacingRateLimiter? _pacer;
     private readonly RateSampler _sampler;
-    private readonly CancellationTokenSource _disposing = new();
     private int _disposed;
 
     public LoadLevelingStore(
@@ -58,6 +59,7 @@ internal sealed class LoadLevelingStore<TMessage>
 
         // Options are copied once, so changing the options object later does not change a running buffer.
         _inner = inner;
+        Name = inner.Name;
         _time = timeProvider;
         _gate = new CapacityGate(options.Capacity, options.CapacityBytes);
         _sizer = new MessageSizer<TMessage>(inner.Name, options.CapacityBytes is null ? null : options.MessageSize, options.CapacityBytes);
@@ -82,24 +84,17 @@ internal sealed class LoadLevelingStore<TMessage>
             _fullMode = CreateFullMode(options);
         }
 
+        // After the full mode, which may refuse the store: nothing to undo then.
+        _receiveFrom = options.ToPacingOptions() is { } pacing ? PacedStore<TMessage>.Create(inner, pacing, timeProvider) : inner;
         _redrive = new DeadLetterRedrive<TMessage>(inner, _gate, _sizer, _totals, _depthCounter);
         _gate.Listen(this);
         _spill?.Start(_firstStoreCount);
-        if (options.RateLimiter is not null)
-        {
-            _paced = new PacedReceiver<TMessage>(options.RateLimiter, inner.Name, timeProvider);
-        }
-        else if (options.MessagesPerSecond is { } rate)
-        {
-            _pacer = new PacingRateLimiter(rate, options.Burst, timeProvider);
-            _paced = new PacedReceiver<TMessage>(_pacer, inner.Name, timeProvider);
-        }
-
         _sampler = new RateSampler(timeProvider, () => _totals.Read(_gate));
         _metrics.Register(this);
     }
 
-    public string Name => _inner.Name;
+    // Kept, rather than asked of the inner store on every publish and settle for the metrics' tag.
+    public string Name { get; }
 
     public string MessagingSystem => _inner.MessagingSystem;
 
@@ -208,12 +203,7 @@ internal sealed class LoadLevelingStore<TMessage>
         }
 
         ThrowIfDisposed();
-        if (_paced is not null)
-        {
-            return ReceivePacedAsync(buffer, leaseDuration, cancellationToken);
-        }
-
-        var receive = _inner.ReceiveAsync(buffer, leaseDuration, cancellationToken);
+        var receive = _receiveFrom.ReceiveAsync(buffer, leaseDuration, cancellationToken);
         if (receive.IsCompletedSuccessfully)
         {
             var received = receive.Result;
@@ -392,8 +382,8 @@ internal sealed class LoadLevelingStore<TMessage>
     }
 
     /// <summary>
-    /// Disposes the buffer, its inner store and its overflow store. Waiting publishes and receives fail with
-    /// <see cref="ObjectDisposedException"/>. A user-supplied rate limiter is not disposed.
+    /// Disposes the buffer, its pacing decorator, its inner store and its overflow store, each once. Waiting publishes
+    /// and receives fail with <see cref="ObjectDisposedException"/>. A user-supplied rate limiter is not disposed.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -403,7 +393,6 @@ internal sealed class LoadLevelingStore<TMessage>
         }
 
         _metrics.Unregister(this);
-        await _disposing.CancelAsync().ConfigureAwait(false);
         _gate.Close(this);
         if (_spill is not null)
         {
@@ -417,14 +406,13 @@ internal sealed class LoadLevelingStore<TMessage>
         }
 
         _sampler.Dispose();
-        _pacer?.Dispose();
-        await _inner.DisposeAsync().ConfigureAwait(false);
+
+        // The pacing decorator, if any, fails its waiting receives and then disposes the inner store.
+        await _receiveFrom.DisposeAsync().ConfigureAwait(false);
         if (_spill is not null)
         {
             await _spill.DisposeAsync().ConfigureAwait(false);
         }
-
-        _disposing.Dispose();
     }
 
     /// <inheritdoc/>
@@ -527,23 +515,6 @@ internal sealed class LoadLevelingStore<TMessage>
         Stored(count);
     }
 
-    private async ValueTask<int> ReceivePacedAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, CancellationToken cancellationToken)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
-        int received;
-        try
-        {
-            received = await _paced!.ReceiveAsync(_inner, buffer, leaseDuration, linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new ObjectDisposedException(GetType().Name);
-        }
-
-        OnReceived(buffer.Span[..received]);
-        return received;
-    }
-
     private async ValueTask<int> AwaitReceiveAsync(ValueTask<int> receive, Memory<Delivery<TMessage>> buffer)
     {
         var received = await receive.ConfigureAwait(false);
@@ -553,9 +524,11 @@ internal sealed class LoadLevelingStore<TMessage>
 
     private void OnReceived(ReadOnlySpan<Delivery<TMessage>> deliveries)
     {
-        var now = _time.GetUtcNow();
-        _totals.Received(deliveries, now);
-        _leasedSizes?.Leased(deliveries, now.UtcTicks, _gate.Depth);
+        _totals.Received(deliveries, _time);
+        if (_leasedSizes is not null && deliveries.Length > 0)
+        {
+            _leasedSizes.Leased(deliveries, LoadLevelingTotals.GrantedAt(deliveries[0], _time).UtcTicks, _gate.Depth);
+        }
     }
 
     /// <summary>Awaits a settle started after <see cref="BeginSettle"/>, and counts it if it ended a lease.</summary>

@@ -66,8 +66,15 @@ internal sealed class LoadLevelingTotals(string queueName, LoadLevelingMetrics m
         metrics.Arrived(queueName, count);
     }
 
-    /// <summary>Records how long first deliveries waited since they were accepted.</summary>
-    public void Received<TMessage>(ReadOnlySpan<Delivery<TMessage>> deliveries, DateTimeOffset now)
+    /// <summary>
+    /// When the store granted a delivery's lease: the time it stamped on the delivery, or now by
+    /// <paramref name="time"/> if it left that unset.
+    /// </summary>
+    public static DateTimeOffset GrantedAt<TMessage>(in Delivery<TMessage> delivery, TimeProvider time) =>
+        delivery.LeaseGrantedAt != default ? delivery.LeaseGrantedAt : time.GetUtcNow();
+
+    /// <summary>Records how long first deliveries waited from acceptance until their lease was granted.</summary>
+    public void Received<TMessage>(ReadOnlySpan<Delivery<TMessage>> deliveries, TimeProvider time)
     {
         long waitTicks = 0;
         var waits = 0;
@@ -76,7 +83,8 @@ internal sealed class LoadLevelingTotals(string queueName, LoadLevelingMetrics m
         {
             if (delivery.DeliveryCount == 1 && delivery.Message.EnqueuedAt != default)
             {
-                var wait = now - delivery.Message.EnqueuedAt;
+                // The store stamps each lease with its own clock, so receiving costs no clock read here.
+                var wait = GrantedAt(delivery, time) - delivery.Message.EnqueuedAt;
                 waitTicks += wait.Ticks;
                 waits++;
                 if (record)
