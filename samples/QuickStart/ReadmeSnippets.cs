@@ -1,4 +1,5 @@
 // The README's code fragments, compiled here so they cannot rot; a test checks the README shows them verbatim.
+using System.Text.RegularExpressions;
 using MessagingPatterns;
 using MessagingPatterns.PostgreSql;
 using Microsoft.Extensions.DependencyInjection;
@@ -80,6 +81,21 @@ internal static class ReadmeSnippets
                 options.Synchronous = SqliteSynchronousMode.Full;   // the default: flushed before publish returns
             })
             .AddConsumer<OrderConsumer>(options => options.MaxDeliveryAttempts = 5);
+        #endregion
+    }
+
+    public static void Redaction(HostApplicationBuilder builder)
+    {
+        #region redaction
+        // Exception messages may quote the data they failed on: e-mail addresses are masked in reasons and logs.
+        static string Redact(string text) => Regex.Replace(text, @"[\w.+-]+@[\w-]+(\.[\w-]+)+", "[email]");
+
+        builder.Services.AddSqliteQueue<Order>("orders", options =>
+            {
+                options.DatabasePath = "messages.db";
+                options.Redact = Redact;   // the reason of a body it cannot read, and the exceptions it logs
+            })
+            .AddConsumer<OrderConsumer>(options => options.Redact = Redact);   // handlers' failures
         #endregion
     }
 

@@ -15,6 +15,9 @@ public sealed class CountingStore<TMessage>(IMessageStore<TMessage> inner) : IMe
 
     public string Name => inner.Name;
 
+    // Forwarded, so the queue's metrics and spans name the system that really holds the messages.
+    public string MessagingSystem => inner.MessagingSystem;
+
     public async ValueTask EnqueueAsync(Message<TMessage> message, CancellationToken cancellationToken = default)
     {
         await inner.EnqueueAsync(message, cancellationToken);

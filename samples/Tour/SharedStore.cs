@@ -8,6 +8,8 @@ public sealed class SharedStore<T>(IMessageStore<T> inner) : IMessageStore<T>
 {
     public string Name => inner.Name;
 
+    public string MessagingSystem => inner.MessagingSystem;
+
     public ValueTask EnqueueAsync(Message<T> message, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, cancellationToken);
 
     public ValueTask EnqueueBatchAsync(IReadOnlyList<Message<T>> messages, CancellationToken cancellationToken = default) => inner.EnqueueBatchAsync(messages, cancellationToken);

@@ -37,6 +37,7 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
     private readonly string _channel;
     private readonly ChangeSignal _waitingChanged = new();
     private readonly ILogger _logger;
+    private readonly Func<string, string>? _redact;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
     private int _waitingReceivers;
@@ -49,6 +50,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _pollInterval = options.PollInterval;
         _disposeTimeout = options.DisposeTimeout;
         _maxFailedReads = options.MaxFailedReads;
+        _redact = options.Redact;
+        logger = StoreRedaction.Logger(logger, _redact);
         _logger = logger;
         _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
         _sql = new QueueSql(options.Schema);
@@ -615,7 +618,8 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
                 return;
             }
 
-            var reason = StoredText.Reason($"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}");
+            var reason = StoredText.Reason(StoreRedaction.Text(
+                $"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}", _redact));
             await SubmitAsync(new SettleOperation(SettleKind.DeadLetter, row.Seq, token, TimeSpan.Zero, reason), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception failure) when (failure is not OutOfMemoryException)

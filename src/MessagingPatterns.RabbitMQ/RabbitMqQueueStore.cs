@@ -43,6 +43,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private readonly IMessageSerializer<TMessage> _serializer;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Func<string, string>? _redact;
     private readonly int _maxPriority;
     private readonly int _maxMessageBytes;
     private readonly ushort _prefetch;
@@ -60,6 +61,8 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
         Name = name;
         _serializer = serializer;
         _time = timeProvider;
+        _redact = options.Redact;
+        logger = StoreRedaction.Logger(logger, _redact);
         _logger = logger;
         _maxPriority = options.MaxPriority;
         _maxMessageBytes = options.MaxMessageBytes;
@@ -567,7 +570,7 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
     private async Task DeadLetterUnreadableAsync(IChannel channel, ulong tag, StoredMessage stored, Exception failure)
     {
         RabbitMqLog.Unreadable(_logger, failure, Name, stored.Id);
-        var entry = stored.AsDeadLetter(stored.Deliveries + 1, $"{failure.GetType().FullName}: {failure.Message}", _time.GetUtcNow().UtcTicks);
+        var entry = stored.AsDeadLetter(stored.Deliveries + 1, StoreRedaction.Text($"{failure.GetType().FullName}: {failure.Message}", _redact), _time.GetUtcNow().UtcTicks);
         try
         {
             await _connection.PublishAsync(_connection.Topology.DeadLetterQueue, entry, CancellationToken.None).ConfigureAwait(false);

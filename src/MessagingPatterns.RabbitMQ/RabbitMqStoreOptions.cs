@@ -53,6 +53,17 @@ public sealed class RabbitMqStoreOptions : IValidatableObject
     /// </summary>
     public string? ConnectionName { get; set; }
 
+    /// <summary>
+    /// Rewrites texts that may carry personal data or secrets before the store stores or logs them: the dead-letter
+    /// reason of a body that cannot be read (it quotes the serializer's exception, which may quote the body), and the
+    /// message of every exception the store logs, inner exceptions included. Logged exceptions keep their type name
+    /// and stack trace. A hook that throws hides the whole text. Reasons given to
+    /// <see cref="IMessageStore{TMessage}.DeadLetterAsync"/> are stored as given: the consumer runtime redacts its own
+    /// with <see cref="ConsumerOptions.Redact"/>. Default: <see langword="null"/>, texts as they are.
+    /// </summary>
+    /// <example><c>options.Redact = text => EmailPattern().Replace(text, "[email]");</c></example>
+    public Func<string, string>? Redact { get; set; }
+
     /// <inheritdoc/>
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {

@@ -41,6 +41,7 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     private readonly GroupCommitWriter _writer;
     private readonly ReadyProbe _probe;
     private readonly ILogger _logger;
+    private readonly Func<string, string>? _redact;
     private TaskCompletionSource? _readySignal;
     private int _disposed;
 
@@ -56,7 +57,8 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
         _maxMessageBytes = options.MaxMessageBytes;
         _maxFailedReads = options.MaxFailedReads;
         _pollInterval = options.PollInterval;
-        _logger = new SinkSafeLogger(logger ?? NullLogger.Instance);
+        _redact = options.Redact;
+        _logger = new SinkSafeLogger(StoreRedaction.Logger(logger ?? NullLogger.Instance, _redact));
 
         var connection = SqliteSchema.Open(options);
         try
@@ -586,7 +588,8 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
                 return;
             }
 
-            var reason = $"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}";
+            var reason = StoreRedaction.Text(
+                $"The stored message could not be deserialized ({failedReads} reads failed): {exception.GetType().FullName}: {exception.Message}", store._redact);
             commands.DeadLetterUnreadable.Parameters[0].Value = row.Seq;
             commands.DeadLetterUnreadable.Parameters[1].Value = reason;
             commands.DeadLetterUnreadable.Parameters[2].Value = now;

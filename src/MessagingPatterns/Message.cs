@@ -86,7 +86,9 @@ public sealed class Message<TMessage>
 
     /// <summary>
     /// When a store accepted the message, in UTC; <see langword="default"/> before it was published. Stores
-    /// that rebuild messages from storage set it on creation.
+    /// that rebuild messages from storage set it on creation. The message given to a publish is stamped by the
+    /// in-memory stores, which keep it (whether or not the publish added a trace context); the durable stores keep a
+    /// serialized copy and leave it as it was.
     /// </summary>
     public DateTimeOffset EnqueuedAt
     {
@@ -144,8 +146,23 @@ public sealed class Message<TMessage>
     /// <summary>A fresh copy with the same id, body, priority and headers, for publishing an already published message again.</summary>
     internal Message<TMessage> CopyForRepublish() => new(Body, Id, Priority, _headers);
 
-    /// <summary>A copy with the same id, body, priority and enqueue time and the given headers (a publish's trace context added).</summary>
-    internal Message<TMessage> WithHeaders(IReadOnlyDictionary<string, string> headers) => new(Body, Id, Priority, headers) { EnqueuedAt = EnqueuedAt };
+    /// <summary>
+    /// A copy with the same id, body and priority and the given headers (a publish's trace context added), not yet
+    /// published: a store stamps it as it would have stamped this message, with no second copy.
+    /// </summary>
+    internal Message<TMessage> WithHeaders(IReadOnlyDictionary<string, string> headers) => new(Body, Id, Priority, headers);
+
+    /// <summary>
+    /// Stamps this message as published when a store stamped <paramref name="published"/>, the copy of it that carried
+    /// a trace context: whether a caller's message is stamped must not depend on whether a trace was active.
+    /// </summary>
+    internal void StampedAs(Message<TMessage> published)
+    {
+        if (!ReferenceEquals(published, this) && published._enqueuedAtTicks != 0)
+        {
+            TryClaimForPublish(published.EnqueuedAt);
+        }
+    }
 
     /// <summary>
     /// Claims a message never published for one publish and stamps its enqueue time; <see langword="false"/>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -70,26 +71,24 @@ public sealed class QueueHealthCheckTests
     [Fact]
     public async Task Queue_WhoseStoreDoesNotAnswerInTime_IsUnhealthy()
     {
+        var storeTimeout = TimeSpan.FromSeconds(5);
+        var time = new TimerSignallingTimeProvider(_time.GetUtcNow(), storeTimeout);
         var answer = new TaskCompletionSource<StoreStatistics>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var host = Build(services =>
-        {
-            services.AddInMemoryQueue<int>("slow").DecorateStore((_, store) => new UnansweringStore<int>(store, answer.Task));
-            services.AddHealthChecks().AddMessagingHealthChecks(options => options.StoreTimeout = TimeSpan.FromSeconds(5));
-        });
+        using var host = Build(
+            services =>
+            {
+                services.AddInMemoryQueue<int>("slow").DecorateStore((_, store) => new UnansweringStore<int>(store, answer.Task));
+                services.AddHealthChecks().AddMessagingHealthChecks(options => options.StoreTimeout = storeTimeout);
+            },
+            time);
         await host.StartAsync().WaitAsync(s_timeout);
 
+        // The store never answers; the check's timer runs on the fake clock, which moves only once that timer exists.
         var checking = CheckAsync(host);
-        _time.Advance(TimeSpan.FromSeconds(4));
-        await Task.Delay(50);
+        await time.TimerCreated.Task.WaitAsync(s_timeout);
+        time.Advance(storeTimeout - TimeSpan.FromTicks(1));
         checking.IsCompleted.Should().BeFalse("the store has not answered and its 5 s are not up");
-
-        // One second at a time until the check gives up: its timer starts when the check runs, which the test
-        // cannot see. The store never answers.
-        while (!checking.IsCompleted)
-        {
-            _time.Advance(TimeSpan.FromSeconds(1));
-            await Task.WhenAny(checking, Task.Delay(10)).WaitAsync(s_timeout);
-        }
+        time.Advance(TimeSpan.FromTicks(1));
 
         var entry = (await checking.WaitAsync(s_timeout)).Entries["messaging:slow"];
         entry.Status.Should().Be(HealthStatus.Unhealthy);
@@ -121,8 +120,10 @@ public sealed class QueueHealthCheckTests
     public async Task Queue_WhoseStoreWasDisposedUnderItsConsumers_IsUnhealthy_PoolFaulted()
     {
         var store = MessageStore.CreateInMemory<int>("orphaned", timeProvider: _time);
+        var workerStopped = new LogSignal("stopped: its store was disposed");
         using var host = Build(services =>
         {
+            services.AddSingleton<ILoggerProvider>(workerStopped);
             services.AddSingleton(new Gate());
             services.AddMessageQueue(store).AddConsumer<GatedConsumer>(options => options.Concurrency = 1);
             services.AddHealthChecks().AddMessagingHealthChecks();
@@ -131,15 +132,18 @@ public sealed class QueueHealthCheckTests
         (await CheckAsync(host)).Entries["messaging:orphaned"].Status.Should().Be(HealthStatus.Healthy);
 
         await store.DisposeAsync();
-        HealthReportEntry entry;
-        var deadline = DateTime.UtcNow + s_timeout;
-        do
+
+        // The worker notices on its own thread and says so in the log, then ends: the pool reads as faulted once the
+        // worker's task has completed, a few instructions after its last line.
+        await workerStopped.Logged.Task.WaitAsync(s_timeout);
+        var entry = (await CheckAsync(host)).Entries["messaging:orphaned"];
+        using var patience = new CancellationTokenSource(s_timeout);
+        while (!entry.Description!.Contains("faulted", StringComparison.Ordinal))
         {
-            // The worker notices the disposed store on its own thread, and nothing signals it: look again shortly.
-            await Task.Delay(10);
+            await Task.Yield();
+            patience.Token.ThrowIfCancellationRequested();
             entry = (await CheckAsync(host)).Entries["messaging:orphaned"];
         }
-        while (!entry.Description!.Contains("faulted", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
 
         entry.Status.Should().Be(HealthStatus.Unhealthy);
         entry.Description.Should().Contain("a consumer pool has faulted");
@@ -188,10 +192,10 @@ public sealed class QueueHealthCheckTests
         (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain(option);
     }
 
-    private IHost Build(Action<IServiceCollection> configure)
+    private IHost Build(Action<IServiceCollection> configure, TimeProvider? time = null)
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<TimeProvider>(_time);
+        builder.Services.AddSingleton<TimeProvider>(time ?? _time);
         configure(builder.Services);
         return builder.Build();
     }

@@ -68,6 +68,25 @@ public sealed class UnreadableMessageTests : IAsyncLifetime
         deadLetter.DeliveryCount.Should().Be(1);
     }
 
+    [SkippableFact]
+    public async Task WithRedact_AnUnreadableBodyQuotedByTheSerializer_IsKeptOutOfTheReasonAndTheLogs()
+    {
+        const string Email = "alice@example.com";
+        var logger = new ListLogger();
+        var options = Schema.Options(PostgreSqlClock.Process);
+        options.MaxFailedReads = 1;
+        options.Redact = text => text.Replace(Email, "[email]", StringComparison.Ordinal);
+        var store = Track(PostgreSqlMessageStore.Create("redacted", options, new QuotingSerializer(), _time, logger));
+        await store.EnqueueAsync(new Message<int>(7, "personal")).AsTask().WaitAsync(s_patience);
+
+        await FailedReadAsync(store, new StoreStatistics(0, 0, 0, 1));
+
+        var deadLetter = (await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 10).AsTask().WaitAsync(s_patience)).Items.Should().ContainSingle().Subject;
+        deadLetter.Reason.Should().Contain("could not be deserialized").And.Contain("[email]").And.NotContain(Email);
+        logger.Lines.Should().Contain(line => line.Contains(nameof(MessageSerializationException), StringComparison.Ordinal) && line.Contains("[email]", StringComparison.Ordinal));
+        logger.Lines.Should().NotContain(line => line.Contains(Email, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Options_WithMaxFailedReadsOutOfRange_FailValidationNamingIt()
     {
@@ -115,6 +134,17 @@ public sealed class UnreadableMessageTests : IAsyncLifetime
     {
         _stores.Add(store);
         return store;
+    }
+
+    /// <summary>A serializer whose reads fail quoting the message, as many serializers' messages quote what they read.</summary>
+    private sealed class QuotingSerializer : IMessageSerializer<int>
+    {
+        private readonly JsonMessageSerializer<int> _json = new();
+
+        public void Serialize(int body, IBufferWriter<byte> destination) => _json.Serialize(body, destination);
+
+        public int Deserialize(ReadOnlySpan<byte> payload) =>
+            throw new MessageSerializationException("No customer alice@example.com for this message.");
     }
 
     /// <summary>The JSON serializer, whose reads can be made to fail, as an old reader's would on a new format.</summary>

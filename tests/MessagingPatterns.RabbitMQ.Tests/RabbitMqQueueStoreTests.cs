@@ -193,6 +193,29 @@ public sealed class RabbitMqQueueStoreTests
     }
 
     [SkippableFact]
+    public async Task UnreadableBody_WithRedact_HasItsReasonAndLoggedExceptionRewrittenByTheHook()
+    {
+        // The serializer's message quotes what it failed on; here the hook hides its wording, so the test can see it applied.
+        const string Quoted = "is not a valid";
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        await using var scope = new StoreScope("redacted");
+        var store = scope.Create(loggerFactory: loggerFactory, redact: text => text.Replace(Quoted, "[redacted]", StringComparison.Ordinal));
+        await store.GetStatisticsAsync(); // declares the queues
+        await PublishRawAsync(scope.Name, Encoding.UTF8.GetBytes("{not json"));
+        await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(7)));
+
+        var delivery = await ReceiveAsync(store, 1);
+        (await store.AckAsync(delivery[0].Lease)).Should().BeTrue();
+        await WaitForStatisticsAsync(store, s => s.DeadLettered == 1);
+
+        var entry = (await store.GetDeadLettersAsync(10)).Should().ContainSingle().Subject;
+        entry.Reason.Should().Contain("MessageSerializationException").And.Contain("[redacted]").And.NotContain(Quoted);
+        logs.Lines.Should().Contain(line => line.Contains("MessageSerializationException", StringComparison.Ordinal) && line.Contains("[redacted]", StringComparison.Ordinal));
+        logs.Lines.Should().NotContain(line => line.Contains(Quoted, StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public async Task DeadLetterBrowse_LeavesEveryEntryInPlaceAndInOrder_AndRedriveMovesOnlyTheNamedOnes()
     {
         await using var scope = new StoreScope("browse");

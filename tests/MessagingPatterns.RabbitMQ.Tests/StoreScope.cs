@@ -18,11 +18,13 @@ internal sealed class StoreScope : IAsyncDisposable
 
     public string Uri { get; }
 
-    public IMessageStore<TestMessage> Create(int prefetch = 64, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, int maxPriority = 9)
+    public IMessageStore<TestMessage> Create(
+        int prefetch = 64, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, int maxPriority = 9, Func<string, string>? redact = null)
     {
         var options = RabbitMqBroker.Options(prefetch);
         options.ConnectionUri = Uri;
         options.MaxPriority = maxPriority;
+        options.Redact = redact;
         var store = RabbitMqMessageStore.Create<TestMessage>(Name, options, timeProvider: time, loggerFactory: loggerFactory);
         _stores.Add(store);
         return store;

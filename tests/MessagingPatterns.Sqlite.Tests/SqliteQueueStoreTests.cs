@@ -94,6 +94,28 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Receive_UnreadableBodyQuotedByTheSerializer_WithRedact_KeepsThePersonalDataOutOfTheReasonAndTheLogs()
+    {
+        const string Email = "alice@example.com";
+        var logger = new ListLogger();
+        var options = _database.Options();
+        options.MaxFailedReads = 1;
+        options.Redact = text => text.Replace(Email, "[email]", StringComparison.Ordinal);
+        var store = SqliteMessageStore.Create("redacted", options, new QuotingSerializer(), _time, logger);
+        _stores.Add(store);
+        await store.EnqueueAsync(new Message<string>(Email, "personal")).AsTask().WaitAsync(s_patience);
+
+        var act = () => store.ReceiveAsync(new Delivery<string>[1], s_lease).AsTask().WaitAsync(TimeSpan.FromMilliseconds(1));
+        await act.Should().ThrowAsync<TimeoutException>("the only stored body cannot be read");
+        var deadLetter = (await store.BrowseDeadLettersAsync(DeadLetterFilter.All, 10).AsTask().WaitAsync(s_patience)).Items.Should().ContainSingle().Subject;
+
+        deadLetter.Reason.Should().Contain("could not be deserialized").And.Contain("[email]").And.NotContain(Email);
+        logger.Lines.Should().Contain(line => line.StartsWith("Error: ", StringComparison.Ordinal) && line.Contains("personal", StringComparison.Ordinal))
+            .Which.Should().Contain(nameof(MessageSerializationException), "the exception's type stays visible").And.Contain("[email]");
+        logger.Lines.Should().NotContain(line => line.Contains(Email, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Receive_UnreadableBody_IsDeadLetteredOnlyAfterTheConfiguredFailedReads_AndAReaderThatLearnsItDeliversIt()
     {
         var serializer = new SwitchableSerializer { FailReads = true };
@@ -422,6 +444,16 @@ public sealed class SqliteQueueStoreTests : IAsyncLifetime
 
         public ConformanceMessage Deserialize(ReadOnlySpan<byte> payload) =>
             FailReads ? throw new MessageSerializationException("An unknown format.") : _json.Deserialize(payload);
+    }
+
+    /// <summary>A serializer whose reads fail quoting the body, as many serializers' messages do.</summary>
+    private sealed class QuotingSerializer : IMessageSerializer<string>
+    {
+        public void Serialize(string body, System.Buffers.IBufferWriter<byte> destination) =>
+            System.Text.EncodingExtensions.GetBytes(System.Text.Encoding.UTF8, body, destination);
+
+        public string Deserialize(ReadOnlySpan<byte> payload) =>
+            throw new MessageSerializationException($"Unexpected value '{System.Text.Encoding.UTF8.GetString(payload)}'.");
     }
 
     private sealed class Utf8Serializer : IMessageSerializer<string>

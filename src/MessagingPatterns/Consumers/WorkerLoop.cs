@@ -101,7 +101,6 @@ internal sealed class WorkerLoop<TMessage>
                 continue;
             }
 
-            _telemetry.Received(received);
             await HandleReceivedAsync(worker, received, stopping).ConfigureAwait(false);
         }
     }
@@ -165,20 +164,29 @@ internal sealed class WorkerLoop<TMessage>
     {
         var context = worker.Context;
         Exception? failure = null;
+
+        // Counted here, where the handler gets it: a prefetched message released at a stop or handed back for a more
+        // urgent one was never delivered to the application, and counts once, when it is.
+        _telemetry.Consumed();
         var startedAt = _telemetry.StartProcess();
-        using var activity = MessagingTracing.StartProcess(_telemetry, delivery.Message, delivery.DeliveryCount);
-        context.Reset(delivery);
-        try
+        using (var activity = MessagingTracing.StartProcess(_telemetry, delivery.Message, delivery.DeliveryCount))
         {
-            await _attempts.RunAsync(worker).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            failure = ex;
-            MessagingTracing.Failed(activity, ex);
+            context.Reset(delivery);
+            try
+            {
+                await _attempts.RunAsync(worker).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+                MessagingTracing.Failed(activity, ex);
+            }
+
+            // Handling ends here: the settlement is timed on its own (messaging.client.operation.duration), and a slow
+            // ack must not look like a slow handler.
+            _telemetry.Processed(delivery.Message, startedAt, failure);
         }
 
         await _settler.SettleAsync(context, delivery, failure).ConfigureAwait(false);
-        _telemetry.Processed(delivery.Message, startedAt, failure);
     }
 }

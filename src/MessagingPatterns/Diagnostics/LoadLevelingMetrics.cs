@@ -29,7 +29,7 @@ internal sealed class LoadLevelingMetrics
         _rejected = meter.CreateCounter<long>(MessagingMetrics.Prefix + "load_leveling.rejected", "{message}", "Publishes refused because the buffer was full.");
         _overflowed = meter.CreateCounter<long>(MessagingMetrics.Prefix + "load_leveling.overflowed", "{message}", "Messages spilled to the overflow store.");
         _overflowDeadLettered = meter.CreateCounter<long>(MessagingMetrics.Prefix + "load_leveling.overflow_dead_lettered", "{message}", "Messages dead-lettered in the overflow store because the queue's store would not take them.");
-        _wait = meter.CreateHistogram<double>(MessagingMetrics.Prefix + "load_leveling.wait", "s", "Time from acceptance to first delivery.");
+        _wait = meter.CreateHistogram<double>(MessagingMetrics.Prefix + "load_leveling.wait", "s", "Time from acceptance to first delivery.", advice: MessagingInstruments.WaitAdvice);
         meter.CreateObservableUpDownCounter(MessagingMetrics.Prefix + "load_leveling.depth", ObserveDepth, "{message}", "Messages held by a load-leveling buffer.");
         meter.CreateObservableUpDownCounter(MessagingMetrics.Prefix + "load_leveling.overflow_depth", ObserveOverflow, "{message}", "Messages waiting in the overflow store.");
     }

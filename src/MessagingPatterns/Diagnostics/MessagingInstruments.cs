@@ -8,10 +8,20 @@ namespace MessagingPatterns.Diagnostics;
 /// </summary>
 internal sealed class MessagingInstruments
 {
-    // The bucket boundaries the conventions recommend for messaging durations, in seconds.
+    // The bucket boundaries the conventions recommend for messaging durations, in seconds. Without advice an exporter
+    // uses its default buckets, made for milliseconds: every duration under 5 s would fall in one bucket.
     private static readonly InstrumentAdvice<double> s_durationAdvice = new()
     {
         HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    };
+
+    /// <summary>
+    /// Bucket boundaries, in seconds, for how long messages wait in a queue: from a millisecond (latency targets are
+    /// tens of milliseconds) to minutes (a backlog under a spike).
+    /// </summary>
+    internal static InstrumentAdvice<double> WaitAdvice { get; } = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 120, 300, 600],
     };
 
     private MessagingInstruments(Meter meter)
@@ -19,7 +29,7 @@ internal sealed class MessagingInstruments
         Sent = meter.CreateCounter<long>(
             "messaging.client.sent.messages", "{message}", "Messages a producer attempted to publish; failed attempts carry error.type.");
         Consumed = meter.CreateCounter<long>(
-            "messaging.client.consumed.messages", "{message}", "Messages delivered to the consumer runtime, once per delivery (a redelivery counts again).");
+            "messaging.client.consumed.messages", "{message}", "Messages delivered to the application's handler, once per delivery (a redelivery counts again; a prefetched message released or handed back unstarted does not).");
         OperationDuration = meter.CreateHistogram(
             "messaging.client.operation.duration", "s", "Duration of a publish (send) or a settlement (ack, release, dead_letter).", advice: s_durationAdvice);
         ProcessDuration = meter.CreateHistogram(
@@ -31,7 +41,7 @@ internal sealed class MessagingInstruments
         HandlerAbandoned = meter.CreateCounter<long>(
             MessagingMetrics.Prefix + "handler.abandoned", "{attempt}", "Handler attempts given up on after running past their timeout and grace period; their messages come back when their leases end.");
         Latency = meter.CreateHistogram(
-            MessagingMetrics.Prefix + "latency", "s", "Time from acceptance to the end of handling, whatever the outcome.", advice: s_durationAdvice);
+            MessagingMetrics.Prefix + "latency", "s", "Time from acceptance to the end of handling, whatever the outcome.", advice: WaitAdvice);
         Priority = new PriorityMetrics(meter);
         LoadLeveling = new LoadLevelingMetrics(meter);
     }

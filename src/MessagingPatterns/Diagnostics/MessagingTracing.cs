@@ -49,6 +49,8 @@ internal static class MessagingTracing
     /// <summary>
     /// The message with the trace context of <paramref name="send"/> (or of the caller's current activity) in its
     /// headers, or the message itself when there is no context to carry. A copy: the caller's message is not changed.
+    /// Only <c>traceparent</c> and <c>tracestate</c> are written: the propagator's <c>baggage</c> often carries user or
+    /// tenant ids, and a durable store would keep them (in dead letters too) where no redaction hook sees them.
     /// </summary>
     public static Message<TMessage> Inject<TMessage>(Message<TMessage> message, Activity? send)
     {
@@ -61,7 +63,7 @@ internal static class MessagingTracing
         var headers = new Dictionary<string, string>(message.Headers, StringComparer.Ordinal);
         DistributedContextPropagator.Current.Inject(context, headers, static (carrier, key, value) =>
         {
-            if (carrier is Dictionary<string, string> target && value is not null)
+            if (carrier is Dictionary<string, string> target && value is not null && IsTraceContext(key))
             {
                 target[key] = value;
             }
@@ -135,6 +137,9 @@ internal static class MessagingTracing
         activity.SetStatus(ActivityStatusCode.Error, errorType);
         activity.SetTag(MessagingAttributes.ErrorType, errorType);
     }
+
+    private static bool IsTraceContext(string key) =>
+        string.Equals(key, "traceparent", StringComparison.OrdinalIgnoreCase) || string.Equals(key, "tracestate", StringComparison.OrdinalIgnoreCase);
 
     private static bool TryExtract(IReadOnlyDictionary<string, string> headers, out ActivityContext context)
     {

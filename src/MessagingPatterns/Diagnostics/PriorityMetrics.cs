@@ -18,7 +18,7 @@ internal sealed class PriorityMetrics
     public PriorityMetrics(Meter meter)
     {
         _wait = meter.CreateHistogram<double>(
-            MessagingMetrics.Prefix + "priority.wait", "s", "Time from enqueue to the first lease (start) of a message, per priority level.");
+            MessagingMetrics.Prefix + "priority.wait", "s", "Time from enqueue to the first lease (start) of a message, per priority level.", advice: MessagingInstruments.WaitAdvice);
         _breaches = meter.CreateCounter<long>(
             MessagingMetrics.Prefix + "priority.target_breaches", "{message}", "Messages started later than their level's latency target.");
         meter.CreateObservableGauge(

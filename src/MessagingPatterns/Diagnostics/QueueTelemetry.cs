@@ -52,12 +52,12 @@ internal sealed class QueueTelemetry
         Record(startedAt, tags);
     }
 
-    /// <summary>Counts deliveries the runtime received.</summary>
-    public void Received(int count)
+    /// <summary>Counts one delivery handed to the application's handler.</summary>
+    public void Consumed()
     {
-        if (count > 0 && _instruments.Consumed.Enabled)
+        if (_instruments.Consumed.Enabled)
         {
-            _instruments.Consumed.Add(count, Tags(MessagingAttributes.Receive, MessagingAttributes.Receive, null));
+            _instruments.Consumed.Add(1, Tags(MessagingAttributes.Receive, MessagingAttributes.Receive, null));
         }
     }
 

@@ -102,6 +102,16 @@ public sealed class LoadLevelingOptions
     /// </summary>
     public bool RequireNoDataLoss { get; set; }
 
+    /// <summary>
+    /// Rewrites texts that may carry personal data or secrets before the buffer stores or logs them: the dead-letter
+    /// reason the overflow mover writes for a message the queue's store will not take back (it quotes the store's
+    /// exception), and the message of every exception the buffer logs, inner exceptions included. Logged exceptions
+    /// keep their type name and stack trace. A hook that throws hides the whole text. Set it to the same hook as
+    /// <see cref="ConsumerOptions.Redact"/> and the store's own option. Default: <see langword="null"/>, texts as they are.
+    /// </summary>
+    /// <example><c>options.Redact = text => EmailPattern().Replace(text, "[email]");</c></example>
+    public Func<string, string>? Redact { get; set; }
+
     /// <summary>The pacing these options ask for, as the pacing decorator's options; <see langword="null"/> for none.</summary>
     internal PacingOptions? ToPacingOptions() => MessagesPerSecond is null && RateLimiter is null
         ? null

@@ -56,6 +56,7 @@ internal sealed class LoadLevelingStore<TMessage>
         MessagingInstruments? instruments = null)
     {
         LoadLevelingConfigurationCheck.ThrowIfInvalid(inner, options, overflow, timeProvider);
+        logger = logger is null ? null : StoreRedaction.Logger(logger, options.Redact);
 
         // Options are copied once, so changing the options object later does not change a running buffer.
         _inner = inner;
@@ -76,7 +77,7 @@ internal sealed class LoadLevelingStore<TMessage>
 
         if (overflow is not null)
         {
-            _spill = new SpillFullMode<TMessage>(overflow, inner, _gate, _sizer, _totals, _depthCounter, timeProvider, logger ?? NullLogger.Instance);
+            _spill = new SpillFullMode<TMessage>(overflow, inner, _gate, _sizer, _totals, _depthCounter, timeProvider, logger ?? NullLogger.Instance, options.Redact);
             _fullMode = _spill;
         }
         else

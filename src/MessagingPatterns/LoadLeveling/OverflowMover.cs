@@ -1,4 +1,5 @@
 using MessagingPatterns.Diagnostics;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Logging;
 
 namespace MessagingPatterns.LoadLeveling;
@@ -25,6 +26,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly LoadLevelingMetrics _metrics;
+    private readonly Func<string, string>? _redact;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Delivery<TMessage>[] _buffer = new Delivery<TMessage>[LoadLevelingDefaults.MoveBatch];
@@ -38,7 +40,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
 
     /// <summary>Creates a mover; it starts moving once <see cref="Start"/> is called.</summary>
     public OverflowMover(
-        IMessageStore<TMessage> overflow, IMessageStore<TMessage> queue, IOverflowMoveTarget<TMessage> target, TimeProvider timeProvider, ILogger logger, LoadLevelingMetrics metrics)
+        IMessageStore<TMessage> overflow, IMessageStore<TMessage> queue, IOverflowMoveTarget<TMessage> target, TimeProvider timeProvider, ILogger logger, LoadLevelingMetrics metrics, Func<string, string>? redact = null)
     {
         ArgumentNullException.ThrowIfNull(overflow);
         ArgumentNullException.ThrowIfNull(queue);
@@ -51,6 +53,7 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
         _time = timeProvider;
         _logger = logger;
         _metrics = metrics;
+        _redact = redact;
     }
 
     /// <summary>Starts the mover task, which first waits for <paramref name="ready"/> (the buffer's first counts).</summary>
@@ -281,6 +284,8 @@ internal sealed class OverflowMover<TMessage> : IAsyncDisposable
 
     private async Task DeadLetterAsync(Delivery<TMessage> delivery, string reason)
     {
+        // The reason quotes the queue's store's exception, which may quote the message.
+        reason = StoreRedaction.Text(reason, _redact);
         if (await _overflow.DeadLetterAsync(delivery.Lease, reason, CancellationToken.None).ConfigureAwait(false))
         {
             _target.RemovedFromOverflow();

@@ -24,10 +24,11 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
         ArgumentNullException.ThrowIfNull(message);
         var startedAt = _telemetry.StartOperation();
         var activity = MessagingTracing.StartSend(_telemetry, 1, message);
+        var traced = MessagingTracing.Inject(message, activity);
         ValueTask enqueue;
         try
         {
-            enqueue = _store.EnqueueAsync(MessagingTracing.Inject(message, activity), cancellationToken);
+            enqueue = _store.EnqueueAsync(traced, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -37,11 +38,12 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
 
         if (enqueue.IsCompletedSuccessfully)
         {
+            message.StampedAs(traced);
             Sent(1, startedAt, activity, null);
             return ValueTask.CompletedTask;
         }
 
-        return AwaitPublishAsync(enqueue, 1, startedAt, activity);
+        return AwaitPublishAsync(enqueue, [message], [traced], startedAt, activity);
     }
 
     public ValueTask PublishBatchAsync(IReadOnlyList<Message<TMessage>> messages, CancellationToken cancellationToken = default)
@@ -54,10 +56,11 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
 
         var startedAt = _telemetry.StartOperation();
         var activity = MessagingTracing.StartSend<TMessage>(_telemetry, messages.Count, null);
+        var traced = MessagingTracing.Inject(messages, activity);
         ValueTask enqueue;
         try
         {
-            enqueue = _store.EnqueueBatchAsync(MessagingTracing.Inject(messages, activity), cancellationToken);
+            enqueue = _store.EnqueueBatchAsync(traced, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -65,10 +68,25 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
             throw;
         }
 
-        return AwaitPublishAsync(enqueue, messages.Count, startedAt, activity);
+        return AwaitPublishAsync(enqueue, messages, traced, startedAt, activity);
     }
 
-    private async ValueTask AwaitPublishAsync(ValueTask enqueue, int count, long startedAt, Activity? activity)
+    /// <summary>Stamps the caller's messages as the store stamped the traced copies it was given (when there are copies).</summary>
+    private static void Stamp(IReadOnlyList<Message<TMessage>> messages, IReadOnlyList<Message<TMessage>> traced)
+    {
+        if (ReferenceEquals(messages, traced))
+        {
+            return;
+        }
+
+        for (var i = 0; i < messages.Count; i++)
+        {
+            messages[i].StampedAs(traced[i]);
+        }
+    }
+
+    private async ValueTask AwaitPublishAsync(
+        ValueTask enqueue, IReadOnlyList<Message<TMessage>> messages, IReadOnlyList<Message<TMessage>> traced, long startedAt, Activity? activity)
     {
         try
         {
@@ -76,11 +94,12 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
         }
         catch (Exception ex)
         {
-            Sent(count, startedAt, activity, ex);
+            Sent(messages.Count, startedAt, activity, ex);
             throw;
         }
 
-        Sent(count, startedAt, activity, null);
+        Stamp(messages, traced);
+        Sent(messages.Count, startedAt, activity, null);
     }
 
     /// <summary>Counts and times a publish that ended, and ends its span.</summary>

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Threading.Channels;
 using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Polly;
 
 namespace MessagingPatterns.Tests.Consumers;
@@ -107,6 +109,110 @@ public sealed class ConsumerDiagnosticsTests
         });
         metrics.Of("messaging.process.duration").Should().OnlyContain(m => Equals(m.Tags["messaging.operation.type"], "process"));
         metrics.Of("messaging.client.consumed.messages").Should().OnlyContain(m => Equals(m.Tags["messaging.operation.type"], "receive"));
+    }
+
+    [Fact]
+    public async Task ConsumedCounter_WithAPrefetchHandedBackAndReleasedAtAStop_EqualsTheDeliveriesHandlersSaw()
+    {
+        const int Backlog = 40;
+        var queue = $"prefetched-{Guid.NewGuid():N}"[..24];
+        using var metrics = new MetricsRecorder(queue);
+        await using var store = MessageStore.CreatePriority<int>(queue, new PriorityQueueOptions { Levels = 3 });
+        var producer = Producer.Create<int>(store);
+        await producer.PublishBatchAsync(Enumerable.Range(0, Backlog).Select(i => new Message<int>(i)).ToArray()).Within();
+
+        // The ledger: every body the handlers saw, in order; the first and the urgent one wait for the test.
+        var ledger = new ConcurrentQueue<int>();
+        var started = Channel.CreateUnbounded<int>();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstGate = new SemaphoreSlim(0);
+        var urgentGate = new SemaphoreSlim(0);
+        async Task Handle(MessageContext<int> context, CancellationToken cancellationToken)
+        {
+            ledger.Enqueue(context.Body);
+            started.Writer.TryWrite(context.Body);
+            if (ledger.Distinct().Count() == Backlog + 1)
+            {
+                all.TrySetResult();
+            }
+
+            await (context.Body switch
+            {
+                0 => firstGate.WaitAsync(cancellationToken),
+                -1 => urgentGate.WaitAsync(cancellationToken),
+                _ => Task.CompletedTask,
+            });
+        }
+
+        var options = new ConsumerOptions { Concurrency = 1, PrefetchCount = 16, ResiliencePipeline = ResiliencePipeline.Empty };
+        await using (var first = PoolFactory.Create<int>(store, Handle, options))
+        {
+            await first.StartAsync(default);
+            (await started.Reader.ReadAsync().AsTask().Within()).Should().Be(0);
+
+            // 15 prefetched messages are handed back for the urgent one, then 15 more are released by the stop.
+            await producer.PublishAsync(new Message<int>(-1, priority: 2)).Within();
+            firstGate.Release();
+            (await started.Reader.ReadAsync().AsTask().Within()).Should().Be(-1, "the worker handed its prefetch back for the urgent message");
+            var stopping = first.StopAsync(default);
+            urgentGate.Release();
+            await stopping.Within();
+        }
+
+        ledger.Should().HaveCount(2, "the stop took the prefetched messages before their handlers started");
+        await using (var second = PoolFactory.Create<int>(store, Handle, options))
+        {
+            await second.StartAsync(default);
+            await all.Task.Within();
+            await second.StopAsync(default).Within();
+        }
+
+        ledger.Should().HaveCount(Backlog + 1, "no handler failed, so each message was handled once");
+        metrics.Sum("messaging.client.consumed.messages").Should().Be(ledger.Count, "a message counts when a handler gets it, not each time it is prefetched");
+        metrics.Of("messaging.process.duration").Should().HaveCount(ledger.Count);
+    }
+
+    [Fact]
+    public async Task ProcessDurationAndSpan_EndBeforeTheSettlement()
+    {
+        var queue = $"settle-{Guid.NewGuid():N}"[..20];
+        using var metrics = new MetricsRecorder(queue);
+        using var spans = new SpanRecorder(queue);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var store = new SlowAckStore<string>(MessageStore.CreateInMemory<string>(queue));
+        await Producer.Create<string>(store).PublishAsync(new Message<string>("x")).Within();
+        await using var pool = PoolFactory.Create<string>(
+            store, (_, _) => Task.CompletedTask, new ConsumerOptions { Concurrency = 1, ResiliencePipeline = ResiliencePipeline.Empty }, time);
+
+        await pool.StartAsync(default);
+        await store.AckEntered.Task.Within();
+        spans.Process.Should().ContainSingle("the handler's span ended before its message was acknowledged");
+        time.Advance(TimeSpan.FromSeconds(10));
+        store.AckMayFinish.SetResult();
+        await store.AckFinished.Task.Within();
+        await pool.StopAsync(default).Within();
+
+        metrics.Of("messaging.process.duration").Should().ContainSingle().Which.Value.Should().Be(0, "the handler took no time; the ack's 10 s are the settlement's");
+        metrics.Of("messaging.client.operation.duration", ("messaging.operation.name", "ack")).Should().ContainSingle().Which.Value.Should().Be(10);
+    }
+
+    /// <summary>A store whose acks wait for the test: the handler's measurements are made while one is pending.</summary>
+    private sealed class SlowAckStore<TMessage>(IMessageStore<TMessage> inner) : ForwardingStore<TMessage>(inner)
+    {
+        public TaskCompletionSource AckEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource AckMayFinish { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource AckFinished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async ValueTask<bool> AckAsync(LeaseToken lease, CancellationToken cancellationToken = default)
+        {
+            AckEntered.TrySetResult();
+            await AckMayFinish.Task.WaitAsync(Bounded.Patience, cancellationToken);
+            var acked = await base.AckAsync(lease, cancellationToken);
+            AckFinished.TrySetResult();
+            return acked;
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using MessagingPatterns.Diagnostics;
 using MessagingPatterns.Tests.Support;
 using Polly;
 
@@ -21,6 +22,17 @@ public sealed partial class RedactionTests
         failure.Message.Should().Be("No customer [email]; see inner.");
         failure.InnerException!.Message.Should().Be("lookup of [email] timed out");
         failure.ToString().Should().StartWith("System.InvalidOperationException: No customer [email]").And.Contain(nameof(ThrowWithSecret), "the stack trace is kept");
+        logger.Properties.Should().Contain(p => Equals(p.GetValueOrDefault("OriginalExceptionType"), "System.InvalidOperationException"), "a structured sink reports the stand-in's type, so the original's is in the entry");
+    }
+
+    [Fact]
+    public void RedactedAggregate_KeepsEveryInnerException_EachRedacted()
+    {
+        var aggregate = new AggregateException("two lookups failed", new TimeoutException($"lookup of {Secret} timed out"), new ArgumentException($"no {Secret}"));
+
+        var logged = new Redaction(text => Email().Replace(text, "[email]")).ForLog(aggregate).ToString();
+
+        logged.Should().Contain("System.TimeoutException: lookup of [email] timed out").And.Contain("System.ArgumentException: no [email]").And.NotContain(Secret);
     }
 
     [Fact]

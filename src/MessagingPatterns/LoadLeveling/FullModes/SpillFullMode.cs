@@ -44,7 +44,8 @@ internal sealed class SpillFullMode<TMessage> : FullModePolicy<TMessage>, IOverf
         LoadLevelingTotals totals,
         DurableDepthCounter<TMessage>? depthCounter,
         TimeProvider timeProvider,
-        ILogger logger)
+        ILogger logger,
+        Func<string, string>? redact = null)
     {
         _overflow = overflow;
         _gate = gate;
@@ -54,7 +55,7 @@ internal sealed class SpillFullMode<TMessage> : FullModePolicy<TMessage>, IOverf
         _time = timeProvider;
         _logger = logger;
         Name = queue.Name;
-        _mover = new OverflowMover<TMessage>(overflow, queue, this, timeProvider, logger, totals.Metrics);
+        _mover = new OverflowMover<TMessage>(overflow, queue, this, timeProvider, logger, totals.Metrics, redact);
     }
 
     /// <inheritdoc/>
