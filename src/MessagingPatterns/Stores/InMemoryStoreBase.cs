@@ -652,7 +652,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
 
             // Queued, then served in order: an ack that makes room after this point sees the writer and serves
             // it (acks count down without the lock), and the room is reserved for it before it is woken.
-            waiter = new RoomWaiter(messages.Count);
+            waiter = new RoomWaiter(messages);
             waiter.Node = _parkedWriters.AddLast(waiter);
             Interlocked.Increment(ref _parkedWriterCount);
             ServeWriters();
@@ -666,20 +666,21 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
             }
         }
 
-        // The room was reserved when the writer was served; a cancellation that came later is too late.
-        ThrowIfDisposed();
-        PublishAll(messages);
+        // Served: its messages were published then, so a cancellation that came later is too late.
     }
 
     /// <summary>
-    /// Serves waiting writers in arrival order while the first one fits (under the lock), reserving its room
-    /// before waking it. The first that does not fit stops the rest, so a large batch is not overtaken for ever.
+    /// Serves waiting writers in arrival order while the first one fits (under the lock), publishing its messages
+    /// before waking it: were each woken writer to publish its own, the thread pool could run a later one first and
+    /// its messages would overtake. The first that does not fit stops the rest, so a large batch is not overtaken
+    /// for ever.
     /// </summary>
     private void ServeWriters()
     {
-        while (_parkedWriters.First is { } first && TryReserve(first.Value.Count))
+        while (_parkedWriters.First is { } first && TryReserve(first.Value.Messages.Count))
         {
             RemoveWriter(first.Value);
+            PublishAll(first.Value.Messages);
             first.Value.Completion.TrySetResult();
         }
     }
@@ -977,10 +978,10 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     private static long AddClamped(long ticks, TimeSpan span) =>
         span.Ticks >= DateTimeOffset.MaxValue.UtcTicks - ticks ? DateTimeOffset.MaxValue.UtcTicks : ticks + span.Ticks;
 
-    private sealed class RoomWaiter(int count)
+    private sealed class RoomWaiter(IReadOnlyList<Message<TMessage>> messages)
     {
-        /// <summary>How many messages the writer publishes, so how much room it waits for.</summary>
-        public int Count => count;
+        /// <summary>What the writer publishes: its count is the room it waits for.</summary>
+        public IReadOnlyList<Message<TMessage>> Messages => messages;
 
         /// <summary>Completes when the writer's room is reserved; cancelled or failed if it stops waiting.</summary>
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -54,6 +54,22 @@ public sealed class InMemoryQueueStoreTests
         order.Should().Equal("a-1", "a-2", "b", "c");
     }
 
+    [Fact]
+    public async Task Ack_ThatMakesRoom_PutsTheServedPublishersMessageInTheStore_BeforeItReturns()
+    {
+        await using var store = MessageStore.CreateInMemory<string>("bounded", new InMemoryQueueOptions { Capacity = 1 });
+        await store.EnqueueAsync(new Message<string>("m-1", "m-1"));
+        var waiting = store.EnqueueAsync(new Message<string>("b", "b")).AsTask();
+
+        (await AckNextAsync(store)).Should().Be("m-1");
+
+        // Published by the ack that served it, not later by the woken publisher: publishers served one after another
+        // then enter the queue in that order, whichever of them the thread pool runs first.
+        (await store.GetStatisticsAsync()).Ready.Should().Be(1);
+        await waiting.Within();
+        (await AckNextAsync(store)).Should().Be("b");
+    }
+
     private static async Task<string> AckNextAsync(IMessageStore<string> store)
     {
         var buffer = new Delivery<string>[1];
