@@ -8,31 +8,24 @@ var overloadFor = TimeSpan.FromSeconds(args.Contains("--short") ? 1 : 3);
 const double LoadFactor = 1.5;
 const int PremiumWorkers = 1;
 
-// Indexed by priority: free, standard, premium. Free's target is short enough to be reached in a few seconds
-// of overload; only then does deadline scheduling differ from strict (it lets standard use its slack).
-TimeSpan[] targets = [TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)];
+// From the highest class down: premium, standard, free. Free's target is short enough to be reached in a few
+// seconds of overload; only then does deadline scheduling differ from strict (it lets standard use its slack).
+TimeSpan[] targets = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2)];
+TimeSpan[] targetsByPriority = [.. targets.Reverse()];   // for the table and chart, which list classes by priority
 
 Scenario[] scenarios =
 [
     new("Strict",
         $"always the highest waiting class; {Service.Workers} workers",
-        services => services.AddInMemoryMultiQueue<Request>("requests", store => store.Scheduling = LevelScheduling.Strict),
+        services => services.AddInMemoryMultiQueue<Request>("requests", store => store.Scheduler = LevelScheduler.Strict),
         queue => queue.AddConsumer<RequestConsumer>(Pool(Service.Workers))),
     new("Weighted",
         $"70/20/10 of receives to premium/standard/free while all wait; {Service.Workers} workers",
-        services => services.AddInMemoryMultiQueue<Request>("requests", store =>
-        {
-            store.Scheduling = LevelScheduling.Weighted;
-            store.Weights = [10, 20, 70];
-        }),
+        services => services.AddInMemoryMultiQueue<Request>("requests", store => store.Scheduler = LevelScheduler.Weighted(70, 20, 10)),
         queue => queue.AddConsumer<RequestConsumer>(Pool(Service.Workers))),
     new("Deadline",
         $"targets premium 50 ms, standard 500 ms, free 2 s; {Service.Workers - PremiumWorkers} shared workers + {PremiumWorkers} for premium only",
-        services => services.AddInMemoryMultiQueue<Request>("requests", store =>
-        {
-            store.Scheduling = LevelScheduling.Deadline;
-            store.LatencyTargets = targets;
-        }),
+        services => services.AddInMemoryMultiQueue<Request>("requests", store => store.Scheduler = LevelScheduler.Deadline(targets)),
 
         // The same number of workers in all, but one is reserved for premium, so a premium request never waits
         // for a shared worker to finish a free one. Premium traffic alone keeps it busy under this load; the shared
@@ -80,9 +73,9 @@ foreach (var scenario in scenarios)
 }
 
 Console.WriteLine();
-LatencyTable.Print(results, targets);
+LatencyTable.Print(results, targetsByPriority);
 var chartPath = Path.GetFullPath(ValueOf("--out") ?? Path.Combine(Path.GetTempPath(), "priority-latency.png"));
-LatencyChart.Write(chartPath, results, targets, $"Latency per class at {LoadFactor}× capacity: p50 / p95 / p99 (light to dark) per scheduler");
+LatencyChart.Write(chartPath, results, targetsByPriority, $"Latency per class at {LoadFactor}× capacity: p50 / p95 / p99 (light to dark) per scheduler");
 Console.WriteLine($"chart: {chartPath}");
 Console.WriteLine();
 

@@ -113,11 +113,9 @@ public static class PriorityQueueTour
         builder.Services.AddInMemoryMultiQueue<Request>("requests", options =>
             {
                 options.Levels = 3;
-                options.Scheduling = scheduling;
-                if (scheduling == LevelScheduling.Deadline)
-                {
-                    options.LatencyTargets = s_targets;
-                }
+                options.Scheduler = scheduling == LevelScheduling.Deadline
+                    ? LevelScheduler.Deadline([.. s_targets.Reverse()])   // written from the highest level down
+                    : LevelScheduler.Strict;
             })
             .AddConsumer<RequestConsumer>(options =>
             {

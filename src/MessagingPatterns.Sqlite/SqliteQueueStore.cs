@@ -159,15 +159,17 @@ internal sealed class SqliteQueueStore<TMessage> : IDurableMessageStore<TMessage
     }
 
     /// <inheritdoc/>
-    public ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default)
+    public ValueTask<bool> HasReadyAheadOfAsync(Message<TMessage> held, CancellationToken cancellationToken = default)
     {
+        // The store serves the highest priority first, so only a higher priority goes ahead.
+        ArgumentNullException.ThrowIfNull(held);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
         ThrowIfDisposed();
-        return new ValueTask<bool>(_probe.HasReadyAbove(priority, NowTicks()));
+        return new ValueTask<bool>(_probe.HasReadyAbove(held.Priority, NowTicks()));
     }
 
     /// <inheritdoc/>

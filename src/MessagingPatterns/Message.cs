@@ -22,9 +22,11 @@ public sealed class Message<TMessage>
     // Sequence while a publish claims the message and before the store has ordered it.
     private const long Claimed = -1;
 
-    // The priority in the top byte, the delivery count below: one field, so a message of a small body fits in 64 bytes.
+    // The priority in the top byte, a flag, and the delivery count below: one field, so a message of a small body
+    // fits in 64 bytes.
     private const int PriorityShift = 24;
-    private const int DeliveryCountMask = (1 << PriorityShift) - 1;
+    private const int StartObservedFlag = 1 << (PriorityShift - 1);
+    private const int DeliveryCountMask = StartObservedFlag - 1;
 
     private readonly IReadOnlyDictionary<string, string>? _headers;
     private string? _id;
@@ -111,6 +113,18 @@ public sealed class Message<TMessage>
 
         // Stores change it under their lock; the priority bits never change, so they are kept as they are.
         set => _priorityAndDeliveryCount = (_priorityAndDeliveryCount & ~DeliveryCountMask) | Math.Min(value, DeliveryCountMask);
+    }
+
+    /// <summary>
+    /// Whether a priority store has reported this message's first start (for its wait metrics): kept when a consumer
+    /// hands the message back unstarted, so its next lease is not reported as a first start again.
+    /// </summary>
+    internal bool StartObserved
+    {
+        get => (_priorityAndDeliveryCount & StartObservedFlag) != 0;
+
+        // Under the store's lock, as the delivery count.
+        set => _priorityAndDeliveryCount = value ? _priorityAndDeliveryCount | StartObservedFlag : _priorityAndDeliveryCount & ~StartObservedFlag;
     }
 
     /// <summary>

@@ -46,10 +46,10 @@ public sealed class SqlitePrefetchInversionTests(ITestOutputHelper output) : IDi
         var buffer = new Delivery<int>[3];
         (await store.ReceiveAsync(buffer, TimeSpan.FromMinutes(1))).Should().Be(3);
 
-        (await preemptible.HasReadyAboveAsync(0)).Should().BeFalse();
+        (await preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeFalse();
         await store.EnqueueAsync(new Message<int>(9, priority: 5));
-        (await preemptible.HasReadyAboveAsync(0)).Should().BeTrue("a higher priority is ready");
-        (await preemptible.HasReadyAboveAsync(5)).Should().BeFalse("nothing above 5 is ready");
+        (await preemptible.HasReadyAheadOfAsync(buffer[1].Message)).Should().BeTrue("a higher priority is ready");
+        (await preemptible.HasReadyAheadOfAsync(new Message<int>(0, priority: 5))).Should().BeFalse("nothing above 5 is ready");
 
         (await preemptible.HandBackAsync([buffer[1].Lease, buffer[2].Lease])).Should().Be(2);
         (await preemptible.HandBackAsync([buffer[1].Lease])).Should().Be(0, "a lease handed back has ended");

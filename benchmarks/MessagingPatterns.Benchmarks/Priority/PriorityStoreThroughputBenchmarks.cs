@@ -77,8 +77,7 @@ public class PriorityStoreThroughputBenchmarks
         _weighted = MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduler = LevelScheduler.Weighted(70, 20, 10) });
         _deadline = MessageStore.CreateMultiQueue<int>("deadline", new MultiQueueOptions
         {
-            Scheduling = LevelScheduling.Deadline,
-            LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+            Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
         });
     }
 

@@ -53,6 +53,9 @@ internal static partial class ConsumerLog
     [LoggerMessage(21, LogLevel.Warning, "Handing back prefetched messages of queue {Queue} failed; releasing them instead.")]
     public static partial void HandBackFailed(ILogger logger, Exception exception, string queue);
 
-    [LoggerMessage(22, LogLevel.Warning, "Workers of queue {Queue} prefetch {PrefetchCount} messages each from a store that cannot hand back unstarted ones: a message of higher priority published meanwhile waits until they are handled (priority inversion). Where priorities matter, set PrefetchCount to 1 or use a store that implements IPreemptibleStore (the in-memory priority stores, SQLite).")]
-    public static partial void PrefetchCanInvert(ILogger logger, string queue, int prefetchCount);
+    [LoggerMessage(23, LogLevel.Warning, "Workers of queue {Queue} could not ask the store whether a more urgent message is ready, so they start their prefetched messages in the order received (priority inversion is possible until the check works again). Logged at most once per {Interval}.")]
+    public static partial void PreemptionCheckFailed(ILogger logger, Exception exception, string queue, TimeSpan interval);
+
+    [LoggerMessage(22, LogLevel.Warning, "Workers of queue {Queue} prefetch {PrefetchCount} messages each from a store ({StoreType}) that cannot hand back unstarted ones: a message of higher priority published meanwhile waits until they are handled (priority inversion). Where priorities matter, set PrefetchCount to 1, or consume a store that implements IPreemptibleStore (the in-memory priority stores, SQLite) directly: a decorator such as WithPacing or WithLoadLeveling does not pass the hand-back on.")]
+    public static partial void PrefetchCanInvert(ILogger logger, string queue, int prefetchCount, string storeType);
 }

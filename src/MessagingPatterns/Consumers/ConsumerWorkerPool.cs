@@ -94,7 +94,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _attempts = new AttemptRunner<TMessage>(scopeFactory, scopeFree, consumerFactory, options, _time, _logger, store.Name, _cancelHandlers.Token);
         _telemetry = QueueTelemetry.For(store, instruments, _time);
         _settler = new DeliverySettler<TMessage>(store, options, _logger, _telemetry, _cancelHandlers.Token, redaction);
-        var preemption = PrefetchPreemption<TMessage>.For(store, options.PrefetchCount, _settler, _logger);
+        var preemption = PrefetchPreemption<TMessage>.For(store, options.PrefetchCount, _settler, _time, _logger);
         _loop = new WorkerLoop<TMessage>(store, options.LeaseDuration, _attempts, _settler, preemption, _time, _logger, _telemetry);
     }
 
@@ -142,7 +142,7 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
             _started = true;
             if (_options.PrefetchCount > 1 && PrefetchPreemption<TMessage>.CanInvert(_store))
             {
-                ConsumerLog.PrefetchCanInvert(_logger, QueueName, _options.PrefetchCount);
+                ConsumerLog.PrefetchCanInvert(_logger, QueueName, _options.PrefetchCount, PrefetchPreemption<TMessage>.Describe(_store));
             }
 
             if (_options.RenewLeases)

@@ -12,20 +12,26 @@ namespace MessagingPatterns.Consumers;
 /// <typeparam name="TMessage">The body type.</typeparam>
 internal sealed class PrefetchPreemption<TMessage>
 {
+    /// <summary>How often a failing check is logged: once is enough to tell, every start would flood the log.</summary>
+    internal static readonly TimeSpan FailureLogInterval = TimeSpan.FromMinutes(1);
+
     private readonly IPreemptibleStore<TMessage> _store;
     private readonly DeliverySettler<TMessage> _settler;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private long _nextFailureLog = long.MinValue;
 
-    private PrefetchPreemption(IPreemptibleStore<TMessage> store, DeliverySettler<TMessage> settler, ILogger logger)
+    private PrefetchPreemption(IPreemptibleStore<TMessage> store, DeliverySettler<TMessage> settler, TimeProvider time, ILogger logger)
     {
         _store = store;
         _settler = settler;
+        _time = time;
         _logger = logger;
     }
 
     /// <summary>The preemption for <paramref name="store"/>, or <see langword="null"/> when there is nothing to preempt (a prefetch of 1, or a store that cannot hand back).</summary>
-    public static PrefetchPreemption<TMessage>? For(IMessageStore<TMessage> store, int prefetch, DeliverySettler<TMessage> settler, ILogger logger) =>
-        prefetch > 1 && store is IPreemptibleStore<TMessage> preemptible ? new(preemptible, settler, logger) : null;
+    public static PrefetchPreemption<TMessage>? For(IMessageStore<TMessage> store, int prefetch, DeliverySettler<TMessage> settler, TimeProvider time, ILogger logger) =>
+        prefetch > 1 && store is IPreemptibleStore<TMessage> preemptible ? new(preemptible, settler, time, logger) : null;
 
     /// <summary>
     /// Whether prefetching from <paramref name="store"/> can start a message of lower priority while one of higher
@@ -35,19 +41,44 @@ internal sealed class PrefetchPreemption<TMessage>
     public static bool CanInvert(IMessageStore<TMessage> store) =>
         store is not (IPreemptibleStore<TMessage> or InMemoryQueueStore<TMessage> or LevelStoreView<TMessage>);
 
+    /// <summary>The store's type as a warning names it: a decorator's name tells the operator what hides the hand-back.</summary>
+    public static string Describe(IMessageStore<TMessage> store)
+    {
+        var name = store.GetType().Name;
+        var arity = name.IndexOf('`', StringComparison.Ordinal);
+        return arity < 0 ? name : name[..arity];
+    }
+
     /// <summary>
     /// Whether the prefetched <paramref name="next"/> should wait for a more urgent message. A store that cannot
-    /// answer is not asked to hand back: the worker goes on in the order it received.
+    /// answer is not asked to hand back: the worker goes on in the order it received, and the failure is logged
+    /// (at most once per <see cref="FailureLogInterval"/>), since priorities can then invert.
     /// </summary>
     public async ValueTask<bool> ShouldYieldAsync(Delivery<TMessage> next, CancellationToken cancellationToken)
     {
         try
         {
-            return await _store.HasReadyAboveAsync(next.Message.Priority, cancellationToken).ConfigureAwait(false);
+            return await _store.HasReadyAheadOfAsync(next.Message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            LogCheckFailed(ex);
             return false;
+        }
+    }
+
+    private void LogCheckFailed(Exception exception)
+    {
+        var now = _time.GetTimestamp();
+        var next = Volatile.Read(ref _nextFailureLog);
+        var interval = (long)(FailureLogInterval.TotalSeconds * _time.TimestampFrequency);
+        if (now >= next && Interlocked.CompareExchange(ref _nextFailureLog, now + interval, next) == next)
+        {
+            ConsumerLog.PreemptionCheckFailed(_logger, exception, _store.Name, FailureLogInterval);
         }
     }
 

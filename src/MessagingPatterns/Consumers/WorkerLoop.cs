@@ -119,7 +119,8 @@ internal sealed class WorkerLoop<TMessage>
                 break;
             }
 
-            if (!worker.TryStart(i))
+            // The check above awaited the store: a stop that came meanwhile starts nothing more.
+            if (stopping.IsCancellationRequested || !worker.TryStart(i))
             {
                 break;
             }

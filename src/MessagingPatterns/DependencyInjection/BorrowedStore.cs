@@ -5,8 +5,12 @@ namespace MessagingPatterns.DependencyInjection;
 /// <see cref="DisposeAsync"/>, so the first host to stop does not dispose it for the others sharing it.
 /// </summary>
 /// <typeparam name="TMessage">The body type.</typeparam>
-internal sealed class BorrowedStore<TMessage>(IMessageStore<TMessage> inner) : IMessageStore<TMessage>
+internal class BorrowedStore<TMessage>(IMessageStore<TMessage> inner) : IMessageStore<TMessage>
 {
+    /// <summary>A borrowed <paramref name="inner"/> that keeps its ability to hand back unstarted messages, if it has it.</summary>
+    public static BorrowedStore<TMessage> For(IMessageStore<TMessage> inner) =>
+        inner is IPreemptibleStore<TMessage> preemptible ? new PreemptibleBorrowedStore<TMessage>(preemptible) : new BorrowedStore<TMessage>(inner);
+
     public string Name => inner.Name;
 
     public string MessagingSystem => inner.MessagingSystem;

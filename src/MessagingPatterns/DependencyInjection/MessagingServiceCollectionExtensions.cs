@@ -55,7 +55,8 @@ public static class MessagingServiceCollectionExtensions
     /// it, so several hosts in one process can share one store, each with its own consumers, and stopping one
     /// host leaves the store working for the others. The queue is named after the store
     /// (<see cref="IMessageStore{TMessage}.Name"/>) and registered as <see cref="AddMessageQueue{TMessage}(IServiceCollection, string, Func{IServiceProvider, string, IMessageStore{TMessage}})"/>
-    /// registers it; the container sees the store as a plain <see cref="IMessageStore{TMessage}"/>. Dispose the
+    /// registers it; the container sees the store as a plain <see cref="IMessageStore{TMessage}"/> (that still hands
+    /// back unstarted messages to its consumers if it is an <see cref="IPreemptibleStore{TMessage}"/>). Dispose the
     /// store yourself once every host using it has stopped.
     /// </summary>
     /// <typeparam name="TMessage">The body type.</typeparam>
@@ -68,7 +69,7 @@ public static class MessagingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(store);
-        return services.AddMessageQueue<TMessage>(store.Name, (_, _) => new BorrowedStore<TMessage>(store));
+        return services.AddMessageQueue<TMessage>(store.Name, (_, _) => BorrowedStore<TMessage>.For(store));
     }
 
     /// <summary>Registers an in-memory FIFO queue named <see cref="QueueNames.Default"/>.</summary>

@@ -55,6 +55,35 @@ internal sealed class AgingScheduler : LevelScheduler
         return best;
     }
 
+    /// <summary>
+    /// The rule of <see cref="SelectLevel"/> with the held message standing for its level: another level goes first
+    /// only if its oldest message's effective priority is higher, or equal and it is older. An aged low message
+    /// chosen over fresh urgent ones is therefore kept, not handed back for them.
+    /// </summary>
+    public override bool Preempts(ReadyLevels ready, int level, DateTimeOffset enqueuedAt)
+    {
+        var nowTicks = ready.NowTicks;
+        var top = ready.Levels - 1;
+        var heldTicks = enqueuedAt.UtcTicks;
+        var held = Effective(level, top, nowTicks - heldTicks);
+        for (var other = ready.Highest; other >= 0; other = ready.NextBelow(other))
+        {
+            if (other == level)
+            {
+                continue;
+            }
+
+            var ticks = ready.OldestTicks(other);
+            var effective = Effective(other, top, nowTicks - ticks);
+            if (effective > held || (effective == held && ticks < heldTicks))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static bool IsOlder(ReadyLevels ready, int level, long ticks, int other, long otherTicks) =>
         ticks < otherTicks || (ticks == otherTicks && ready.OldestSequence(level) < ready.OldestSequence(other));
 

@@ -70,6 +70,49 @@ internal sealed class DeadlineScheduler(long[] targetTicks) : LevelScheduler
         return best;
     }
 
+    /// <summary>
+    /// The rule of <see cref="SelectLevel"/> with the held message standing for its level: another level goes first
+    /// only if its oldest message has less slack (ties to the higher level), or if a late message makes the store
+    /// serve the top level and the held one is not of it. Slacks all shrink with the clock alike, so a lower level
+    /// chosen for its nearer deadline stays chosen until a more urgent message arrives.
+    /// </summary>
+    public override bool Preempts(ReadyLevels ready, int level, DateTimeOffset enqueuedAt)
+    {
+        var nowTicks = ready.NowTicks;
+        int best = level, top = level;
+        var bestSlack = Slack(enqueuedAt.UtcTicks, level, nowTicks);
+        var runnerUpSlack = long.MaxValue;
+        var others = false;
+        for (var other = ready.Highest; other >= 0; other = ready.NextBelow(other))
+        {
+            if (other == level)
+            {
+                continue;
+            }
+
+            others = true;
+            top = Math.Max(top, other);
+            var slack = Slack(ready.OldestTicks(other), other, nowTicks);
+            if (slack < bestSlack || (slack == bestSlack && other > best))
+            {
+                runnerUpSlack = bestSlack;
+                (best, bestSlack) = (other, slack);
+            }
+            else
+            {
+                runnerUpSlack = Math.Min(runnerUpSlack, slack);
+            }
+        }
+
+        if (!others)
+        {
+            return false;
+        }
+
+        var chosen = runnerUpSlack < 0 || (bestSlack < 0 && best != top) ? top : best;
+        return chosen != level;
+    }
+
     internal override bool IsLate(int level, long waitTicks) => waitTicks > targetTicks[level];
 
     private long Slack(long enqueuedTicks, int level, long nowTicks) => targetTicks[level] - (nowTicks - enqueuedTicks);

@@ -15,16 +15,19 @@ namespace MessagingPatterns;
 public interface IPreemptibleStore<TMessage> : IMessageStore<TMessage>
 {
     /// <summary>
-    /// Whether a ready message should start before a held message of priority <paramref name="priority"/>: for a
-    /// store that serves the highest priority first, whether a message of a higher priority is ready. Meant to
-    /// be called before every start, so it is cheap (a bitmap or an indexed read) and may miss a publish
-    /// committed a moment ago.
+    /// Whether the store would now give a ready message ahead of <paramref name="held"/>, a message this consumer
+    /// holds and has not started: for a store that serves the highest priority first, whether a message of a higher
+    /// priority is ready; for a store whose scheduler weighs waits (deadline, aging), whether it would now choose
+    /// another level. Meant to be called before every start, so it is cheap (a bitmap or an indexed read) and may
+    /// miss a publish committed a moment ago.
     /// </summary>
-    /// <param name="priority">The priority of the message about to start.</param>
+    /// <param name="held">The message about to start, as this store delivered it.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns><see langword="true"/> if a more urgent message is ready.</returns>
+    /// <returns><see langword="true"/> if a ready message should go first.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="held"/> is <see langword="null"/>.</exception>
     /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
-    ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default);
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    ValueTask<bool> HasReadyAheadOfAsync(Message<TMessage> held, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Hands back leased messages that no handler started: each is ready again at once, in its old place, and the
@@ -36,5 +39,6 @@ public interface IPreemptibleStore<TMessage> : IMessageStore<TMessage>
     /// <returns>How many messages were handed back.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="leases"/> is <see langword="null"/>.</exception>
     /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before anything was handed back.</exception>
     ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default);
 }

@@ -9,8 +9,7 @@ namespace MessagingPatterns.Priority;
 /// so the highest one is found with one bit scan, per-level views and the per-level metrics, and a
 /// <see cref="LevelScheduler"/> that picks the level a receive takes from next, and for how many messages in a row.
 /// Both the reordering store (strict or aging) and the multi-queue store (strict, weighted, deadline, or a
-/// scheduler of the user's) are this store. All members but the gauge reads and the preemption check run under
-/// the base store's lock.
+/// scheduler of the user's) are this store. All members but the gauge reads run under the base store's lock.
 /// </summary>
 internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, IPriorityMessageStore<TMessage>, IPreemptibleStore<TMessage>, IPriorityGaugeSource
 {
@@ -97,20 +96,33 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
     }
 
     /// <inheritdoc/>
-    public ValueTask<bool> HasReadyAboveAsync(int priority, CancellationToken cancellationToken = default)
+    public ValueTask<bool> HasReadyAheadOfAsync(Message<TMessage> held, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(held);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
         ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-        // Arrivals are ordered (and their level marked) by whoever next holds the lock; with none pending, as
-        // when workers drain a backlog, this is a read of the bitmap and takes no lock. A busy lock is not waited
-        // for: its holder orders them, and the next check sees them.
-        TryIncludeArrivals();
-        return new ValueTask<bool>(priority < Levels - 1 && _scheduler.Preempts(_levels, priority));
+        // With no other level ready and no publish waiting to be ordered, as when workers drain one level, nothing
+        // can go first: a read of the bitmap, without the lock. A publish it misses is seen by the next check.
+        if (!HasUnorderedArrivals && IsOnlyOrNoneNonEmpty(held.Priority))
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        // The scheduler reads the ready lists, so it runs under the lock, on the clock of this call.
+        return new ValueTask<bool>(TryCheckUnderLock((Store: this, Held: held), static s => s.Store.PreemptsLocked(s.Held)));
     }
 
     /// <inheritdoc/>
-    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default) =>
-        new(HandBack(leases));
+    public ValueTask<int> HandBackAsync(IReadOnlyList<LeaseToken> leases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leases);
+        return cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken) : new(HandBack(leases));
+    }
 
     /// <summary>Receives from one level only; the per-level views call this.</summary>
     internal ValueTask<int> ReceiveLevelAsync(Memory<Delivery<TMessage>> buffer, TimeSpan leaseDuration, int level, CancellationToken cancellationToken) =>
@@ -169,13 +181,24 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         return ref ready;
     }
 
-    /// <summary>Reports the first start of each never-delivered message among the <paramref name="count"/> from <paramref name="first"/>.</summary>
+    /// <summary>Whether the scheduler would now choose another level than <paramref name="held"/>'s (under the lock).</summary>
+    private bool PreemptsLocked(Message<TMessage> held)
+    {
+        _levels.At = TimeProvider.GetUtcNow().UtcTicks;
+        return _scheduler.Preempts(_levels, held.Priority, held.EnqueuedAt);
+    }
+
+    /// <summary>
+    /// Reports the first start of each never-delivered message among the <paramref name="count"/> from
+    /// <paramref name="first"/>, once: a message handed back unstarted has a delivery count of 0 again.
+    /// </summary>
     private void ObserveFirstStarts(Message<TMessage> first, int count, int level, long nowTicks)
     {
         for (var message = first; count-- > 0; message = message.Next!)
         {
-            if (message.DeliveryCount == 0)
+            if (message.DeliveryCount == 0 && !message.StartObserved)
             {
+                message.StartObserved = true;
                 OnFirstStart(level, nowTicks - message.EnqueuedAtTicks);
             }
         }
@@ -208,6 +231,20 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         for (var word = 0; word <= _topWord; word++)
         {
             if (_nonEmpty[word] != (word == level >> 6 ? 1UL << (level & 63) : 0))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether no level but <paramref name="level"/> is non-empty.</summary>
+    private bool IsOnlyOrNoneNonEmpty(int level)
+    {
+        for (var word = 0; word <= _topWord; word++)
+        {
+            if ((_nonEmpty[word] & ~(word == level >> 6 ? 1UL << (level & 63) : 0)) != 0)
             {
                 return false;
             }
@@ -280,10 +317,10 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(level, Levels);
     }
 
-    /// <summary>The store's ready levels as its scheduler sees them (read under the lock, except by <see cref="LevelScheduler.Preempts"/>).</summary>
+    /// <summary>The store's ready levels as its scheduler sees them (read under the lock).</summary>
     private sealed class ReadyView(LevelQueueStore<TMessage> store) : ReadyLevels
     {
-        /// <summary>The clock of the receive in progress, in UTC ticks (set under the lock before each pick).</summary>
+        /// <summary>The clock of the receive or preemption check in progress, in UTC ticks (set under the lock before each call).</summary>
         public long At { get; set; }
 
         public override int Levels => store.Levels;

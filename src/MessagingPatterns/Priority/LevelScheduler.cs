@@ -88,14 +88,19 @@ public abstract class LevelScheduler
     public abstract int SelectLevel(ReadyLevels ready, int max, out int run);
 
     /// <summary>
-    /// Whether a consumer holding an unstarted message of <paramref name="level"/> should hand it back for a ready
-    /// one (see <see cref="IPreemptibleStore{TMessage}"/>). Called without the store's lock, so the view may lag.
+    /// Whether a consumer holding an unstarted message of <paramref name="level"/>, enqueued at
+    /// <paramref name="enqueuedAt"/>, should hand it back because <see cref="SelectLevel"/> would now choose another
+    /// level (see <see cref="IPreemptibleStore{TMessage}"/>). Override it with the rule of <see cref="SelectLevel"/>:
+    /// a scheduler that serves a lower level on purpose must not have its choice handed back. Called under the
+    /// store's lock, like <see cref="SelectLevel"/>, with <see cref="ReadyLevels.Now"/> set to the time of the call.
     /// Default: whether a higher level is ready.
     /// </summary>
-    /// <param name="ready">The store's ready levels.</param>
+    /// <param name="ready">The store's ready levels (the held message is not among them).</param>
     /// <param name="level">The level of the held message.</param>
+    /// <param name="enqueuedAt">When the held message was accepted.</param>
     /// <returns><see langword="true"/> to hand it back.</returns>
-    public virtual bool Preempts(ReadyLevels ready, int level)
+    /// <exception cref="ArgumentNullException"><paramref name="ready"/> is <see langword="null"/>.</exception>
+    public virtual bool Preempts(ReadyLevels ready, int level, DateTimeOffset enqueuedAt)
     {
         ArgumentNullException.ThrowIfNull(ready);
         return ready.Highest > level;

@@ -14,8 +14,8 @@ public sealed class MultiQueueOptions : IValidatableObject
     public int Levels { get; set; } = 3;
 
     /// <summary>
-    /// How a receive picks the level it takes from, as a shortcut for the library's schedulers configured by
-    /// <see cref="Weights"/> and <see cref="LatencyTargets"/>; <see cref="Scheduler"/> takes precedence when set.
+    /// How a receive picks the level it takes from, as a shortcut for the library's schedulers configured by the
+    /// obsolete, lowest-first <see cref="Weights"/> and <see cref="LatencyTargets"/>; prefer <see cref="Scheduler"/>.
     /// Default: <see cref="LevelScheduling.Strict"/>.
     /// </summary>
     public LevelScheduling Scheduling { get; set; } = LevelScheduling.Strict;
@@ -28,20 +28,40 @@ public sealed class MultiQueueOptions : IValidatableObject
     /// </summary>
     public LevelScheduler? Scheduler { get; set; }
 
-    /// <summary>
-    /// The weight of each level, indexed by level (index 0 is priority 0), for <see cref="LevelScheduling.Weighted"/>:
-    /// with all levels backlogged, level <c>i</c> gets <c>Weights[i] / sum(Weights)</c> of the receives; an empty
-    /// level's share goes to the others. Required (one positive weight per level) for weighted scheduling.
-    /// Default: empty.
-    /// </summary>
-    public IList<int> Weights { get; set; } = [];
+    // The obsolete properties' names for validation messages (nameof would use them, and warn).
+    private const string WeightsName = "Weights";
+    private const string LatencyTargetsName = "LatencyTargets";
+
+    private IList<int> _weights = [];
+    private IList<TimeSpan> _latencyTargets = [];
 
     /// <summary>
-    /// The latency target of each level (enqueue to start), indexed by level, for <see cref="LevelScheduling.Deadline"/>,
-    /// e.g. <c>[5 s, 500 ms, 50 ms]</c>. Receives that start a message later than its level's target are counted
-    /// as breaches in the metrics. Required (one positive target per level) for deadline scheduling. Default: empty.
+    /// The weight of each level, indexed by level, <b>lowest level first</b> (index 0 is priority 0), for
+    /// <see cref="LevelScheduling.Weighted"/>: with all levels backlogged, level <c>i</c> gets
+    /// <c>Weights[i] / sum(Weights)</c> of the receives; an empty level's share goes to the others. Required (one
+    /// positive weight per level) for weighted scheduling. Obsolete: 70/20/10 is written <c>[10, 20, 70]</c> here,
+    /// so use <c>Scheduler = LevelScheduler.Weighted(70, 20, 10)</c>, from the highest level down. Default: empty.
     /// </summary>
-    public IList<TimeSpan> LatencyTargets { get; set; } = [];
+    [Obsolete("Lowest level first, so 70/20/10 is written [10, 20, 70]. Use Scheduler = LevelScheduler.Weighted(70, 20, 10), written from the highest level down.")]
+    public IList<int> Weights
+    {
+        get => _weights;
+        set => _weights = value;
+    }
+
+    /// <summary>
+    /// The latency target of each level (enqueue to start), indexed by level, <b>lowest level first</b>, for
+    /// <see cref="LevelScheduling.Deadline"/>, e.g. <c>[5 s, 500 ms, 50 ms]</c>. Receives that start a message later
+    /// than its level's target are counted as breaches in the metrics. Required (one positive target per level) for
+    /// deadline scheduling. Obsolete: use <c>Scheduler = LevelScheduler.Deadline(50 ms, 500 ms, 5 s)</c>, from the
+    /// highest level down. Default: empty.
+    /// </summary>
+    [Obsolete("Lowest level first. Use Scheduler = LevelScheduler.Deadline(top, ..., bottom), written from the highest level down.")]
+    public IList<TimeSpan> LatencyTargets
+    {
+        get => _latencyTargets;
+        set => _latencyTargets = value;
+    }
 
     /// <summary>
     /// The most messages the store holds (ready, delayed and in flight); a publish to a full store waits
@@ -53,8 +73,8 @@ public sealed class MultiQueueOptions : IValidatableObject
     /// <summary>The scheduler these options describe: <see cref="Scheduler"/>, or the one <see cref="Scheduling"/> names.</summary>
     internal LevelScheduler ToScheduler() => Scheduler ?? Scheduling switch
     {
-        LevelScheduling.Weighted => new WeightedScheduler([.. Weights]),
-        LevelScheduling.Deadline => new DeadlineScheduler([.. LatencyTargets.Select(t => t.Ticks)]),
+        LevelScheduling.Weighted => new WeightedScheduler([.. _weights]),
+        LevelScheduling.Deadline => new DeadlineScheduler([.. _latencyTargets.Select(t => t.Ticks)]),
         _ => LevelScheduler.Strict,
     };
 
@@ -70,10 +90,10 @@ public sealed class MultiQueueOptions : IValidatableObject
 
         if (Scheduler is not null)
         {
-            if (Scheduling != LevelScheduling.Strict || Weights is not { Count: 0 } || LatencyTargets is not { Count: 0 })
+            if (Scheduling != LevelScheduling.Strict || _weights is not { Count: 0 } || _latencyTargets is not { Count: 0 })
             {
                 yield return new ValidationResult(
-                    $"Set either {nameof(Scheduler)} or {nameof(Scheduling)} (with {nameof(Weights)} or {nameof(LatencyTargets)}), not both.",
+                    $"Set either {nameof(Scheduler)} or {nameof(Scheduling)} (with {WeightsName} or {LatencyTargetsName}), not both.",
                     [nameof(Scheduler), nameof(Scheduling)]);
             }
 
@@ -95,37 +115,37 @@ public sealed class MultiQueueOptions : IValidatableObject
             yield break;
         }
 
-        if (Weights is null)
+        if (_weights is null)
         {
-            yield return new ValidationResult($"{nameof(Weights)} must not be null.", [nameof(Weights)]);
+            yield return new ValidationResult($"{WeightsName} must not be null.", [WeightsName]);
         }
-        else if (Weights.Count > 0 || Scheduling == LevelScheduling.Weighted)
+        else if (_weights.Count > 0 || Scheduling == LevelScheduling.Weighted)
         {
-            if (Weights.Count != Levels)
+            if (_weights.Count != Levels)
             {
-                yield return new ValidationResult($"{nameof(Weights)} must have one weight per level ({Levels}), not {Weights.Count}.", [nameof(Weights)]);
+                yield return new ValidationResult($"{WeightsName} must have one weight per level ({Levels}), not {_weights.Count}.", [WeightsName]);
             }
 
-            if (Weights.Any(w => w <= 0))
+            if (_weights.Any(w => w <= 0))
             {
-                yield return new ValidationResult($"Every weight in {nameof(Weights)} must be greater than 0.", [nameof(Weights)]);
+                yield return new ValidationResult($"Every weight in {WeightsName} must be greater than 0.", [WeightsName]);
             }
         }
 
-        if (LatencyTargets is null)
+        if (_latencyTargets is null)
         {
-            yield return new ValidationResult($"{nameof(LatencyTargets)} must not be null.", [nameof(LatencyTargets)]);
+            yield return new ValidationResult($"{LatencyTargetsName} must not be null.", [LatencyTargetsName]);
         }
-        else if (LatencyTargets.Count > 0 || Scheduling == LevelScheduling.Deadline)
+        else if (_latencyTargets.Count > 0 || Scheduling == LevelScheduling.Deadline)
         {
-            if (LatencyTargets.Count != Levels)
+            if (_latencyTargets.Count != Levels)
             {
-                yield return new ValidationResult($"{nameof(LatencyTargets)} must have one target per level ({Levels}), not {LatencyTargets.Count}.", [nameof(LatencyTargets)]);
+                yield return new ValidationResult($"{LatencyTargetsName} must have one target per level ({Levels}), not {_latencyTargets.Count}.", [LatencyTargetsName]);
             }
 
-            if (LatencyTargets.Any(t => t <= TimeSpan.Zero))
+            if (_latencyTargets.Any(t => t <= TimeSpan.Zero))
             {
-                yield return new ValidationResult($"Every target in {nameof(LatencyTargets)} must be greater than zero.", [nameof(LatencyTargets)]);
+                yield return new ValidationResult($"Every target in {LatencyTargetsName} must be greater than zero.", [LatencyTargetsName]);
             }
         }
     }

@@ -37,7 +37,7 @@ internal sealed class WeightedScheduler : LevelScheduler
         _cycle is not null ? SelectByCycle(ready, _cycle, max, out run) : SelectByCredits(ready, max, out run);
 
     /// <summary>Weights give the lower levels their share on purpose, so their messages are never asked back.</summary>
-    public override bool Preempts(ReadyLevels ready, int level) => false;
+    public override bool Preempts(ReadyLevels ready, int level, DateTimeOffset enqueuedAt) => false;
 
     /// <summary>
     /// By table: the next busy level's turn in the smooth weighted round-robin order of all levels, and as many of

@@ -111,20 +111,25 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         }
     }
 
+    /// <summary>Whether publishes wait to be ordered into the store's order (a racy read: for a check's fast path).</summary>
+    protected bool HasUnorderedArrivals => Volatile.Read(ref _arrivals) is not null;
+
     /// <summary>
-    /// As <see cref="IncludeArrivals"/>, but only if the lock is free: for checks made before every message start,
-    /// which must not queue behind receivers and publishers (a busy lock's holder orders the arrivals anyway).
+    /// Runs <paramref name="check"/> under the lock, after ordering the publishes not yet ordered, if the lock is
+    /// free; <see langword="false"/> at once if it is busy. For checks made before every message start, which must
+    /// not queue behind receivers and publishers (the next check sees what the lock's holder changes).
     /// </summary>
-    protected void TryIncludeArrivals()
+    protected bool TryCheckUnderLock<TState>(TState state, Func<TState, bool> check)
     {
-        if (Volatile.Read(ref _arrivals) is null || !_lock.TryEnter())
+        if (!_lock.TryEnter())
         {
-            return;
+            return false;
         }
 
         try
         {
             MoveArrivalsIntoOrder();
+            return check(state);
         }
         finally
         {

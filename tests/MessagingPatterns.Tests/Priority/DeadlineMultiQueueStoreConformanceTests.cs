@@ -12,6 +12,6 @@ public sealed class DeadlineMultiQueueStoreConformanceTests : MessageStoreConfor
     protected override IMessageStore<ConformanceMessage> CreateStoreCore(string name, TimeProvider timeProvider) =>
         MessageStore.CreateMultiQueue<ConformanceMessage>(
             name,
-            new MultiQueueOptions { Scheduling = LevelScheduling.Deadline, LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)] },
+            new MultiQueueOptions { Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)) },
             timeProvider);
 }

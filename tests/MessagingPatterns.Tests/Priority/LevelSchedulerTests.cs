@@ -71,12 +71,15 @@ public sealed class LevelSchedulerTests
     [Fact]
     public void Options_SchedulerAndSchedulingBothSet_FailNamingBoth()
     {
+        // The obsolete, lowest-first shortcut beside a scheduler: the mix the validation refuses.
+#pragma warning disable CS0618
         var create = () => MessageStore.CreateMultiQueue<int>("both", new MultiQueueOptions
         {
             Scheduler = LevelScheduler.Strict,
             Scheduling = LevelScheduling.Weighted,
             Weights = [1, 2, 3],
         });
+#pragma warning restore CS0618
 
         create.Should().Throw<OptionsValidationException>().WithMessage("*either Scheduler or Scheduling*");
     }

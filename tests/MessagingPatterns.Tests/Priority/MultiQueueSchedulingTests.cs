@@ -59,7 +59,7 @@ public sealed class MultiQueueSchedulingTests
     public async Task Weighted_IdleLevel_GivesItsShareToTheBusyOnes()
     {
         await using var store = MessageStore.CreateMultiQueue<int>(
-            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = [1, 1, 8] }, NewTime());
+            "weighted", new MultiQueueOptions { Scheduler = LevelScheduler.Weighted(8, 1, 1) }, NewTime());
         for (var i = 0; i < 10; i++)
         {
             Publish(store, new Message<int>(i, priority: 0));
@@ -213,7 +213,7 @@ public sealed class MultiQueueSchedulingTests
     private static async Task<IPriorityMessageStore<int>> CreateBackloggedWeightedStoreAsync(int[] weights, int backloggedLevels, int perLevel)
     {
         var store = MessageStore.CreateMultiQueue<int>(
-            "weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = weights }, NewTime());
+            "weighted", new MultiQueueOptions { Scheduler = LevelScheduler.Weighted([.. weights.Reverse()]) }, NewTime());
         for (var level = 0; level < backloggedLevels; level++)
         {
             await store.EnqueueBatchAsync(Enumerable.Range(0, perLevel).Select(i => new Message<int>(i, priority: level)).ToArray());
@@ -227,8 +227,7 @@ public sealed class MultiQueueSchedulingTests
             name,
             new MultiQueueOptions
             {
-                Scheduling = LevelScheduling.Deadline,
-                LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+                Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
             },
             time);
 

@@ -45,9 +45,12 @@ public sealed class OverloadSimulationTests(ITestOutputHelper output)
         var start = time.GetUtcNow();
         await using var store = MessageStore.CreateMultiQueue<int>("simulation", new MultiQueueOptions
         {
-            Scheduling = scheduling,
-            Weights = [10, 20, 70],
-            LatencyTargets = s_targets,
+            Scheduler = scheduling switch
+            {
+                LevelScheduling.Weighted => LevelScheduler.Weighted(70, 20, 10),
+                LevelScheduling.Deadline => LevelScheduler.Deadline([.. s_targets.Reverse()]),
+                _ => LevelScheduler.Strict,
+            },
         }, time);
 
         var arrivals = Arrivals(seed: 7, ratePerMs: 1.5, duration: TimeSpan.FromSeconds(20));

@@ -5,7 +5,7 @@ namespace MessagingPatterns.Tests.Priority;
 /// <summary>
 /// No priority inversion at any prefetch: with 4 workers, 5 ms handlers and 100,000 low-priority messages
 /// waiting, an urgent message published at a random moment starts within 2 handler durations at the median
-/// and 4 at the most over 20 trials, whatever the workers prefetch.
+/// and 4 at the most over 20 trials, whatever the workers prefetch (handler durations measured in the same run).
 /// </summary>
 [Collection(nameof(TimingSensitive))]
 public sealed class PrefetchInversionTests(ITestOutputHelper output)
@@ -38,8 +38,12 @@ public sealed class PrefetchInversionTests(ITestOutputHelper output)
         output.WriteLine($"{kind}, prefetch {prefetch}: {result}");
 
         result.WaitMedian.Should().BeLessThanOrEqualTo(2 * result.HandlerMedian, "the urgent message waits for one handler to finish, not for a prefetched batch");
-        // The maximum is counted rather than timed: on a loaded machine one trial in twenty may stall on the thread
-        // pool for several handler durations whatever the prefetch (prefetch 1 included), which is not inversion.
+        // The maximum in handler durations, with one trial of twenty spared: on a loaded 2-core machine a trial now
+        // and then stalls for tens of handlers whatever the prefetch (prefetch 1 included) with no low message
+        // started behind the urgent one, which is the machine, not inversion (the count below tells them apart).
+        result.Waits.Count(w => w > 4 * result.HandlerMedian).Should().BeLessThanOrEqualTo(1, "no trial waits behind a prefetched batch (64 handlers' worth at prefetch 64)");
+
+        // Counted as well as timed: without inversion at most one low message per worker starts after the publish.
         result.MostLowStartsBehind.Should().BeLessThanOrEqualTo(4, "at most one low message per worker starts after the urgent one is published, not a prefetched batch");
         var statistics = await store.GetStatisticsAsync();
         (statistics.Ready + statistics.InFlight).Should().Be(Backlog - result.LowHandled, "handing back loses nothing and the stop releases the rest");
@@ -52,8 +56,7 @@ public sealed class PrefetchInversionTests(ITestOutputHelper output)
         _ => MessageStore.CreateMultiQueue<int>("inversion", new MultiQueueOptions
         {
             Levels = 3,
-            Scheduling = LevelScheduling.Deadline,
-            LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+            Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
         }),
     };
 }

@@ -19,8 +19,7 @@ public sealed class PriorityConsumerTests
         await using var store = kind == "deadline"
             ? MessageStore.CreateMultiQueue<int>("inversion", new MultiQueueOptions
             {
-                Scheduling = LevelScheduling.Deadline,
-                LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+                Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
             }, time)
             : Create(kind, 3, time);
         await store.EnqueueBatchAsync(Enumerable.Range(0, 100_000).Select(i => new Message<int>(i, priority: 0)).ToArray());

@@ -1,6 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
+// These tests check the validation of the obsolete, lowest-first Weights and LatencyTargets shortcuts too.
+#pragma warning disable CS0618
+
 namespace MessagingPatterns.Tests.Priority;
 
 public sealed class PriorityOptionsTests

@@ -302,14 +302,13 @@ public sealed class PriorityStoreOrderingTests
     private static IPriorityMessageStore<int> CreateScheduled(string kind, TimeProvider time) => kind switch
     {
         "aging" => Create("priority", 3, time, aging: TimeSpan.FromSeconds(1)),
-        "weighted" => MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = [10, 20, 70] }, time),
+        "weighted" => MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduler = LevelScheduler.Weighted(70, 20, 10) }, time),
 
         // A cycle of 10,000 turns is too long for a table, so these weights take the credit-counting path.
-        "weighted-long-cycle" => MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduling = LevelScheduling.Weighted, Weights = [1_000, 1_999, 7_001] }, time),
+        "weighted-long-cycle" => MessageStore.CreateMultiQueue<int>("weighted", new MultiQueueOptions { Scheduler = LevelScheduler.Weighted(7_001, 1_999, 1_000) }, time),
         "deadline" => MessageStore.CreateMultiQueue<int>("deadline", new MultiQueueOptions
         {
-            Scheduling = LevelScheduling.Deadline,
-            LatencyTargets = [TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50)],
+            Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
         }, time),
         _ => Create(kind, 3, time),
     };
