@@ -436,6 +436,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         {
             var message = deadLetter.Message!;
             message.DeliveryCount = 0;
+            message.StartObserved = false;
             message.Sequence = ++_sequence;
             AddReadyAndWake(message, redelivered: false);
         }, out moved);

@@ -163,6 +163,23 @@ public sealed class PrefetchPreemptionTests
     }
 
     [Fact]
+    public async Task Redrive_MakesAMessagesNextStartAFirstStartAgain()
+    {
+        using var metrics = new MetricsRecorder("redriven-starts");
+        await using var store = MessageStore.CreateMultiQueue<int>("redriven-starts", new MultiQueueOptions { Levels = 2 }, NewTime());
+        Publish(store, new Message<int>(1));
+        var buffer = new Delivery<int>[1];
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(1);
+        Sync(store.DeadLetterAsync(buffer[0].Lease, "poison")).Should().BeTrue();
+
+        Sync(store.RedriveDeadLettersAsync(DeadLetterFilter.All)).Should().Be(1);
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(1);
+
+        // A redriven message starts its life in the queue again, as its delivery count does.
+        metrics.Of("messagingpatterns.priority.wait").Should().HaveCount(2);
+    }
+
+    [Fact]
     public async Task Preempts_SeesTheClockOfTheCheck_NotOfTheLastReceive()
     {
         var time = NewTime();
