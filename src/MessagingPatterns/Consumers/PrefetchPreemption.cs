@@ -64,6 +64,11 @@ internal sealed class PrefetchPreemption<TMessage>
         {
             return false;
         }
+        catch (ObjectDisposedException)
+        {
+            // The store is gone: the receive loop says so; no inversion is left to warn about.
+            return false;
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogCheckFailed(ex);

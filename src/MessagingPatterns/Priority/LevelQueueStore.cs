@@ -18,6 +18,7 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
     private readonly int _topWord;
     private readonly LevelStoreView<TMessage>?[] _views;
     private readonly LevelScheduler _scheduler;
+    private readonly bool _preemptsByLevel;
     private readonly ReadyView _levels;
     private readonly PriorityMetrics _metrics;
 
@@ -30,6 +31,7 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
         _ready = new ReadyQueue<TMessage>[levels];
         _views = new LevelStoreView<TMessage>?[levels];
         _scheduler = scheduler.ForStore(levels) ?? throw new InvalidOperationException($"{scheduler.GetType().Name}.{nameof(LevelScheduler.ForStore)} returned null.");
+        _preemptsByLevel = _scheduler.PreemptsByLevelOnly;
         _levels = new ReadyView(this);
 
         _metrics = (instruments ?? MessagingInstruments.Shared).Priority;
@@ -108,13 +110,23 @@ internal sealed class LevelQueueStore<TMessage> : InMemoryStoreBase<TMessage>, I
 
         // With no other level ready and no publish waiting to be ordered, as when workers drain one level, nothing
         // can go first: a read of the bitmap, without the lock. A publish it misses is seen by the next check.
+        ThrowIfNotALevel(held.Priority);
         if (!HasUnorderedArrivals && IsOnlyOrNoneNonEmpty(held.Priority))
         {
             return new ValueTask<bool>(false);
         }
 
-        // The scheduler reads the ready lists, so it runs under the lock, on the clock of this call.
-        return new ValueTask<bool>(TryCheckUnderLock((Store: this, Held: held), static s => s.Store.PreemptsLocked(s.Held)));
+        if (_preemptsByLevel)
+        {
+            // The default rule needs only the bitmap, read without the lock, so a more urgent level already ordered is
+            // never missed. Publishes not yet ordered are ordered first if the lock is free; if not, its holder does it.
+            TryOrderArrivals();
+            return new ValueTask<bool>(HighestNonEmpty() > held.Priority);
+        }
+
+        // A scheduler that weighs waits reads the ready lists, so it runs under the lock, on the clock of this call. A
+        // busy lock is not queued on: the answer is no, and the next check sees what the lock's holder changed.
+        return new ValueTask<bool>(TryCheckUnderLock((Store: this, Held: held), static s => s.Store.PreemptsLocked(s.Held)) ?? false);
     }
 
     /// <inheritdoc/>

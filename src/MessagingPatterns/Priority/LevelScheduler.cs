@@ -106,6 +106,13 @@ public abstract class LevelScheduler
         return ready.Highest > level;
     }
 
+    /// <summary>
+    /// Whether <see cref="Preempts"/> is the default rule (a higher level is ready), which the store answers from its
+    /// level bitmap without taking its lock.
+    /// </summary>
+    internal bool PreemptsByLevelOnly =>
+        GetType().GetMethod(nameof(Preempts), [typeof(ReadyLevels), typeof(int), typeof(DateTimeOffset)])!.DeclaringType == typeof(LevelScheduler);
+
     /// <summary>Whether a first start after <paramref name="waitTicks"/> missed the level's latency target (for the breach metric).</summary>
     internal virtual bool IsLate(int level, long waitTicks) => false;
 }

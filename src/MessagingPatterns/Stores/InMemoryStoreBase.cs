@@ -114,16 +114,32 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
     /// <summary>Whether publishes wait to be ordered into the store's order (a racy read: for a check's fast path).</summary>
     protected bool HasUnorderedArrivals => Volatile.Read(ref _arrivals) is not null;
 
+    /// <summary>Orders the publishes not yet ordered if the lock is free; a busy lock's holder orders them.</summary>
+    protected void TryOrderArrivals()
+    {
+        if (HasUnorderedArrivals && _lock.TryEnter())
+        {
+            try
+            {
+                MoveArrivalsIntoOrder();
+            }
+            finally
+            {
+                _lock.Exit();
+            }
+        }
+    }
+
     /// <summary>
     /// Runs <paramref name="check"/> under the lock, after ordering the publishes not yet ordered, if the lock is
-    /// free; <see langword="false"/> at once if it is busy. For checks made before every message start, which must
-    /// not queue behind receivers and publishers (the next check sees what the lock's holder changes).
+    /// free; <see langword="null"/> at once if it is busy. For checks made before every message start, which must
+    /// not queue behind receivers and publishers.
     /// </summary>
-    protected bool TryCheckUnderLock<TState>(TState state, Func<TState, bool> check)
+    protected bool? TryCheckUnderLock<TState>(TState state, Func<TState, bool> check)
     {
         if (!_lock.TryEnter())
         {
-            return false;
+            return null;
         }
 
         try
@@ -420,6 +436,7 @@ internal abstract class InMemoryStoreBase<TMessage> : IMessageStore<TMessage>, I
         {
             var message = deadLetter.Message!;
             message.DeliveryCount = 0;
+            message.StartObserved = false;
             message.Sequence = ++_sequence;
             AddReadyAndWake(message, redelivered: false);
         }, out moved);

@@ -163,6 +163,23 @@ public sealed class PrefetchPreemptionTests
     }
 
     [Fact]
+    public async Task Redrive_MakesAMessagesNextStartAFirstStartAgain()
+    {
+        using var metrics = new MetricsRecorder("redriven-starts");
+        await using var store = MessageStore.CreateMultiQueue<int>("redriven-starts", new MultiQueueOptions { Levels = 2 }, NewTime());
+        Publish(store, new Message<int>(1));
+        var buffer = new Delivery<int>[1];
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(1);
+        Sync(store.DeadLetterAsync(buffer[0].Lease, "poison")).Should().BeTrue();
+
+        Sync(store.RedriveDeadLettersAsync(DeadLetterFilter.All)).Should().Be(1);
+        Sync(store.ReceiveAsync(buffer, Lease)).Should().Be(1);
+
+        // A redriven message starts its life in the queue again, as its delivery count does.
+        metrics.Of("messagingpatterns.priority.wait").Should().HaveCount(2);
+    }
+
+    [Fact]
     public async Task Preempts_SeesTheClockOfTheCheck_NotOfTheLastReceive()
     {
         var time = NewTime();
@@ -279,12 +296,69 @@ public sealed class PrefetchPreemptionTests
         warnings.Where(e => !e.Message.Contains("(ForwardingStore)", StringComparison.Ordinal)).Should().BeEmpty("the warning names the store that hides the hand-back");
     }
 
+    [Fact]
+    public async Task StrictRule_WhileAReceiveHoldsTheStoresLock_StillSeesAMoreUrgentLevel()
+    {
+        var scheduler = new GatedStrictScheduler();
+        await using var store = MessageStore.CreateMultiQueue<int>("busy-lock", new MultiQueueOptions { Levels = 3, Scheduler = scheduler }, NewTime());
+        var preemptible = (IPreemptibleStore<int>)store;
+        Publish(store, new Message<int>(1, priority: 0));
+        var held = new Delivery<int>[1];
+        Sync(store.ReceiveAsync(held, Lease)).Should().Be(1);
+        Publish(store, new Message<int>(2, priority: 2));
+        Sync(preemptible.HasReadyAheadOfAsync(held[0].Message)).Should().BeTrue("the urgent message is ordered into its level");
+
+        // A receive on its own thread stops inside the scheduler, holding the store's lock.
+        scheduler.Gate.Reset();
+        var receiving = Task.Factory.StartNew(() => Sync(store.ReceiveAsync(new Delivery<int>[1], Lease)), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        scheduler.Entered.Wait(Bounded.Patience).Should().BeTrue();
+        try
+        {
+            // Before the fix a busy lock answered no, and the worker started its low message.
+            Sync(preemptible.HasReadyAheadOfAsync(held[0].Message)).Should().BeTrue("the level bitmap answers for the strict rule, without the lock");
+        }
+        finally
+        {
+            scheduler.Gate.Set();
+        }
+
+        (await receiving.Within()).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task HasReadyAheadOf_AMessageOfNoLevelOfTheStore_ThrowsNamingIt()
+    {
+        await using var store = CreateDeadline(NewTime());
+
+        FluentActions.Invoking(() => ((IPreemptibleStore<int>)store).HasReadyAheadOfAsync(new Message<int>(0, priority: 7)))
+            .Should().Throw<ArgumentOutOfRangeException>();
+    }
+
     private static IPriorityMessageStore<int> CreateDeadline(TimeProvider time) =>
         MessageStore.CreateMultiQueue<int>("deadline", new MultiQueueOptions
         {
             Levels = 3,
             Scheduler = LevelScheduler.Deadline(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)),
         }, time);
+
+    /// <summary>Strict, whose pick waits at <see cref="Gate"/> (under the store's lock) once it is reset.</summary>
+    private sealed class GatedStrictScheduler : LevelScheduler
+    {
+        public ManualResetEventSlim Gate { get; } = new(initialState: true);
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public override int SelectLevel(ReadyLevels ready, int max, out int run)
+        {
+            if (!Gate.IsSet)
+            {
+                Entered.Set();
+                Gate.Wait(Bounded.Patience);
+            }
+
+            return Strict.SelectLevel(ready, max, out run);
+        }
+    }
 
     /// <summary>Strict, remembering the clock its preemption check was given.</summary>
     private sealed class ClockRecordingScheduler : LevelScheduler
