@@ -24,4 +24,12 @@ public sealed class MessagingHealthCheckOptions
     /// Unhealthy when the store has not answered the check's statistics query within this. Positive. Default: 5 seconds.
     /// </summary>
     public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Rewrites the message of a store's exception (and of its inner exceptions) before the check logs it or puts
+    /// it on the result's <c>Exception</c>, which health endpoints often serialize: such messages may carry personal
+    /// data or secrets. The type and stack trace are kept; a hook that throws hides the whole text.
+    /// <see langword="null"/> for none. Default: <see langword="null"/>.
+    /// </summary>
+    public Func<string, string>? Redact { get; set; }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using MessagingPatterns.DependencyInjection;
+using MessagingPatterns.Diagnostics;
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -39,11 +41,12 @@ internal sealed class QueueHealthCheck(RegisteredQueue queue, IServiceProvider s
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // The type only: an exception's message may carry a server's address or a user's data, and a health
-            // endpoint may be public. The exception itself stays on the result and in the log.
-            HealthCheckLog.StoreFailed(_logger, ex, queue.Name);
+            // The type only in the description: an exception's message may carry a server's address or a user's
+            // data, and a health endpoint may be public. The log and the result's exception (which endpoint writers
+            // often serialize) carry the message through the Redact hook.
+            HealthCheckLog.StoreFailed(StoreRedaction.Logger(_logger, options.Redact), ex, queue.Name);
             unhealthy.Add($"its store failed ({ex.GetType().Name})");
-            return HealthCheckResult.Unhealthy(Describe(unhealthy), ex, data);
+            return HealthCheckResult.Unhealthy(Describe(unhealthy), options.Redact is null ? ex : new Redaction(options.Redact).ForLog(ex), data);
         }
 
         data["ready"] = statistics.Ready;

@@ -8,8 +8,9 @@ internal static partial class PostgreSqlLog
     [LoggerMessage(1, LogLevel.Warning, "PostgreSQL queue '{Queue}': a transaction of {Count} operations failed; its callers get the error")]
     public static partial void TransactionFailed(ILogger logger, string queue, int count, Exception exception);
 
-    [LoggerMessage(2, LogLevel.Warning, "PostgreSQL channel '{Channel}': the wake-up listener lost its connection; receivers poll until it is back (retry in {Delay})")]
-    public static partial void ListenerLost(ILogger logger, string channel, TimeSpan delay, Exception exception);
+    // No exception: the listener is shared by stores with different Redact hooks, so its lines carry no message text.
+    [LoggerMessage(2, LogLevel.Warning, "PostgreSQL channel '{Channel}': the wake-up listener lost its connection ({ErrorType}, SQLSTATE {SqlState}); receivers poll until it is back (retry in {Delay})")]
+    public static partial void ListenerLost(ILogger logger, string channel, string errorType, string? sqlState, TimeSpan delay);
 
     [LoggerMessage(3, LogLevel.Information, "PostgreSQL channel '{Channel}': the wake-up listener is connected again")]
     public static partial void ListenerRestored(ILogger logger, string channel);

@@ -51,13 +51,17 @@ internal sealed class PostgreSqlQueueStore<TMessage> : IPostgreSqlMessageStore<T
         _disposeTimeout = options.DisposeTimeout;
         _maxFailedReads = options.MaxFailedReads;
         _redact = options.Redact;
+
+        // The shared listener is handed the plain logger: it outlives this store and serves others with other hooks,
+        // so it logs no exception message at all (only the type and SQLSTATE), and no store's hook is bypassed.
+        var sharedLogger = logger;
         logger = StoreRedaction.Logger(logger, _redact);
         _logger = logger;
         _codec = new MessageCodec<TMessage>(serializer, options.MaxMessageBytes);
         _sql = new QueueSql(options.Schema);
         _deadLetterSql = new DeadLetterSql(options.Schema);
         _channel = PostgreSqlSchema.Channel(options.Schema);
-        _shared = SchemaConnection.Acquire(options, logger);
+        _shared = SchemaConnection.Acquire(options, sharedLogger);
         _dataSource = _shared.DataSource;
         _schema = _shared.Schema;
         _writer = new GroupCommitWriter(_dataSource, _schema, _sql, name, _channel, _clock, timeProvider, options.MaxOperationsPerTransaction, logger);

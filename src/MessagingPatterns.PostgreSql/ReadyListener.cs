@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -114,7 +115,7 @@ internal sealed class ReadyListener(NpgsqlDataSource dataSource, string channel,
             {
                 SetListening(false);
                 lost = true;
-                PostgreSqlLog.ListenerLost(logger, channel, retryDelay, exception);
+                PostgreSqlLog.ListenerLost(logger, channel, exception.GetType().FullName ?? exception.GetType().Name, (exception as DbException)?.SqlState, retryDelay);
                 try
                 {
                     await Task.Delay(retryDelay, _stop.Token).ConfigureAwait(false);

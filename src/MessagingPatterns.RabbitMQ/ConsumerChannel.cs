@@ -169,11 +169,14 @@ internal sealed class ConsumerChannel : IAsyncDisposable
         if (closed.TrySetResult())
         {
             Interlocked.Increment(ref _incarnation);
-            _lost();
+
+            // Logged before the restart is woken, so the line precedes anything the new channel delivers.
             if (Volatile.Read(ref _cancelling) == 0)
             {
-                RabbitMqLog.ConsumerChannelClosed(_logger, _queue, $"{args.ReplyCode} {args.ReplyText}");
+                RabbitMqLog.ConsumerChannelClosed(_logger, _queue, _connection.Reason(args));
             }
+
+            _lost();
         }
 
         return Task.CompletedTask;

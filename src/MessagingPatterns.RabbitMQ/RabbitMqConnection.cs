@@ -1,3 +1,4 @@
+using MessagingPatterns.StoreAuthoring;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -18,6 +19,7 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     private readonly Uri _uri;
     private readonly RabbitMqTopology _topology;
     private readonly ILogger _logger;
+    private readonly Func<string, string>? _redact;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _adminGate = new(1, 1);
     private IConnection? _connection;
@@ -29,6 +31,7 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     {
         _topology = topology;
         _logger = logger;
+        _redact = options.Redact;
         _uri = new Uri(options.ConnectionUri!);
         _factory = new ConnectionFactory
         {
@@ -41,6 +44,12 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     }
 
     public RabbitMqTopology Topology => _topology;
+
+    /// <summary>
+    /// A broker's close reason as it is logged: its reply text may quote a queue's or a user's data, and it is no
+    /// exception, so the redacting logger does not see it.
+    /// </summary>
+    public string Reason(ShutdownEventArgs args) => $"{args.ReplyCode} {StoreRedaction.Text(args.ReplyText ?? string.Empty, _redact)}";
 
     /// <summary>The broker's address, for logs: host and port, never the credentials.</summary>
     public string Endpoint => $"{_factory.HostName}:{_factory.Port}";
@@ -246,7 +255,7 @@ internal sealed class RabbitMqConnection : IAsyncDisposable
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            RabbitMqLog.ConnectionLost(_logger, _topology.Queue, $"{args.ReplyCode} {args.ReplyText}");
+            RabbitMqLog.ConnectionLost(_logger, _topology.Queue, Reason(args));
         }
 
         return Task.CompletedTask;

@@ -668,8 +668,9 @@ internal sealed class RabbitMqQueueStore<TMessage> : IDurableMessageStore<TMessa
             throw new ArgumentException($"The serialized body has {writer.WrittenCount} bytes, over the {_maxMessageBytes} allowed (RabbitMqStoreOptions.MaxMessageBytes).", paramName);
         }
 
-        var enqueuedAt = message.EnqueuedAt == default ? _time.GetUtcNow() : message.EnqueuedAt;
-        return new StoredMessage(message.Id, message.Priority, enqueuedAt.UtcTicks, 0, message.Headers, writer.WrittenSpan.ToArray());
+        // Stamped anew, as every store does: a caller's EnqueuedAt (a message received and published again) is ignored,
+        // so the stored time cannot depend on whether the publish carried a trace context (a traced copy has none).
+        return new StoredMessage(message.Id, message.Priority, _time.GetUtcNow().UtcTicks, 0, message.Headers, writer.WrittenSpan.ToArray());
     }
 
     private static string? ParseToken(string? continuationToken)

@@ -59,7 +59,8 @@ public sealed class RabbitMqStoreOptions : IValidatableObject
     /// message of every exception the store logs, inner exceptions included. Logged exceptions keep their type name
     /// and stack trace. A hook that throws hides the whole text. Reasons given to
     /// <see cref="IMessageStore{TMessage}.DeadLetterAsync"/> are stored as given: the consumer runtime redacts its own
-    /// with <see cref="ConsumerOptions.Redact"/>. Default: <see langword="null"/>, texts as they are.
+    /// with <see cref="ConsumerOptions.Redact"/>. The broker's reply text is rewritten too when it closes the connection
+    /// or the consumer channel. Default: <see langword="null"/>, texts as they are.
     /// </summary>
     /// <example><c>options.Redact = text => EmailPattern().Replace(text, "[email]");</c></example>
     public Func<string, string>? Redact { get; set; }

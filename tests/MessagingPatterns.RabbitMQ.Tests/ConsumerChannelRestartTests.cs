@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace MessagingPatterns.RabbitMQ.Tests;
 
 /// <summary>
@@ -54,6 +56,24 @@ public sealed class ConsumerChannelRestartTests
         {
             (await store.AckAsync(delivery.Lease).AsTask().WaitAsync(s_patience)).Should().BeTrue();
         }
+    }
+
+    [SkippableFact]
+    public async Task ConsumerChannelClosedByTheBroker_LogsItsReplyTextThroughTheRedactHook()
+    {
+        await using var scope = new StoreScope("chredact");
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        var store = scope.Create(loggerFactory: loggerFactory, redact: text => text.Replace("delivery tag", "[redacted]", StringComparison.Ordinal));
+        await store.EnqueueAsync(new Message<TestMessage>(new TestMessage(1), "held")).AsTask().WaitAsync(s_patience);
+        await ReceiveAsync(store);
+
+        // The broker closes the channel with "PRECONDITION_FAILED - unknown delivery tag 1000000".
+        await RabbitMqBroker.CloseConsumerChannelsAsync(scope.Name);
+        (await ReceiveAsync(store)).Message.Id.Should().Be("held", "the new channel's first delivery follows the closed channel's log line");
+
+        logs.Lines.Should().Contain(line => line.Contains("the consumer channel closed (406 PRECONDITION_FAILED - unknown [redacted]", StringComparison.Ordinal));
+        logs.Lines.Should().NotContain(line => line.Contains("delivery tag", StringComparison.Ordinal));
     }
 
     private static async Task<Delivery<TestMessage>> ReceiveAsync(IMessageStore<TestMessage> store)

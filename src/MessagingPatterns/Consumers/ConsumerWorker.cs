@@ -28,6 +28,9 @@ internal sealed class ConsumerWorker<TMessage>(AttemptRunner<TMessage> attempts,
     /// <summary>The worker's loop, from start to end.</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
+    /// <summary>Set when the worker ended by itself because its store was disposed; the pool logs it once the worker has ended.</summary>
+    public ObjectDisposedException? StoreDisposed { get; set; }
+
     /// <summary>The hand-back of the worker's last preempted batch, until it completes (it never fails).</summary>
     public Task HandingBack { get; set; } = Task.CompletedTask;
 

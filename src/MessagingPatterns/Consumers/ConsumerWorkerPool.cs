@@ -286,6 +286,20 @@ public sealed class ConsumerWorkerPool<TMessage> : IHostedService, IAsyncDisposa
         _everyWorker.Add(worker);
         _workers = [.. _workers, worker];
         worker.Completion = Task.Run(() => _loop.RunAsync(worker, _stopReceiving.Token), CancellationToken.None);
+
+        // A worker whose store was disposed is said so in the log, or a pool that stopped consuming looks healthy;
+        // logged after its task has completed, so whoever reads the line (an operator, a health check) sees the pool faulted.
+        worker.Completion.ContinueWith(
+            _ =>
+            {
+                if (worker.StoreDisposed is { } disposed)
+                {
+                    ConsumerLog.WorkerStoppedStoreDisposed(_logger, disposed, _store.Name);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     /// <summary>Stops the pool (as <see cref="StopAsync"/> with no outside deadline).</summary>

@@ -81,8 +81,8 @@ internal sealed class WorkerLoop<TMessage>
             }
             catch (ObjectDisposedException ex)
             {
-                // Nothing more can be received; say so, or a pool that stopped consuming looks healthy.
-                ConsumerLog.WorkerStoppedStoreDisposed(_logger, ex, QueueName);
+                // Nothing more can be received: the pool says so once this worker has ended (see ConsumerWorkerPool).
+                worker.StoreDisposed = ex;
                 return;
             }
             catch (Exception ex)

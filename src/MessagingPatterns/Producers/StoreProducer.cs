@@ -24,10 +24,12 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
         ArgumentNullException.ThrowIfNull(message);
         var startedAt = _telemetry.StartOperation();
         var activity = MessagingTracing.StartSend(_telemetry, 1, message);
-        var traced = MessagingTracing.Inject(message, activity);
+        // Inside the try: the propagator is user-replaceable, and a throwing one must still end the span and count the failure.
+        Message<TMessage> traced;
         ValueTask enqueue;
         try
         {
+            traced = MessagingTracing.Inject(message, activity);
             enqueue = _store.EnqueueAsync(traced, cancellationToken);
         }
         catch (Exception ex)
@@ -56,10 +58,11 @@ internal sealed class StoreProducer<TMessage> : IProducer<TMessage>
 
         var startedAt = _telemetry.StartOperation();
         var activity = MessagingTracing.StartSend<TMessage>(_telemetry, messages.Count, null);
-        var traced = MessagingTracing.Inject(messages, activity);
+        IReadOnlyList<Message<TMessage>> traced;
         ValueTask enqueue;
         try
         {
+            traced = MessagingTracing.Inject(messages, activity);
             enqueue = _store.EnqueueBatchAsync(traced, cancellationToken);
         }
         catch (Exception ex)
